@@ -1,0 +1,265 @@
+//! The resolved, validated configuration: an immutable, versioned
+//! [`Snapshot`]. This is the unit the control thread publishes to workers
+//! (RCU). Everything here is plain data with defaults already applied; the
+//! YAML layer (`file`) produces it, and nothing downstream re-validates.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::types::{ForwardMethod, Protocol, SchedFlags, SchedulerKind};
+
+/// An Ethernet MAC address.
+pub type MacAddr = [u8; 6];
+
+/// An address with a prefix length, e.g. `198.18.0.1/24`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    /// True if `ip` lies in this network (same family, same prefix bits).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let bits = u32::from(self.prefix.min(32));
+                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let bits = u32::from(self.prefix.min(128));
+                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How a worker waits when its queues are empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IdlePolicy {
+    /// Spin on the rings forever: lowest latency, one full core per worker (appliance default).
+    #[default]
+    Busy,
+    /// Spin briefly, then back off to poll()/sleep: for tests and shared hosts.
+    Adaptive,
+}
+
+/// Connection-table idle timeouts (ipvsadm --set tcp tcpfin udp, plus the
+/// rest of IPVS's TCP state table, all in whole seconds as IPVS keeps them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// ESTABLISHED (ipvsadm "tcp"), default 900 s.
+    pub tcp: u32,
+    /// FIN_WAIT (ipvsadm "tcpfin"), default 120 s.
+    pub tcp_fin: u32,
+    /// UDP, default 300 s.
+    pub udp: u32,
+    pub syn_sent: u32,
+    pub syn_recv: u32,
+    pub time_wait: u32,
+    pub close: u32,
+    pub close_wait: u32,
+    pub last_ack: u32,
+    pub listen: u32,
+    pub synack: u32,
+}
+
+impl Default for Timeouts {
+    /// IPVS defaults (ip_vs_proto_tcp.c tcp_timeouts[], ip_vs_proto_udp.c).
+    fn default() -> Self {
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300,
+            syn_sent: 120,
+            syn_recv: 60,
+            time_wait: 120,
+            close: 10,
+            close_wait: 60,
+            last_ack: 30,
+            listen: 120,
+            synack: 120,
+        }
+    }
+}
+
+/// IPVS sysctl-equivalent knobs (Documentation/networking/ipvs-sysctl.rst),
+/// with the kernel's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tunables {
+    /// conn_reuse_mode (default 1): reschedule a SYN that hits a TIME_WAIT entry.
+    pub conn_reuse_mode: u8,
+    /// expire_nodest_conn (default false).
+    pub expire_nodest_conn: bool,
+    /// expire_quiescent_template (default false).
+    pub expire_quiescent_template: bool,
+    /// sloppy_tcp (default false): create entries on any TCP packet, not only SYN.
+    pub sloppy_tcp: bool,
+    /// pmtu_disc (default true): TUN copies DF and answers frag-needed.
+    pub pmtu_disc: bool,
+}
+
+impl Default for Tunables {
+    fn default() -> Self {
+        Tunables {
+            conn_reuse_mode: 1,
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+            sloppy_tcp: false,
+            pmtu_disc: true,
+        }
+    }
+}
+
+/// Process-wide settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// CPU cores to pin one worker each to; `workers.len()` is the worker count.
+    pub workers: Vec<usize>,
+    pub idle: IdlePolicy,
+    /// Connection-table capacity (entries, all workers together), allocated up front.
+    pub conn_capacity: usize,
+    pub timeouts: Timeouts,
+    pub tunables: Tunables,
+    /// AF_XDP UMEM frames per socket and ring sizes (used by the AF_XDP driver).
+    pub umem_frames: u32,
+    pub ring_size: u32,
+}
+
+/// A network interface the director forwards on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    /// Our MAC on this interface; `None` = read it from the system at start.
+    pub mac: Option<MacAddr>,
+    /// Director addresses (DIP) with their connected prefixes.
+    pub addresses: Vec<IpNet>,
+    pub gateway_v4: Option<Ipv4Addr>,
+    pub gateway_v6: Option<Ipv6Addr>,
+    /// Layer-3 MTU (default 1500).
+    pub mtu: u16,
+    /// NIC queues to open AF_XDP sockets on (default: queue 0).
+    pub queues: Vec<u32>,
+    /// AF_XDP mode: `None` = zero-copy where supported, else copy.
+    pub zero_copy: Option<bool>,
+}
+
+/// Persistence (ipvsadm -p TIMEOUT -M NETMASK).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistence {
+    /// Template timeout; 360 s when `persistence` is given without a value.
+    pub timeout: Duration,
+    /// Client network granularity as a prefix length (IPv4 default 32, IPv6 128).
+    pub prefix: u8,
+}
+
+/// Health-check block of a real server. Validated now; run by the health issue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub kind: HealthCheckKind,
+    /// Port to probe (default: the real server's port).
+    pub port: Option<u16>,
+    pub connect_timeout: Duration,
+    pub delay_loop: Duration,
+    pub retry: u32,
+    pub delay_before_retry: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthCheckKind {
+    Tcp,
+    Http { path: String, status: Vec<(u16, u16)>, digest: Option<String> },
+    Ssl { path: String, status: Vec<(u16, u16)>, digest: Option<String> },
+    Udp { payload: Option<Vec<u8>>, require_reply: bool },
+    Icmp,
+    Dns { name: String },
+    Script { command: String },
+}
+
+/// A real server (IPVS "destination").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealServer {
+    /// RIP.
+    pub address: IpAddr,
+    /// Real-server port; equals the service port for DR and TUN.
+    pub port: u16,
+    /// 0..=65535; 0 quiesces (no new connections, existing ones continue).
+    pub weight: u32,
+    /// Upper connection threshold, 0 = none.
+    pub upper_threshold: u32,
+    /// Lower connection threshold, 0 = default (3/4 of upper).
+    pub lower_threshold: u32,
+    /// The forwarding method for this real server (service default unless overridden).
+    pub method: ForwardMethod,
+    /// Static next-hop MAC; `None` = resolve with ARP/ND.
+    pub mac: Option<MacAddr>,
+    pub health: Option<HealthCheck>,
+}
+
+/// A virtual service: VIP:port/protocol with its scheduler and real servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualService {
+    /// Operator-facing name (defaults to "proto vip:port").
+    pub name: String,
+    pub protocol: Protocol,
+    pub vip: IpAddr,
+    /// Virtual port; 0 = all ports (must be persistent, as IPVS).
+    pub port: u16,
+    pub scheduler: SchedulerKind,
+    pub sched_flags: SchedFlags,
+    /// Maglev table size for `mh` (prime; IPVS default 4093).
+    pub mh_table_size: u32,
+    /// Default forwarding method of the real servers.
+    pub method: ForwardMethod,
+    pub persistence: Option<Persistence>,
+    /// One-packet scheduling (UDP only).
+    pub ops: bool,
+    /// FullNAT local-address pool (index into `Snapshot::local_pools`).
+    pub local_pool: Option<usize>,
+    /// Real servers in list order (schedulers break ties in this order).
+    pub real_servers: Vec<RealServer>,
+}
+
+/// FullNAT local addresses (LIPs) and the source-port range split between workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalAddressPool {
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+    /// Inclusive port range, default 1024..=65535.
+    pub port_min: u16,
+    pub port_max: u16,
+}
+
+/// A VRRP instance (validated now; run by the VRRP issue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpInstance {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    /// 1..=255 (255 = address owner).
+    pub priority: u8,
+    /// 2 or 3.
+    pub version: u8,
+    pub advert_interval: Duration,
+    pub initial_master: bool,
+    pub preempt: bool,
+    pub virtual_addresses: Vec<IpNet>,
+    pub unicast_peers: Vec<IpAddr>,
+    /// VRRPv2 simple-text password (≤ 8 bytes).
+    pub auth_pass: Option<String>,
+}
+
+/// One immutable, versioned configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Monotonic version, bumped by the control thread on every publish.
+    pub version: u64,
+    pub global: Global,
+    pub interfaces: Vec<Interface>,
+    pub services: Vec<VirtualService>,
+    pub local_pools: Vec<LocalAddressPool>,
+    pub vrrp: Vec<VrrpInstance>,
+}

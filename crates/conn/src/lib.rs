@@ -1,0 +1,1 @@
+//! xvs-conn: lock-free sharded connection table with IPVS TCP states and timeouts.

@@ -1,0 +1,1 @@
+//! xvs-dataplane: sans-IO per-packet pipeline: DR, NAT, TUN and FullNAT.

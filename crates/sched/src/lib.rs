@@ -1,0 +1,1 @@
+//! xvs-sched: IPVS schedulers with kernel semantics and per-core state.

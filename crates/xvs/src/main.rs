@@ -1,0 +1,2 @@
+//! The `xvs` appliance binary (placeholder until the CLI lands).
+fn main() {}
