@@ -1,1 +1,52 @@
 //! xvs-wire: zero-copy packet views, in-place rewrite and RFC 1624 checksums.
+//!
+//! Layer: wire, the bottom of the stack (see DESIGN.md); it depends on no
+//! other xvs crate. One module per protocol, smoltcp-style: each holds a
+//! `Packet<T: AsRef<[u8]>>` view with `new_checked`, its field byte ranges as
+//! constants, getters, and setters when `T: AsMut<[u8]>`. Setters that touch
+//! a checksummed field patch the checksum with RFC 1624 instead of
+//! recomputing it. [`frame`] parses a whole Ethernet frame in one pass into
+//! the [`FrameInfo`] summary the data plane branches on, and [`rewrite`]
+//! applies NAT rewrites to a frame described by it.
+//!
+//! Nothing on the per-packet path allocates or copies payload; only the
+//! ICMP error builders (the slow path) copy the quoted packet.
+
+pub mod arp;
+pub mod checksum;
+mod error;
+pub mod ethernet;
+pub mod frame;
+pub mod icmp;
+pub mod icmpv6;
+pub mod ipip;
+pub mod ipv4;
+pub mod ipv6;
+pub mod ndisc;
+pub mod rewrite;
+pub mod tcp;
+pub mod udp;
+
+pub use error::WireError;
+pub use ethernet::MacAddr;
+pub use frame::{parse_frame, parse_icmp_error, Fragment, FrameInfo, FrameKind, IcmpErrorInfo};
+
+/// IANA protocol numbers (IPv4 protocol / IPv6 next header) used here.
+pub mod ip_proto {
+    pub const HOP_BY_HOP: u8 = 0;
+    pub const ICMP: u8 = 1;
+    /// IPv4 encapsulated in IP (RFC 2003).
+    pub const IPIP: u8 = 4;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    /// IPv6 encapsulated in IP (RFC 2473).
+    pub const IPV6: u8 = 41;
+    pub const ROUTING: u8 = 43;
+    pub const FRAGMENT: u8 = 44;
+    pub const ESP: u8 = 50;
+    pub const AH: u8 = 51;
+    pub const ICMPV6: u8 = 58;
+    pub const NO_NEXT_HEADER: u8 = 59;
+    pub const DEST_OPTS: u8 = 60;
+    pub const VRRP: u8 = 112;
+}
