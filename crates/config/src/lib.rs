@@ -1,11 +1,22 @@
 //! xvs configuration layer: the YAML model operators write, its validation
-//! (every error names file:line:col and the key), and the immutable,
-//! versioned [`Snapshot`] the control thread publishes to the workers.
+//! (every error names file:line:col and the key), the immutable, versioned
+//! [`Snapshot`] the control thread publishes to the workers, and the
+//! `ipvsadm -Ln` rendering of a snapshot.
 //!
-//! Layer: config (depends on nothing but serde). See DESIGN.md.
+//! Layer: config (depends on nothing but serde and the YAML parsers). See
+//! DESIGN.md. Entry points: [`load_file`] and [`load_str`].
 
+pub mod error;
+pub mod ipvsadm;
+mod load;
+pub mod marks;
 pub mod model;
+mod raw;
+mod resolve;
+pub mod text;
 pub mod types;
 
+pub use error::{ConfigError, ErrorStage, Location};
+pub use load::{load_file, load_str};
 pub use model::*;
 pub use types::*;
