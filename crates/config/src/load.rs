@@ -13,8 +13,10 @@ use crate::resolve::{resolve, Ctx};
 /// Load and validate a config file. Errors name the path as given.
 pub fn load_file(path: &Path) -> Result<Snapshot, ConfigError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Io { origin: origin.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        origin: origin.clone(),
+        source,
+    })?;
     load_str(&text, &origin)
 }
 
@@ -22,13 +24,19 @@ pub fn load_file(path: &Path) -> Result<Snapshot, ConfigError> {
 /// `:line:col` (normally the file name).
 pub fn load_str(text: &str, origin: &str) -> Result<Snapshot, ConfigError> {
     let invalid = |location: Location, key: String, message: String, stage: ErrorStage| {
-        ConfigError::Invalid { origin: origin.to_string(), location, key, message, stage }
+        ConfigError::Invalid {
+            origin: origin.to_string(),
+            location,
+            key,
+            message,
+            stage,
+        }
     };
 
-    let index = KeyIndex::build(text).map_err(|e| {
-        invalid(e.location, String::new(), format!("YAML syntax error: {}", e.message), ErrorStage::Syntax)
-    })?;
-    let top_level = "expected a mapping with the keys global, interfaces, local_pools, services, vrrp";
+    let index = KeyIndex::build(text)
+        .map_err(|e| invalid(e.location, String::new(), e.message, ErrorStage::Syntax))?;
+    let top_level =
+        "expected a mapping with the keys global, interfaces, local_pools, services, vrrp";
     match index.root() {
         RootKind::Mapping => {}
         RootKind::Empty => {
@@ -40,7 +48,11 @@ pub fn load_str(text: &str, origin: &str) -> Result<Snapshot, ConfigError> {
             ))
         }
         RootKind::Sequence | RootKind::Scalar => {
-            let found = if index.root() == RootKind::Sequence { "a list" } else { "a single value" };
+            let found = if index.root() == RootKind::Sequence {
+                "a list"
+            } else {
+                "a single value"
+            };
             return Err(invalid(
                 index.root_location(),
                 String::new(),
@@ -54,7 +66,13 @@ pub fn load_str(text: &str, origin: &str) -> Result<Snapshot, ConfigError> {
         let (location, key, message) = split_serde_error(&e);
         invalid(location, key, message, ErrorStage::Schema)
     })?;
-    resolve(&raw, &Ctx { origin, index: &index })
+    resolve(
+        &raw,
+        &Ctx {
+            origin,
+            index: &index,
+        },
+    )
 }
 
 /// Take serde_yaml's "path: message at line L column C" apart into its
@@ -62,7 +80,10 @@ pub fn load_str(text: &str, origin: &str) -> Result<Snapshot, ConfigError> {
 fn split_serde_error(e: &serde_yaml::Error) -> (Location, String, String) {
     let location = e
         .location()
-        .map(|l| Location { line: l.line().max(1), col: l.column().max(1) })
+        .map(|l| Location {
+            line: l.line().max(1),
+            col: l.column().max(1),
+        })
         .unwrap_or(Location::START);
     let mut text = e.to_string();
     if let Some(l) = e.location() {
@@ -83,7 +104,11 @@ fn split_serde_error(e: &serde_yaml::Error) -> (Location, String, String) {
         .and_then(|rest| rest.split_once('`'))
         .map(|(name, _)| name)
     {
-        key = if key.is_empty() { name.to_string() } else { format!("{key}.{name}") };
+        key = if key.is_empty() {
+            name.to_string()
+        } else {
+            format!("{key}.{name}")
+        };
     }
     (location, key, message)
 }
@@ -104,8 +129,8 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_ipvsadm_defaults() {
-        let snap = load_str("services:\n  - vip: 198.18.0.100\n    port: 80\n", "t.yaml")
-            .expect("valid");
+        let snap =
+            load_str("services:\n  - vip: 198.18.0.100\n    port: 80\n", "t.yaml").expect("valid");
         let svc = &snap.services[0];
         assert_eq!(svc.name, "TCP 198.18.0.100:80");
         assert_eq!(svc.scheduler, crate::types::SchedulerKind::Wlc);
@@ -121,13 +146,24 @@ mod tests {
     fn empty_and_non_mapping_documents() {
         let e = error("");
         assert_eq!(e.stage(), Some(ErrorStage::Syntax));
-        assert!(e.to_string().starts_with("t.yaml:1:1: the config is empty"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.yaml:1:1: the config is empty"),
+            "{e}"
+        );
         let e = error("# nothing yet\n");
         assert!(e.to_string().contains("the config is empty"), "{e}");
         let e = error("\n\n- a\n- b\n");
-        assert!(e.to_string().starts_with("t.yaml:3:1: the top level is a list"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.yaml:3:1: the top level is a list"),
+            "{e}"
+        );
         let e = error("hello\n");
-        assert!(e.to_string().starts_with("t.yaml:1:1: the top level is a single value"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.yaml:1:1: the top level is a single value"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -135,7 +171,10 @@ mod tests {
         let e = error("services:\n  - vip: [198.18.0.1\n");
         assert_eq!(e.stage(), Some(ErrorStage::Syntax));
         assert_eq!(e.location(), Some(Location { line: 3, col: 1 }));
-        assert!(e.to_string().starts_with("t.yaml:3:1: YAML syntax error: "), "{e}");
+        assert!(
+            e.to_string().starts_with("t.yaml:3:1: YAML syntax error: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -144,8 +183,15 @@ mod tests {
         assert_eq!(e.stage(), Some(ErrorStage::Schema));
         assert_eq!(e.key(), "services[0].sheduler");
         assert_eq!(e.location(), Some(Location { line: 4, col: 5 }));
-        assert!(e.message().starts_with("unknown field `sheduler`, expected one of"), "{e}");
-        assert!(!e.to_string().contains("at line"), "position printed twice: {e}");
+        assert!(
+            e.message()
+                .starts_with("unknown field `sheduler`, expected one of"),
+            "{e}"
+        );
+        assert!(
+            !e.to_string().contains("at line"),
+            "position printed twice: {e}"
+        );
     }
 
     #[test]
@@ -153,7 +199,10 @@ mod tests {
         let e = error("global:\n  conn_capacity: lots\n");
         assert_eq!(e.key(), "global.conn_capacity");
         assert_eq!(e.location(), Some(Location { line: 2, col: 18 }));
-        assert!(e.message().starts_with("invalid type: string \"lots\""), "{e}");
+        assert!(
+            e.message().starts_with("invalid type: string \"lots\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -167,7 +216,11 @@ mod tests {
     #[test]
     fn io_error_names_the_file() {
         let e = load_file(Path::new("/nonexistent/xvs.yaml")).expect_err("no such file");
-        assert!(e.to_string().starts_with("/nonexistent/xvs.yaml: cannot read the config file: "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/xvs.yaml: cannot read the config file: "),
+            "{e}"
+        );
         assert_eq!(e.location(), None);
     }
 }

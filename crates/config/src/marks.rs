@@ -46,10 +46,14 @@ impl KeyIndex {
     pub fn build(text: &str) -> Result<KeyIndex, SyntaxError> {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
-        parser.load(&mut builder, false).map_err(|e| SyntaxError {
+        // `multi = true` so a second document is seen (and refused) here.
+        parser.load(&mut builder, true).map_err(|e| SyntaxError {
             location: to_location(*e.marker()),
-            message: e.info().to_string(),
+            message: format!("YAML syntax error: {}", e.info()),
         })?;
+        if let Some(err) = builder.error {
+            return Err(err);
+        }
         Ok(KeyIndex {
             positions: builder.positions,
             root: builder.root.unwrap_or(RootKind::Empty),
@@ -101,7 +105,10 @@ fn parent(path: &str) -> Option<&str> {
 
 /// yaml-rust2 markers have 1-based lines and 0-based columns.
 fn to_location(m: Marker) -> Location {
-    Location { line: m.line().max(1), col: m.col() + 1 }
+    Location {
+        line: m.line().max(1),
+        col: m.col() + 1,
+    }
 }
 
 #[derive(Debug)]
@@ -114,6 +121,9 @@ enum Frame {
         /// start markers point past the first key, so a mapping item is
         /// located at its first key instead.
         locate_item: Option<String>,
+        /// Keys seen so far, to refuse duplicates (YAML 1.2 §3.2.1.1:
+        /// mapping keys are unique; parsers differ on which one wins).
+        keys: HashMap<String, Location>,
     },
     Sequence {
         path: String,
@@ -127,6 +137,9 @@ struct Builder {
     positions: HashMap<String, Location>,
     root: Option<RootKind>,
     root_location: Option<Location>,
+    documents: usize,
+    /// First structural problem found (duplicate key, second document).
+    error: Option<SyntaxError>,
 }
 
 /// What kind of node an event starts.
@@ -161,7 +174,12 @@ impl Builder {
             return (String::new(), None);
         };
         match top {
-            Frame::Mapping { path, pending_key, locate_item } => {
+            Frame::Mapping {
+                path,
+                pending_key,
+                locate_item,
+                keys,
+            } => {
                 if let Some(key) = pending_key.take() {
                     return (join_key(path, &key), None);
                 }
@@ -172,6 +190,14 @@ impl Builder {
                 };
                 if let Some(item) = locate_item.take() {
                     self.positions.entry(item).or_insert(at);
+                }
+                if let Some(first) = keys.insert(key.clone(), at) {
+                    if self.error.is_none() {
+                        self.error = Some(SyntaxError {
+                            location: at,
+                            message: format!("duplicate key `{key}` (first given at {first})"),
+                        });
+                    }
                 }
                 self.positions.entry(join_key(path, &key)).or_insert(at);
                 *pending_key = Some(key);
@@ -211,23 +237,38 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(..) => {
                 let (path, locate_item) = self.node(&NodeStart::Mapping, at);
-                self.stack.push(Frame::Mapping { path, pending_key: None, locate_item });
+                self.stack.push(Frame::Mapping {
+                    path,
+                    pending_key: None,
+                    locate_item,
+                    keys: HashMap::new(),
+                });
             }
             Event::SequenceStart(..) => {
                 let (path, _) = self.node(&NodeStart::Sequence, at);
                 self.stack.push(Frame::Sequence { path, next: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                if let Some(Frame::Mapping { locate_item: Some(item), .. }) = self.stack.pop() {
+                if let Some(Frame::Mapping {
+                    locate_item: Some(item),
+                    ..
+                }) = self.stack.pop()
+                {
                     // An empty flow mapping `{}` as an item: use its end.
                     self.positions.entry(item).or_insert(at);
                 }
             }
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents == 2 && self.error.is_none() {
+                    self.error = Some(SyntaxError {
+                        location: at,
+                        message: "a config file holds one YAML document; this starts a second"
+                            .into(),
+                    });
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
 }
@@ -265,8 +306,14 @@ services:
         assert_eq!(index.get("services[0]"), Some(loc(4, 5)));
         assert_eq!(index.get("services[0].vip"), Some(loc(5, 5)));
         assert_eq!(index.get("services[0].real_servers[0]"), Some(loc(7, 9)));
-        assert_eq!(index.get("services[0].real_servers[0].port"), Some(loc(8, 9)));
-        assert_eq!(index.get("services[0].real_servers[1].port"), Some(loc(9, 32)));
+        assert_eq!(
+            index.get("services[0].real_servers[0].port"),
+            Some(loc(8, 9))
+        );
+        assert_eq!(
+            index.get("services[0].real_servers[1].port"),
+            Some(loc(9, 32))
+        );
         assert_eq!(index.get("services[1].name"), Some(loc(10, 5)));
         assert_eq!(index.get("services[1].flags[0]"), Some(loc(12, 9)));
         assert_eq!(index.get("services[2]"), None);
@@ -275,7 +322,10 @@ services:
     #[test]
     fn locate_falls_back_to_nearest_ancestor() {
         let index = KeyIndex::build(DOC).expect("valid YAML");
-        assert_eq!(index.locate("services[0].real_servers[0].weight"), loc(7, 9));
+        assert_eq!(
+            index.locate("services[0].real_servers[0].weight"),
+            loc(7, 9)
+        );
         assert_eq!(index.locate("services[0].local_pool"), loc(4, 5));
         assert_eq!(index.locate("vrrp[0].vrid"), Location::START);
     }
@@ -283,20 +333,59 @@ services:
     #[test]
     fn root_kinds() {
         assert_eq!(KeyIndex::build("").expect("ok").root(), RootKind::Empty);
-        assert_eq!(KeyIndex::build("# only a comment\n").expect("ok").root(), RootKind::Empty);
-        assert_eq!(KeyIndex::build("---\n").expect("ok").root(), RootKind::Empty);
+        assert_eq!(
+            KeyIndex::build("# only a comment\n").expect("ok").root(),
+            RootKind::Empty
+        );
+        assert_eq!(
+            KeyIndex::build("---\n").expect("ok").root(),
+            RootKind::Empty
+        );
         assert_eq!(KeyIndex::build("~\n").expect("ok").root(), RootKind::Empty);
-        assert_eq!(KeyIndex::build("- a\n").expect("ok").root(), RootKind::Sequence);
-        assert_eq!(KeyIndex::build("hello\n").expect("ok").root(), RootKind::Scalar);
-        assert_eq!(KeyIndex::build("'~'\n").expect("ok").root(), RootKind::Scalar);
-        assert_eq!(KeyIndex::build("{}\n").expect("ok").root(), RootKind::Mapping);
+        assert_eq!(
+            KeyIndex::build("- a\n").expect("ok").root(),
+            RootKind::Sequence
+        );
+        assert_eq!(
+            KeyIndex::build("hello\n").expect("ok").root(),
+            RootKind::Scalar
+        );
+        assert_eq!(
+            KeyIndex::build("'~'\n").expect("ok").root(),
+            RootKind::Scalar
+        );
+        assert_eq!(
+            KeyIndex::build("{}\n").expect("ok").root(),
+            RootKind::Mapping
+        );
     }
 
     #[test]
     fn syntax_error_has_position() {
         let err = KeyIndex::build("services: [\n").expect_err("unterminated flow sequence");
         assert_eq!(err.location, loc(2, 1));
-        assert!(err.message.contains("did not find expected node content"), "{}", err.message);
+        assert!(
+            err.message.contains("did not find expected node content"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let err = KeyIndex::build("a: 1\nb:\n  c: 1\n  c: 2\n").expect_err("duplicate c");
+        assert_eq!(err.location, loc(4, 3));
+        assert_eq!(err.message, "duplicate key `c` (first given at 3:3)");
+        // The same key in two different mappings is fine.
+        KeyIndex::build("- {c: 1}\n- {c: 2}\n").expect("distinct mappings");
+    }
+
+    #[test]
+    fn second_document_is_refused() {
+        let err = KeyIndex::build("a: 1\n---\nb: 2\n").expect_err("two documents");
+        assert_eq!(err.location.line, 2);
+        assert!(err.message.contains("one YAML document"), "{}", err.message);
+        KeyIndex::build("---\na: 1\n...\n").expect("one explicit document");
     }
 
     #[test]

@@ -24,12 +24,20 @@ impl IpNet {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let bits = u32::from(self.prefix.min(32));
-                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 let bits = u32::from(self.prefix.min(128));
-                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -171,12 +179,27 @@ pub struct HealthCheck {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HealthCheckKind {
     Tcp,
-    Http { path: String, status: Vec<(u16, u16)>, digest: Option<String> },
-    Ssl { path: String, status: Vec<(u16, u16)>, digest: Option<String> },
-    Udp { payload: Option<Vec<u8>>, require_reply: bool },
+    Http {
+        path: String,
+        status: Vec<(u16, u16)>,
+        digest: Option<String>,
+    },
+    Ssl {
+        path: String,
+        status: Vec<(u16, u16)>,
+        digest: Option<String>,
+    },
+    Udp {
+        payload: Option<Vec<u8>>,
+        require_reply: bool,
+    },
     Icmp,
-    Dns { name: String },
-    Script { command: String },
+    Dns {
+        name: String,
+    },
+    Script {
+        command: String,
+    },
 }
 
 /// A real server (IPVS "destination").

@@ -63,14 +63,16 @@ impl FromYamlStr for IpAddr {
 impl FromYamlStr for Ipv4Addr {
     const EXPECTING: &'static str = "an IPv4 address";
     fn from_yaml_str(text: &str) -> Result<Self, String> {
-        text.parse().map_err(|_| format!("`{text}` is not an IPv4 address"))
+        text.parse()
+            .map_err(|_| format!("`{text}` is not an IPv4 address"))
     }
 }
 
 impl FromYamlStr for Ipv6Addr {
     const EXPECTING: &'static str = "an IPv6 address";
     fn from_yaml_str(text: &str) -> Result<Self, String> {
-        text.parse().map_err(|_| format!("`{text}` is not an IPv6 address"))
+        text.parse()
+            .map_err(|_| format!("`{text}` is not an IPv6 address"))
     }
 }
 
@@ -89,7 +91,11 @@ impl FromYamlStr for IpNet {
             None => max,
             Some(p) => match p.parse::<u8>() {
                 Ok(n) if n <= max => n,
-                _ => return Err(format!("bad prefix length `/{p}` in `{text}`: must be 0..={max}")),
+                _ => {
+                    return Err(format!(
+                        "bad prefix length `/{p}` in `{text}`: must be 0..={max}"
+                    ))
+                }
             },
         };
         Ok(IpNet { addr, prefix })
@@ -101,7 +107,11 @@ impl FromYamlStr for IpNet {
 impl FromYamlStr for MacAddr {
     const EXPECTING: &'static str = "a MAC address, e.g. 02:00:00:00:00:01";
     fn from_yaml_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("`{text}` is not a MAC address (expected six hex octets like 02:00:00:00:00:01)");
+        let bad = || {
+            format!(
+                "`{text}` is not a MAC address (expected six hex octets like 02:00:00:00:00:01)"
+            )
+        };
         let parts: Vec<&str> = text.split([':', '-']).collect();
         if parts.len() != 6 {
             return Err(bad());
@@ -116,7 +126,9 @@ impl FromYamlStr for MacAddr {
         }
         // IEEE 802: the I/G bit (LSB of the first octet) marks group addresses.
         if mac[0] & 1 == 1 {
-            return Err(format!("`{text}` is a multicast/broadcast MAC; a station needs a unicast MAC"));
+            return Err(format!(
+                "`{text}` is a multicast/broadcast MAC; a station needs a unicast MAC"
+            ));
         }
         if mac == [0; 6] {
             return Err(format!("`{text}` is the all-zero MAC"));
@@ -142,7 +154,10 @@ impl FromYamlStr for NumRange {
                 .map_err(|_| format!("`{text}` is not a number or a range like 1024-65535"))
         };
         match text.split_once('-') {
-            Some((lo, hi)) => Ok(NumRange { lo: num(lo)?, hi: num(hi)? }),
+            Some((lo, hi)) => Ok(NumRange {
+                lo: num(lo)?,
+                hi: num(hi)?,
+            }),
             None => {
                 let n = num(text)?;
                 Ok(NumRange { lo: n, hi: n })
@@ -156,7 +171,10 @@ impl FromYamlStr for SchedulerKind {
     fn from_yaml_str(text: &str) -> Result<Self, String> {
         SchedulerKind::from_name(text).ok_or_else(|| {
             let names: Vec<&str> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown scheduler `{text}`, expected one of {}", names.join(", "))
+            format!(
+                "unknown scheduler `{text}`, expected one of {}",
+                names.join(", ")
+            )
         })
     }
 }
@@ -168,10 +186,22 @@ mod tests {
     #[test]
     fn ip_nets() {
         let net = IpNet::from_yaml_str("198.18.0.2/24").expect("valid");
-        assert_eq!(net, IpNet { addr: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)), prefix: 24 });
-        assert_eq!(IpNet::from_yaml_str("198.18.0.100").expect("valid").prefix, 32);
+        assert_eq!(
+            net,
+            IpNet {
+                addr: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)),
+                prefix: 24
+            }
+        );
+        assert_eq!(
+            IpNet::from_yaml_str("198.18.0.100").expect("valid").prefix,
+            32
+        );
         assert_eq!(IpNet::from_yaml_str("fd00::2").expect("valid").prefix, 128);
-        assert_eq!(IpNet::from_yaml_str("fd00::2/64").expect("valid").prefix, 64);
+        assert_eq!(
+            IpNet::from_yaml_str("fd00::2/64").expect("valid").prefix,
+            64
+        );
         assert!(IpNet::from_yaml_str("198.18.0.2/33").is_err());
         assert!(IpNet::from_yaml_str("fd00::2/129").is_err());
         assert!(IpNet::from_yaml_str("198.18.0.2/").is_err());
@@ -180,8 +210,14 @@ mod tests {
 
     #[test]
     fn macs() {
-        assert_eq!(MacAddr::from_yaml_str("02:00:00:00:00:01"), Ok([2, 0, 0, 0, 0, 1]));
-        assert_eq!(MacAddr::from_yaml_str("02-AB-cd-00-00-ff"), Ok([2, 0xab, 0xcd, 0, 0, 0xff]));
+        assert_eq!(
+            MacAddr::from_yaml_str("02:00:00:00:00:01"),
+            Ok([2, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(
+            MacAddr::from_yaml_str("02-AB-cd-00-00-ff"),
+            Ok([2, 0xab, 0xcd, 0, 0, 0xff])
+        );
         assert!(MacAddr::from_yaml_str("02:00:00:00:00").is_err());
         assert!(MacAddr::from_yaml_str("02:00:00:00:00:01:02").is_err());
         assert!(MacAddr::from_yaml_str("02:00:00:00:00:1g").is_err());
@@ -195,9 +231,21 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(NumRange::from_yaml_str("1024-65535"), Ok(NumRange { lo: 1024, hi: 65535 }));
-        assert_eq!(NumRange::from_yaml_str("200"), Ok(NumRange { lo: 200, hi: 200 }));
-        assert_eq!(NumRange::from_yaml_str("9 - 3"), Ok(NumRange { lo: 9, hi: 3 }));
+        assert_eq!(
+            NumRange::from_yaml_str("1024-65535"),
+            Ok(NumRange {
+                lo: 1024,
+                hi: 65535
+            })
+        );
+        assert_eq!(
+            NumRange::from_yaml_str("200"),
+            Ok(NumRange { lo: 200, hi: 200 })
+        );
+        assert_eq!(
+            NumRange::from_yaml_str("9 - 3"),
+            Ok(NumRange { lo: 9, hi: 3 })
+        );
         assert!(NumRange::from_yaml_str("a-b").is_err());
         assert!(NumRange::from_yaml_str("").is_err());
         assert!(NumRange::from_yaml_str("-5").is_err());

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{Ctx, Result};
-use crate::model::{
-    Global, IdlePolicy, Interface, IpNet, LocalAddressPool, Timeouts, Tunables,
-};
+use crate::model::{Global, IdlePolicy, Interface, IpNet, LocalAddressPool, Timeouts, Tunables};
 use crate::raw::{IdleText, RawGlobal, RawInterface, RawPool, RawTimeouts};
 use crate::text::NumRange;
 
@@ -36,7 +34,10 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
                     ));
                 }
                 let core = usize::try_from(core).map_err(|_| {
-                    ctx.err(format!("global.workers[{i}]"), format!("core {core} is out of range"))
+                    ctx.err(
+                        format!("global.workers[{i}]"),
+                        format!("core {core} is out of range"),
+                    )
                 })?;
                 workers.push(core);
             }
@@ -156,11 +157,15 @@ pub(super) fn resolve_interfaces(raw: &[RawInterface], ctx: &Ctx<'_>) -> Result<
             && name.len() <= 15
             && name != "."
             && name != ".."
-            && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+            && !name
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace());
         if !valid_name {
             return Err(ctx.err(
                 format!("{base}.name"),
-                format!("`{name}` is not a Linux interface name (1-15 bytes, no '/', ':' or spaces)"),
+                format!(
+                    "`{name}` is not a Linux interface name (1-15 bytes, no '/', ':' or spaces)"
+                ),
             ));
         }
         if let Some(first) = names.insert(name, i) {
@@ -217,7 +222,9 @@ pub(super) fn resolve_interfaces(raw: &[RawInterface], ctx: &Ctx<'_>) -> Result<
             if !link_local && !addresses.iter().any(|net| net.contains(IpAddr::V6(gw))) {
                 return Err(ctx.err(
                     format!("{base}.gateway_v6"),
-                    format!("gateway {gw} is neither link-local nor in any IPv6 prefix of `{name}`"),
+                    format!(
+                        "gateway {gw} is neither link-local nor in any IPv6 prefix of `{name}`"
+                    ),
                 ));
             }
         }
@@ -251,7 +258,10 @@ pub(super) fn resolve_pools(
         if let Some(first) = names.insert(pool.name.as_str(), i) {
             return Err(ctx.err(
                 format!("{base}.name"),
-                format!("pool `{}` is already defined by local_pools[{first}]", pool.name),
+                format!(
+                    "pool `{}` is already defined by local_pools[{first}]",
+                    pool.name
+                ),
             ));
         }
         if pool.addresses.is_empty() {
@@ -269,15 +279,24 @@ pub(super) fn resolve_pools(
                 ));
             }
         }
-        let range = pool.ports.map(|p| p.0).unwrap_or(NumRange { lo: 1024, hi: 65535 });
+        let range = pool.ports.map(|p| p.0).unwrap_or(NumRange {
+            lo: 1024,
+            hi: 65535,
+        });
         let key = format!("{base}.ports");
         if range.lo == 0 || range.hi > 65535 {
-            return Err(ctx.err(key, format!("ports must be 1..=65535, got {}-{}", range.lo, range.hi)));
+            return Err(ctx.err(
+                key,
+                format!("ports must be 1..=65535, got {}-{}", range.lo, range.hi),
+            ));
         }
         if range.lo > range.hi {
             return Err(ctx.err(
                 key,
-                format!("the port range {}-{} is empty (first port after last)", range.lo, range.hi),
+                format!(
+                    "the port range {}-{} is empty (first port after last)",
+                    range.lo, range.hi
+                ),
             ));
         }
         // Each worker owns a disjoint slice of every local address's ports

@@ -54,15 +54,25 @@ pub(super) fn resolve_health(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Resu
             if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(ctx.err(
                     format!("{base}.path"),
-                    format!("`{path}` is not a request path (must start with '/' and have no spaces)"),
+                    format!(
+                        "`{path}` is not a request path (must start with '/' and have no spaces)"
+                    ),
                 ));
             }
             let status = resolve_status(raw, base, ctx)?;
             let digest = resolve_digest(raw, base, ctx)?;
             if kind == K::Http {
-                HealthCheckKind::Http { path, status, digest }
+                HealthCheckKind::Http {
+                    path,
+                    status,
+                    digest,
+                }
             } else {
-                HealthCheckKind::Ssl { path, status, digest }
+                HealthCheckKind::Ssl {
+                    path,
+                    status,
+                    digest,
+                }
             }
         }
         K::Udp => HealthCheckKind::Udp {
@@ -92,9 +102,9 @@ pub(super) fn resolve_health(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Resu
             HealthCheckKind::Dns { name }
         }
         K::Script => match &raw.command {
-            Some(command) if !command.trim().is_empty() => {
-                HealthCheckKind::Script { command: command.clone() }
-            }
+            Some(command) if !command.trim().is_empty() => HealthCheckKind::Script {
+                command: command.clone(),
+            },
             _ => {
                 return Err(ctx.err(
                     format!("{base}.command"),
@@ -138,7 +148,10 @@ fn reject_foreign_keys(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<()>
         if present && !allowed {
             return Err(ctx.err(
                 format!("{base}.{key}"),
-                format!("`{key}` applies only to {owners} checks (this is a {} check)", kind.name()),
+                format!(
+                    "`{key}` applies only to {owners} checks (this is a {} check)",
+                    kind.name()
+                ),
             ));
         }
     }
@@ -150,7 +163,10 @@ fn resolve_status(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<Vec<(u16
         return Ok(vec![(200, 299)]);
     };
     if list.is_empty() {
-        return Err(ctx.err(format!("{base}.status"), "give at least one status code or range"));
+        return Err(ctx.err(
+            format!("{base}.status"),
+            "give at least one status code or range",
+        ));
     }
     let mut out = Vec::with_capacity(list.len());
     for (i, range) in list.iter().enumerate() {
@@ -159,7 +175,10 @@ fn resolve_status(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<Vec<(u16
         if !(100..=599).contains(&r.lo) || !(100..=599).contains(&r.hi) || r.lo > r.hi {
             return Err(ctx.err(
                 format!("{base}.status[{i}]"),
-                format!("`{}-{}` is not an HTTP status range within 100-599", r.lo, r.hi),
+                format!(
+                    "`{}-{}` is not an HTTP status range within 100-599",
+                    r.lo, r.hi
+                ),
             ));
         }
         // Both within 100..=599, checked above.
@@ -188,7 +207,10 @@ fn resolve_digest(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<Option<S
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
     // from_str_radix would also take a sign, so check the digits first.
-    if text.is_empty() || text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if text.is_empty()
+        || !text.len().is_multiple_of(2)
+        || !text.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     let bytes = text.as_bytes();

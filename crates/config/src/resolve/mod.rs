@@ -45,9 +45,16 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
     let global = global::resolve_global(&raw.global, ctx)?;
     let interfaces = global::resolve_interfaces(&raw.interfaces, ctx)?;
     let local_pools = global::resolve_pools(&raw.local_pools, &global, ctx)?;
-    let services = service::resolve_services(&raw.services, &local_pools, ctx)?;
+    let services = service::resolve_services(&raw.services, &local_pools, &interfaces, ctx)?;
     let vrrp = vrrp::resolve_vrrp(&raw.vrrp, &interfaces, ctx)?;
-    Ok(Snapshot { version: 0, global, interfaces, services, local_pools, vrrp })
+    Ok(Snapshot {
+        version: 0,
+        global,
+        interfaces,
+        services,
+        local_pools,
+        vrrp,
+    })
 }
 
 /// Duration from operator-written seconds (may be fractional).
@@ -59,7 +66,11 @@ pub(crate) fn seconds(
 ) -> Result<std::time::Duration> {
     let ok = value.is_finite() && (value > 0.0 || (allow_zero && value == 0.0));
     if !ok {
-        let want = if allow_zero { "zero or more" } else { "more than zero" };
+        let want = if allow_zero {
+            "zero or more"
+        } else {
+            "more than zero"
+        };
         return Err(ctx.err(key, format!("must be {want} seconds, got {value}")));
     }
     std::time::Duration::try_from_secs_f64(value)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::global::MAX_TIMEOUT_SECS;
 use super::health::resolve_health;
 use super::{Ctx, Result};
-use crate::model::{LocalAddressPool, Persistence, RealServer, VirtualService};
+use crate::model::{Interface, LocalAddressPool, Persistence, RealServer, VirtualService};
 use crate::raw::{
     MethodText, ProtocolText, RawPersistence, RawRealServer, RawService, SchedFlagText,
 };
@@ -26,6 +26,7 @@ const MAX_MH_TABLE_SIZE: u64 = 131_071;
 pub(super) fn resolve_services(
     raw: &[RawService],
     pools: &[LocalAddressPool],
+    interfaces: &[Interface],
     ctx: &Ctx<'_>,
 ) -> Result<Vec<VirtualService>> {
     let mut seen: HashMap<(Protocol, IpAddr, u16), usize> = HashMap::new();
@@ -34,6 +35,7 @@ pub(super) fn resolve_services(
     for (i, svc) in raw.iter().enumerate() {
         let base = format!("services[{i}]");
         let resolved = resolve_service(svc, &base, pools, ctx)?;
+        check_dr_on_link(&resolved, &base, interfaces, ctx)?;
         let id = (resolved.protocol, resolved.vip, resolved.port);
         if let Some(first) = seen.insert(id, i) {
             return Err(ctx.err(
@@ -48,7 +50,10 @@ pub(super) fn resolve_services(
         if let Some(first) = names.insert(resolved.name.clone(), i) {
             return Err(ctx.err(
                 format!("{base}.name"),
-                format!("the name `{}` is already used by services[{first}]", resolved.name),
+                format!(
+                    "the name `{}` is already used by services[{first}]",
+                    resolved.name
+                ),
             ));
         }
         out.push(resolved);
@@ -175,6 +180,38 @@ fn resolve_service(
     })
 }
 
+/// DR rewrites only the MAC, so the director must find the real server's
+/// MAC on one of its links: either a static `mac`, or an address inside a
+/// connected prefix to resolve with ARP/ND. Checked only when the file
+/// lists its interfaces.
+fn check_dr_on_link(
+    svc: &VirtualService,
+    base: &str,
+    interfaces: &[Interface],
+    ctx: &Ctx<'_>,
+) -> Result<()> {
+    if interfaces.is_empty() {
+        return Ok(());
+    }
+    for (j, rs) in svc.real_servers.iter().enumerate() {
+        let on_link = interfaces
+            .iter()
+            .flat_map(|i| i.addresses.iter())
+            .any(|net| net.contains(rs.address));
+        if rs.method == ForwardMethod::Dr && rs.mac.is_none() && !on_link {
+            return Err(ctx.err(
+                format!("{base}.real_servers[{j}].address"),
+                format!(
+                    "DR real server {} is not in any interface's prefix; DR only rewrites the MAC, \
+                     so it must share a link with the director (or give its `mac`)",
+                    rs.address
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn resolve_flags(
     svc: &RawService,
     scheduler: SchedulerKind,
@@ -292,7 +329,7 @@ fn is_prime(n: u64) -> bool {
     }
     let mut d = 2;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return false;
         }
         d += 1;
@@ -378,7 +415,9 @@ fn resolve_pool_ref(
     ctx: &Ctx<'_>,
 ) -> Result<Option<usize>> {
     let needs_pool = svc.method == Some(MethodText::Fullnat)
-        || real_servers.iter().any(|r| r.method == ForwardMethod::FullNat);
+        || real_servers
+            .iter()
+            .any(|r| r.method == ForwardMethod::FullNat);
     let key = format!("{base}.local_pool");
     let Some(name) = &svc.local_pool else {
         if needs_pool {
@@ -390,7 +429,10 @@ fn resolve_pool_ref(
         return Ok(None);
     };
     if !needs_pool {
-        return Err(ctx.err(key, "local_pool is only used by fullnat; this service has no fullnat real server"));
+        return Err(ctx.err(
+            key,
+            "local_pool is only used by fullnat; this service has no fullnat real server",
+        ));
     }
     let Some(index) = pools.iter().position(|p| &p.name == name) else {
         let known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
@@ -401,10 +443,18 @@ fn resolve_pool_ref(
         };
         return Err(ctx.err(key, format!("unknown local pool `{name}` ({known})")));
     };
-    if !pools[index].addresses.iter().any(|a| a.is_ipv4() == vip.is_ipv4()) {
+    if !pools[index]
+        .addresses
+        .iter()
+        .any(|a| a.is_ipv4() == vip.is_ipv4())
+    {
         return Err(ctx.err(
             key,
-            format!("pool `{name}` has no {} address for this {} service", family(vip), family(vip)),
+            format!(
+                "pool `{name}` has no {} address for this {} service",
+                family(vip),
+                family(vip)
+            ),
         ));
     }
     Ok(Some(index))
@@ -453,7 +503,13 @@ mod tests {
 
     #[test]
     fn addr_port_brackets_ipv6() {
-        assert_eq!(addr_port("198.18.0.1".parse().expect("v4"), 80), "198.18.0.1:80");
-        assert_eq!(addr_port("fd00::1".parse().expect("v6"), 443), "[fd00::1]:443");
+        assert_eq!(
+            addr_port("198.18.0.1".parse().expect("v4"), 80),
+            "198.18.0.1:80"
+        );
+        assert_eq!(
+            addr_port("fd00::1".parse().expect("v6"), 443),
+            "[fd00::1]:443"
+        );
     }
 }

@@ -27,11 +27,17 @@ pub(super) fn resolve_vrrp(
         if let Some(first) = names.insert(inst.name.as_str(), i) {
             return Err(ctx.err(
                 format!("{base}.name"),
-                format!("instance `{}` is already defined by vrrp[{first}]", inst.name),
+                format!(
+                    "instance `{}` is already defined by vrrp[{first}]",
+                    inst.name
+                ),
             ));
         }
         let resolved = resolve_instance(inst, &base, interfaces, ctx)?;
-        let ipv4 = resolved.virtual_addresses.first().is_some_and(|a| a.addr.is_ipv4());
+        let ipv4 = resolved
+            .virtual_addresses
+            .first()
+            .is_some_and(|a| a.addr.is_ipv4());
         // RFC 5798 §7.3: IPv4 and IPv6 routers use different virtual MACs
         // (00-00-5E-00-01-VRID / 00-00-5E-00-02-VRID), so one VRID may serve
         // both families on a link; two of the same family would collide.
@@ -59,7 +65,10 @@ fn resolve_instance(
     ctx: &Ctx<'_>,
 ) -> Result<VrrpInstance> {
     if inst.interface.is_empty() {
-        return Err(ctx.err(format!("{base}.interface"), "an instance needs an interface"));
+        return Err(ctx.err(
+            format!("{base}.interface"),
+            "an instance needs an interface",
+        ));
     }
     if !interfaces.is_empty() && !interfaces.iter().any(|i| i.name == inst.interface) {
         let known: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
@@ -77,7 +86,10 @@ fn resolve_instance(
     let vrid = match inst.vrid {
         v @ 1..=255 => v as u8,
         v => {
-            return Err(ctx.err(format!("{base}.vrid"), format!("VRID must be 1..=255, got {v}")))
+            return Err(ctx.err(
+                format!("{base}.vrid"),
+                format!("VRID must be 1..=255, got {v}"),
+            ))
         }
     };
     let priority = match inst.priority.unwrap_or(100) {
@@ -106,7 +118,10 @@ fn resolve_instance(
     };
     let ipv4 = first_vip.addr.is_ipv4();
     // RFC 5798 §5.2.9: one virtual router carries one address family.
-    if let Some(j) = virtual_addresses.iter().position(|a| a.addr.is_ipv4() != ipv4) {
+    if let Some(j) = virtual_addresses
+        .iter()
+        .position(|a| a.addr.is_ipv4() != ipv4)
+    {
         return Err(ctx.err(
             format!("{base}.virtual_addresses[{j}]"),
             "an instance carries one address family; put IPv4 and IPv6 addresses in separate instances",
@@ -125,11 +140,15 @@ fn resolve_instance(
         }
         Some(v @ (2 | 3)) => v as u8,
         Some(v) => {
-            return Err(ctx.err(format!("{base}.version"), format!("version must be 2 or 3, got {v}")))
+            return Err(ctx.err(
+                format!("{base}.version"),
+                format!("version must be 2 or 3, got {v}"),
+            ))
         }
     };
 
-    let advert_interval = resolve_interval(inst.advert_interval.unwrap_or(1.0), version, base, ctx)?;
+    let advert_interval =
+        resolve_interval(inst.advert_interval.unwrap_or(1.0), version, base, ctx)?;
 
     let initial_master = inst.state == Some(VrrpStateText::Master);
     let preempt = inst.preempt.unwrap_or(true);

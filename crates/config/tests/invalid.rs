@@ -1,0 +1,1034 @@
+//! One test per rejection rule of the config brief: each feeds a small
+//! document and asserts the exact `file:line:col: key:` the operator sees,
+//! plus the gist of the message. Positions are of the offending key (or
+//! of the entry that lacks a required one).
+
+use xvs_config::load_str;
+
+/// Assert `yaml` is rejected at `at` ("line:col") on `key` with a message
+/// containing `fragment`.
+#[track_caller]
+fn rejects(yaml: &str, at: &str, key: &str, fragment: &str) {
+    let err = match load_str(yaml, "bad.yaml") {
+        Ok(_) => panic!("accepted a config that must be rejected:\n{yaml}"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    let prefix = if key.is_empty() {
+        format!("bad.yaml:{at}: ")
+    } else {
+        format!("bad.yaml:{at}: {key}: ")
+    };
+    assert!(
+        text.starts_with(&prefix),
+        "expected `{prefix}…`, got `{text}`"
+    );
+    assert!(text.contains(fragment), "expected `{fragment}` in `{text}`");
+}
+
+#[track_caller]
+fn accepts(yaml: &str) -> xvs_config::Snapshot {
+    load_str(yaml, "ok.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+// ---- whole document ----------------------------------------------------
+
+#[test]
+fn empty_file() {
+    rejects("", "1:1", "", "the config is empty");
+    rejects("# just a comment\n\n", "1:1", "", "the config is empty");
+}
+
+#[test]
+fn not_a_mapping() {
+    rejects("- vip: 198.18.0.1\n", "1:1", "", "the top level is a list");
+    rejects("\nservices\n", "2:1", "", "the top level is a single value");
+}
+
+#[test]
+fn yaml_syntax_error() {
+    // The unterminated quote is reported where the quoted scalar starts.
+    rejects(
+        "services:\n  - vip: \"198.18.0.1\n",
+        "2:10",
+        "",
+        "YAML syntax error",
+    );
+}
+
+#[test]
+fn unknown_key() {
+    rejects(
+        "global:\n  workers: [0]\n  worker_count: 2\n",
+        "3:3",
+        "global.worker_count",
+        "unknown field `worker_count`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    rejects(
+        "services:\n  - vip: 198.18.0.1\n    port: http\n",
+        "3:11",
+        "services[0].port",
+        "invalid type",
+    );
+}
+
+#[test]
+fn missing_required_key() {
+    rejects(
+        "services:\n  - vip: 198.18.0.1\n",
+        "2:5",
+        "services[0]",
+        "missing field `port`",
+    );
+}
+
+// ---- services -----------------------------------------------------------
+
+#[test]
+fn same_vip_port_protocol_twice() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+  - name: again
+    vip: 198.18.0.100
+    port: 80
+";
+    rejects(
+        yaml,
+        "5:5",
+        "services[1].vip",
+        "TCP 198.18.0.100:80 is already defined by services[0]",
+    );
+    // The same VIP:port over UDP is another service.
+    accepts(&yaml.replace(
+        "    port: 80\n  - name",
+        "    port: 80\n    protocol: udp\n  - name",
+    ));
+}
+
+#[test]
+fn same_real_server_twice() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: nat
+    real_servers:
+      - address: 198.18.1.11
+        port: 8080
+      - address: 198.18.1.12
+      - address: 198.18.1.11
+        port: 8080
+";
+    rejects(
+        yaml,
+        "9:9",
+        "services[0].real_servers[2]",
+        "real server 198.18.1.11:8080 is already listed at real_servers[0]",
+    );
+}
+
+const DR_PORT: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    real_servers:
+      - address: 198.18.1.11
+      - address: 198.18.1.12
+        port: 8080
+";
+
+#[test]
+fn dr_real_server_on_another_port() {
+    rejects(
+        DR_PORT,
+        "7:9",
+        "services[0].real_servers[1].port",
+        "DR real servers must use the service port (80), got 8080",
+    );
+}
+
+#[test]
+fn tun_real_server_on_another_port() {
+    let yaml = DR_PORT.replace("    port: 80\n", "    port: 80\n    method: tun\n");
+    rejects(
+        &yaml,
+        "8:9",
+        "services[0].real_servers[1].port",
+        "TUN real servers must use the service port (80), got 8080",
+    );
+}
+
+#[test]
+fn dr_real_server_port_defaults_to_service_port() {
+    let snap = accepts(&DR_PORT.replace("        port: 8080\n", "        port: 80\n"));
+    let ports: Vec<u16> = snap.services[0]
+        .real_servers
+        .iter()
+        .map(|r| r.port)
+        .collect();
+    assert_eq!(ports, [80, 80]);
+    // NAT may map to another port.
+    let snap = accepts(&DR_PORT.replace("    port: 80\n", "    port: 80\n    method: nat\n"));
+    assert_eq!(snap.services[0].real_servers[1].port, 8080);
+}
+
+#[test]
+fn port_zero_without_persistence() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.100
+    port: 0
+";
+    rejects(
+        yaml,
+        "3:5",
+        "services[0].port",
+        "port 0 (all ports) needs persistence",
+    );
+    accepts(&format!("{yaml}    persistence: true\n"));
+}
+
+#[test]
+fn ops_on_tcp() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.53
+    port: 53
+    ops: true
+";
+    rejects(yaml, "4:5", "services[0].ops", "only for UDP services");
+    accepts(&format!("{yaml}    protocol: udp\n"));
+}
+
+#[test]
+fn sh_flag_on_another_scheduler() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    scheduler: wlc
+    flags: [sh-port]
+";
+    rejects(
+        yaml,
+        "5:13",
+        "services[0].flags[0]",
+        "`sh-port` applies only to scheduler sh (this service uses wlc)",
+    );
+}
+
+#[test]
+fn mh_flag_on_sh() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    scheduler: sh
+    flags:
+      - sh-fallback
+      - mh-port
+";
+    rejects(
+        yaml,
+        "7:9",
+        "services[0].flags[1]",
+        "`mh-port` applies only to scheduler mh",
+    );
+}
+
+const MH: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    scheduler: mh
+    mh_table_size: 4093
+    real_servers:
+      - address: 198.18.1.11
+      - address: 198.18.1.12
+      - address: 198.18.1.13
+";
+
+#[test]
+fn mh_table_size_not_prime() {
+    rejects(
+        &MH.replace("4093", "4096"),
+        "5:5",
+        "services[0].mh_table_size",
+        "must be a prime",
+    );
+}
+
+#[test]
+fn mh_table_smaller_than_real_servers() {
+    rejects(
+        &MH.replace("4093", "2"),
+        "5:5",
+        "services[0].mh_table_size",
+        "the Maglev table (2 slots) is smaller than the 3 real servers",
+    );
+    accepts(&MH.replace("4093", "3"));
+}
+
+#[test]
+fn mh_table_size_on_another_scheduler() {
+    rejects(
+        &MH.replace("scheduler: mh", "scheduler: rr"),
+        "5:5",
+        "services[0].mh_table_size",
+        "only used by scheduler mh",
+    );
+}
+
+#[test]
+fn unknown_scheduler() {
+    rejects(
+        &MH.replace("scheduler: mh", "scheduler: maglev"),
+        "4:16",
+        "services[0].scheduler",
+        "unknown scheduler `maglev`",
+    );
+}
+
+// ---- FullNAT and local pools ---------------------------------------------
+
+const FULLNAT: &str = "\
+global:
+  workers: [0, 1]
+local_pools:
+  - name: lip
+    addresses: [198.18.1.10, 198.18.1.11]
+    ports: 1024-65535
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: fullnat
+    local_pool: lip
+    real_servers:
+      - address: 198.18.1.21
+";
+
+#[test]
+fn fullnat_example_is_valid() {
+    let snap = accepts(FULLNAT);
+    assert_eq!(snap.services[0].local_pool, Some(0));
+    assert_eq!(
+        (snap.local_pools[0].port_min, snap.local_pools[0].port_max),
+        (1024, 65535)
+    );
+}
+
+#[test]
+fn fullnat_without_local_pool() {
+    rejects(
+        &FULLNAT.replace("    local_pool: lip\n", ""),
+        "8:5",
+        "services[0].local_pool",
+        "fullnat needs a local_pool",
+    );
+}
+
+#[test]
+fn fullnat_real_server_override_needs_a_pool_too() {
+    let yaml = FULLNAT
+        .replace(
+            "    method: fullnat\n    local_pool: lip\n",
+            "    method: nat\n",
+        )
+        .replace(
+            "      - address: 198.18.1.21\n",
+            "      - address: 198.18.1.21\n        method: fullnat\n",
+        );
+    rejects(
+        &yaml,
+        "8:5",
+        "services[0].local_pool",
+        "fullnat needs a local_pool",
+    );
+}
+
+#[test]
+fn unknown_pool_name() {
+    rejects(
+        &FULLNAT.replace("local_pool: lip", "local_pool: lips"),
+        "11:5",
+        "services[0].local_pool",
+        "unknown local pool `lips` (defined pools: lip)",
+    );
+}
+
+#[test]
+fn local_pool_without_fullnat() {
+    rejects(
+        &FULLNAT.replace("method: fullnat", "method: nat"),
+        "11:5",
+        "services[0].local_pool",
+        "local_pool is only used by fullnat",
+    );
+}
+
+#[test]
+fn pool_without_addresses() {
+    rejects(
+        &FULLNAT.replace("[198.18.1.10, 198.18.1.11]", "[]"),
+        "5:5",
+        "local_pools[0].addresses",
+        "needs at least one local address",
+    );
+}
+
+#[test]
+fn pool_of_the_wrong_family() {
+    rejects(
+        &FULLNAT.replace("[198.18.1.10, 198.18.1.11]", "[\"fd00::10\"]"),
+        "11:5",
+        "services[0].local_pool",
+        "pool `lip` has no IPv4 address for this IPv4 service",
+    );
+}
+
+#[test]
+fn pool_with_inverted_port_range() {
+    rejects(
+        &FULLNAT.replace("1024-65535", "5000-4000"),
+        "6:5",
+        "local_pools[0].ports",
+        "the port range 5000-4000 is empty",
+    );
+}
+
+#[test]
+fn pool_with_port_zero() {
+    rejects(
+        &FULLNAT.replace("1024-65535", "0-100"),
+        "6:5",
+        "local_pools[0].ports",
+        "ports must be 1..=65535",
+    );
+}
+
+#[test]
+fn pool_with_fewer_ports_than_workers() {
+    rejects(
+        &FULLNAT.replace("1024-65535", "2000"),
+        "6:5",
+        "local_pools[0].ports",
+        "1 ports cannot be shared among 2 workers",
+    );
+    accepts(&FULLNAT.replace("1024-65535", "2000-2001"));
+}
+
+#[test]
+fn duplicate_pool_name() {
+    let yaml = FULLNAT.replace(
+        "services:\n",
+        "  - name: lip\n    addresses: [198.18.1.12]\nservices:\n",
+    );
+    rejects(
+        &yaml,
+        "7:5",
+        "local_pools[1].name",
+        "pool `lip` is already defined by local_pools[0]",
+    );
+}
+
+// ---- address families -----------------------------------------------------
+
+const FAMILY: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: METHOD
+    real_servers:
+      - address: 198.18.1.11
+      - address: fd00::11
+";
+
+#[test]
+fn family_mismatch_nat() {
+    rejects(
+        &FAMILY.replace("METHOD", "nat"),
+        "7:9",
+        "services[0].real_servers[1].address",
+        "real server fd00::11 is IPv6 but the VIP 198.18.0.100 is IPv4; NAT needs the same family",
+    );
+}
+
+#[test]
+fn family_mismatch_tun() {
+    rejects(
+        &FAMILY.replace("METHOD", "tun"),
+        "7:9",
+        "services[0].real_servers[1].address",
+        "TUN needs the same family",
+    );
+}
+
+#[test]
+fn family_mismatch_dr() {
+    rejects(
+        &FAMILY.replace("METHOD", "dr"),
+        "7:9",
+        "services[0].real_servers[1].address",
+        "DR needs the same family",
+    );
+}
+
+// ---- real-server values ----------------------------------------------------
+
+const RS: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: nat
+    real_servers:
+      - address: 198.18.1.11
+        weight: 1
+        upper_threshold: 100
+        lower_threshold: 50
+";
+
+#[test]
+fn weight_above_65535() {
+    rejects(
+        &RS.replace("weight: 1", "weight: 65536"),
+        "7:9",
+        "services[0].real_servers[0].weight",
+        "weight must be 0..=65535",
+    );
+    accepts(&RS.replace("weight: 1", "weight: 65535"));
+    accepts(&RS.replace("weight: 1", "weight: 0"));
+}
+
+#[test]
+fn lower_threshold_above_upper() {
+    rejects(
+        &RS.replace("lower_threshold: 50", "lower_threshold: 150"),
+        "9:9",
+        "services[0].real_servers[0].lower_threshold",
+        "lower_threshold 150 is above upper_threshold 100",
+    );
+    // Without an upper threshold the lower one is not compared.
+    accepts(
+        &RS.replace("upper_threshold: 100", "upper_threshold: 0")
+            .replace("50", "150"),
+    );
+}
+
+// ---- persistence -------------------------------------------------------------
+
+const PERSIST: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    persistence:
+      timeout: 300
+      netmask: 255.255.255.0
+";
+
+#[test]
+fn persistence_forms() {
+    let snap = accepts(PERSIST);
+    let p = snap.services[0].persistence.expect("persistent");
+    assert_eq!((p.timeout.as_secs(), p.prefix), (300, 24));
+    let snap = accepts(&PERSIST.replace(
+        "    persistence:\n      timeout: 300\n      netmask: 255.255.255.0\n",
+        "    persistence: true\n",
+    ));
+    let p = snap.services[0].persistence.expect("persistent");
+    assert_eq!((p.timeout.as_secs(), p.prefix), (360, 32));
+    let snap = accepts(&PERSIST.replace(
+        "    persistence:\n      timeout: 300\n      netmask: 255.255.255.0\n",
+        "    persistence: false\n",
+    ));
+    assert!(snap.services[0].persistence.is_none());
+}
+
+#[test]
+fn persistence_netmask_not_contiguous() {
+    rejects(
+        &PERSIST.replace("255.255.255.0", "255.0.255.0"),
+        "6:7",
+        "services[0].persistence.netmask",
+        "netmask 255.0.255.0 is not contiguous",
+    );
+}
+
+#[test]
+fn persistence_ipv6_prefix_above_128() {
+    let yaml = PERSIST
+        .replace("198.18.0.100", "fd00::100")
+        .replace("netmask: 255.255.255.0", "prefix: 129");
+    rejects(
+        &yaml,
+        "6:7",
+        "services[0].persistence.prefix",
+        "prefix must be 0..=128",
+    );
+    let snap = accepts(&yaml.replace("129", "64"));
+    assert_eq!(snap.services[0].persistence.map(|p| p.prefix), Some(64));
+}
+
+#[test]
+fn persistence_netmask_on_ipv6() {
+    let yaml = PERSIST.replace("198.18.0.100", "fd00::100");
+    rejects(
+        &yaml,
+        "6:7",
+        "services[0].persistence.netmask",
+        "give an IPv6 service a prefix length",
+    );
+}
+
+#[test]
+fn persistence_timeout_zero() {
+    let yaml = PERSIST.replace(
+        "    persistence:\n      timeout: 300\n      netmask: 255.255.255.0\n",
+        "    persistence: 0\n",
+    );
+    rejects(
+        &yaml,
+        "4:5",
+        "services[0].persistence",
+        "the persistence timeout must be 1..=2678400 s",
+    );
+}
+
+// ---- global ------------------------------------------------------------------
+
+#[test]
+fn workers_empty() {
+    rejects(
+        "global:\n  workers: []\n",
+        "2:3",
+        "global.workers",
+        "at least one worker core",
+    );
+}
+
+#[test]
+fn workers_duplicate_core() {
+    rejects(
+        "global:\n  workers: [0, 1, 0]\n",
+        "2:19",
+        "global.workers[2]",
+        "core 0 is already listed at workers[0]",
+    );
+}
+
+#[test]
+fn conn_capacity_zero() {
+    rejects(
+        "global:\n  conn_capacity: 0\n",
+        "2:3",
+        "global.conn_capacity",
+        "at least one entry",
+    );
+}
+
+#[test]
+fn timeout_zero() {
+    rejects(
+        "global:\n  timeouts:\n    tcp: 900\n    udp: 0\n",
+        "4:5",
+        "global.timeouts.udp",
+        "at least 1 second",
+    );
+}
+
+#[test]
+fn ring_size_not_power_of_two() {
+    rejects(
+        "global:\n  ring_size: 1000\n",
+        "2:3",
+        "global.ring_size",
+        "power of two",
+    );
+}
+
+// ---- interfaces ----------------------------------------------------------------
+
+const IFACES: &str = "\
+interfaces:
+  - name: eth0
+    mac: 02:00:00:00:00:01
+    addresses: [198.18.0.2/24]
+    gateway_v4: 198.18.0.1
+  - name: eth1
+    addresses: [198.18.1.1/24]
+";
+
+#[test]
+fn bad_interface_mac() {
+    rejects(
+        &IFACES.replace("02:00:00:00:00:01", "02:00:00:00:01"),
+        "3:10",
+        "interfaces[0].mac",
+        "is not a MAC address",
+    );
+    rejects(
+        &IFACES.replace("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff"),
+        "3:10",
+        "interfaces[0].mac",
+        "unicast MAC",
+    );
+}
+
+#[test]
+fn bad_real_server_mac() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    real_servers:
+      - address: 198.18.0.11
+        mac: \"02:00:00:00:00:zz\"
+";
+    rejects(
+        yaml,
+        "6:14",
+        "services[0].real_servers[0].mac",
+        "is not a MAC address",
+    );
+}
+
+#[test]
+fn bad_address() {
+    rejects(
+        "services:\n  - vip: 198.18.0.300\n    port: 80\n",
+        "2:10",
+        "services[0].vip",
+        "`198.18.0.300` is not an IPv4 or IPv6 address",
+    );
+}
+
+#[test]
+fn bad_prefix() {
+    rejects(
+        &IFACES.replace("198.18.1.1/24", "198.18.1.1/33"),
+        "7:17",
+        "interfaces[1].addresses[0]",
+        "bad prefix length `/33`",
+    );
+}
+
+#[test]
+fn duplicate_interface_name() {
+    rejects(
+        &IFACES.replace("name: eth1", "name: eth0"),
+        "6:5",
+        "interfaces[1].name",
+        "interface `eth0` is already defined by interfaces[0]",
+    );
+}
+
+#[test]
+fn gateway_off_link() {
+    rejects(
+        &IFACES.replace("gateway_v4: 198.18.0.1", "gateway_v4: 198.18.5.1"),
+        "5:5",
+        "interfaces[0].gateway_v4",
+        "not in any IPv4 prefix of `eth0`",
+    );
+}
+
+#[test]
+fn dr_real_server_off_link() {
+    let yaml = format!(
+        "{IFACES}services:\n  - vip: 198.18.0.100\n    port: 80\n    real_servers:\n      - address: 198.18.7.11\n"
+    );
+    rejects(
+        &yaml,
+        "12:9",
+        "services[0].real_servers[0].address",
+        "must share a link with the director",
+    );
+    // A static MAC says the operator knows it is on the link.
+    accepts(&format!("{yaml}        mac: 02:00:00:00:00:99\n"));
+}
+
+// ---- VRRP ----------------------------------------------------------------------
+
+const VRRP: &str = "\
+interfaces:
+  - name: eth0
+    addresses: [198.18.0.2/24]
+vrrp:
+  - name: VI_1
+    interface: eth0
+    vrid: 51
+    priority: 100
+    version: 2
+    auth_pass: secret
+    virtual_addresses: [198.18.0.100/24]
+";
+
+#[test]
+fn vrrp_example_is_valid() {
+    let snap = accepts(VRRP);
+    let inst = &snap.vrrp[0];
+    assert_eq!((inst.vrid, inst.priority, inst.version), (51, 100, 2));
+    assert_eq!(inst.advert_interval.as_secs(), 1);
+    assert!(inst.preempt && !inst.initial_master);
+}
+
+#[test]
+fn vrrp_vrid_zero() {
+    rejects(
+        &VRRP.replace("vrid: 51", "vrid: 0"),
+        "7:5",
+        "vrrp[0].vrid",
+        "VRID must be 1..=255, got 0",
+    );
+}
+
+#[test]
+fn vrrp_priority_zero() {
+    rejects(
+        &VRRP.replace("priority: 100", "priority: 0"),
+        "8:5",
+        "vrrp[0].priority",
+        "priority 0 is reserved",
+    );
+}
+
+#[test]
+fn vrrp_version_not_2_or_3() {
+    rejects(
+        &VRRP.replace("version: 2", "version: 4"),
+        "9:5",
+        "vrrp[0].version",
+        "version must be 2 or 3, got 4",
+    );
+}
+
+#[test]
+fn vrrp_auth_pass_too_long() {
+    rejects(
+        &VRRP.replace("auth_pass: secret", "auth_pass: secret123"),
+        "10:5",
+        "vrrp[0].auth_pass",
+        "the VRRPv2 password is 1 to 8 bytes",
+    );
+}
+
+#[test]
+fn vrrp_auth_pass_with_v3() {
+    rejects(
+        &VRRP.replace("version: 2", "version: 3"),
+        "10:5",
+        "vrrp[0].auth_pass",
+        "VRRPv3 has no authentication",
+    );
+}
+
+#[test]
+fn vrrp_same_vrid_on_one_interface() {
+    let yaml = format!(
+        "{VRRP}  - name: VI_2\n    interface: eth0\n    vrid: 51\n    virtual_addresses: [198.18.0.101]\n"
+    );
+    rejects(
+        &yaml,
+        "14:5",
+        "vrrp[1].vrid",
+        "VRID 51 on `eth0` is already used by vrrp[0] (VI_1)",
+    );
+}
+
+#[test]
+fn vrrp_same_vrid_for_another_family_is_fine() {
+    let yaml = format!(
+        "{VRRP}  - name: VI_2\n    interface: eth0\n    vrid: 51\n    virtual_addresses: [\"fd00::100/64\"]\n"
+    );
+    let snap = accepts(&yaml);
+    assert_eq!(snap.vrrp[1].version, 3, "IPv6 defaults to VRRPv3");
+}
+
+#[test]
+fn vrrp_unknown_interface() {
+    rejects(
+        &VRRP.replace("interface: eth0", "interface: eth9"),
+        "6:5",
+        "vrrp[0].interface",
+        "unknown interface `eth9` (interfaces: eth0)",
+    );
+}
+
+#[test]
+fn vrrp_empty_virtual_addresses() {
+    rejects(
+        &VRRP.replace("[198.18.0.100/24]", "[]"),
+        "11:5",
+        "vrrp[0].virtual_addresses",
+        "at least one virtual address",
+    );
+}
+
+#[test]
+fn vrrp_v2_with_ipv6() {
+    rejects(
+        &VRRP
+            .replace("198.18.0.100/24", "\"fd00::100/64\"")
+            .replace("    auth_pass: secret\n", ""),
+        "9:5",
+        "vrrp[0].version",
+        "VRRPv2 (RFC 3768) is IPv4-only",
+    );
+}
+
+#[test]
+fn vrrp_mixed_families() {
+    rejects(
+        &VRRP.replace("[198.18.0.100/24]", "[198.18.0.100/24, \"fd00::100\"]"),
+        "11:42",
+        "vrrp[0].virtual_addresses[1]",
+        "one address family",
+    );
+}
+
+#[test]
+fn vrrp_nopreempt_with_master_state() {
+    rejects(
+        &VRRP.replace(
+            "    version: 2\n",
+            "    version: 2\n    state: master\n    preempt: false\n",
+        ),
+        "11:5",
+        "vrrp[0].preempt",
+        "preempt: false needs state: backup",
+    );
+}
+
+#[test]
+fn vrrp_v2_fractional_interval() {
+    rejects(
+        &VRRP.replace(
+            "    version: 2\n",
+            "    version: 2\n    advert_interval: 0.5\n",
+        ),
+        "10:5",
+        "vrrp[0].advert_interval",
+        "VRRPv2 adverts are whole seconds",
+    );
+}
+
+// ---- health checks ----------------------------------------------------------------
+
+const HEALTH: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: nat
+    real_servers:
+      - address: 198.18.1.11
+        health:
+          type: http
+          path: /health
+          status: [200-299, 301]
+";
+
+#[test]
+fn health_defaults_follow_keepalived() {
+    let snap = accepts(HEALTH);
+    let h = snap.services[0].real_servers[0]
+        .health
+        .clone()
+        .expect("health");
+    assert_eq!(h.connect_timeout.as_secs(), 5);
+    assert_eq!(h.delay_loop.as_secs(), 60);
+    assert_eq!(h.retry, 1);
+    assert_eq!(
+        h.delay_before_retry.as_secs(),
+        3,
+        "HTTP waits 3 s between retries"
+    );
+    match h.kind {
+        xvs_config::HealthCheckKind::Http {
+            path,
+            status,
+            digest,
+        } => {
+            assert_eq!(path, "/health");
+            assert_eq!(status, [(200, 299), (301, 301)]);
+            assert_eq!(digest, None);
+        }
+        other => panic!("expected http, got {other:?}"),
+    }
+    let snap = accepts(&HEALTH.replace("type: http", "type: tcp").replace(
+        "          path: /health\n          status: [200-299, 301]\n",
+        "",
+    ));
+    let h = snap.services[0].real_servers[0]
+        .health
+        .clone()
+        .expect("health");
+    assert_eq!((h.retry, h.delay_before_retry.as_secs()), (1, 1));
+}
+
+#[test]
+fn health_key_of_another_kind() {
+    rejects(
+        &HEALTH.replace("type: http", "type: tcp"),
+        "9:11",
+        "services[0].real_servers[0].health.path",
+        "`path` applies only to http and ssl checks (this is a tcp check)",
+    );
+}
+
+#[test]
+fn health_bad_status_range() {
+    rejects(
+        &HEALTH.replace("200-299", "299-200"),
+        "10:20",
+        "services[0].real_servers[0].health.status[0]",
+        "not an HTTP status range",
+    );
+}
+
+#[test]
+fn health_script_without_command() {
+    rejects(
+        &HEALTH.replace("type: http", "type: script").replace(
+            "          path: /health\n          status: [200-299, 301]\n",
+            "",
+        ),
+        "7:9",
+        "services[0].real_servers[0].health.command",
+        "a script check needs a command",
+    );
+}
+
+#[test]
+fn health_negative_delay() {
+    rejects(
+        &format!("{HEALTH}          delay_loop: -1\n"),
+        "11:11",
+        "services[0].real_servers[0].health.delay_loop",
+        "must be more than zero seconds",
+    );
+}
+
+#[test]
+fn duplicate_key() {
+    rejects(
+        "services:\n  - vip: 198.18.0.1\n    port: 80\n    port: 81\n",
+        "4:5",
+        "",
+        "duplicate key `port` (first given at 3:5)",
+    );
+}
+
+#[test]
+fn two_documents() {
+    rejects(
+        "services: []\n---\nservices: []\n",
+        "2:1",
+        "",
+        "one YAML document",
+    );
+}
