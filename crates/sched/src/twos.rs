@@ -1,0 +1,124 @@
+//! twos: weighted random twos choice (ip_vs_twos.c).
+//!
+//! With `T` the sum of the weights of the usable real servers, two random
+//! numbers `r1, r2` in `0..=T` each select the first usable real server at
+//! which the running `r − Σweight` reaches ≤ 0 (so the first one is a
+//! little favoured, as in the kernel: it owns `w + 1` of the `T + 1`
+//! values). Of the two, the second wins only if it is strictly less loaded
+//! per weight: `w2 · oh1 > w1 · oh2`.
+
+use crate::common::{conn_overhead, heavier, usable};
+use crate::rng::SplitMix64;
+use crate::SchedDest;
+
+pub(crate) fn pick(dests: &[SchedDest], rng: &mut SplitMix64) -> Option<usize> {
+    let total: u64 = dests
+        .iter()
+        .filter(|d| usable(d))
+        .map(|d| u64::from(d.weight))
+        .sum();
+    if total == 0 {
+        return None;
+    }
+    let mut r1 = i64::from(rng.next_u32()) % (total as i64 + 1);
+    let mut r2 = i64::from(rng.next_u32()) % (total as i64 + 1);
+    let mut choice1 = None;
+    let mut choice2 = None;
+    for (i, d) in dests.iter().enumerate() {
+        if !usable(d) {
+            continue;
+        }
+        r1 -= i64::from(d.weight);
+        r2 -= i64::from(d.weight);
+        if r1 <= 0 && choice1.is_none() {
+            choice1 = Some(i);
+        }
+        if r2 <= 0 && choice2.is_none() {
+            choice2 = Some(i);
+        }
+        if choice1.is_some() && choice2.is_some() {
+            break;
+        }
+    }
+    // Both are found: r ≤ T and the walk subtracts all of T.
+    Some(lighter_of(dests, choice1?, choice2?))
+}
+
+/// `choice2` if `w2·oh1 > w1·oh2` (it is strictly less loaded per weight),
+/// else `choice1`. Both are indices found in `dests` by `pick`.
+fn lighter_of(dests: &[SchedDest], choice1: usize, choice2: usize) -> usize {
+    let (d1, d2) = (&dests[choice1], &dests[choice2]);
+    if heavier(conn_overhead(d1), d1.weight, conn_overhead(d2), d2.weight) {
+        choice2
+    } else {
+        choice1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::test_support::*;
+
+    #[test]
+    fn only_usable_servers_are_drawn() {
+        let mut ds = dests(&[0, 3, 1, 2]);
+        overload(&ds[2]);
+        ds[3].available = false;
+        let mut rng = SplitMix64::new(1);
+        for _ in 0..200 {
+            assert_eq!(pick(&ds, &mut rng), Some(1));
+        }
+        ds[1].weight = 0;
+        assert_eq!(pick(&ds, &mut rng), None);
+    }
+
+    #[test]
+    fn the_less_loaded_of_two_wins() {
+        // Two equal servers, one heavily loaded: a draw pair that includes
+        // the idle one picks it, so it wins ~3/4 of picks (P(both loaded)
+        // is about 1/4).
+        let ds = dests(&[100, 100]);
+        set_conns(&ds[0], 10, 0);
+        let mut rng = SplitMix64::new(42);
+        let idle = (0..4000).filter(|_| pick(&ds, &mut rng) == Some(1)).count();
+        assert!(
+            (2800..3200).contains(&idle),
+            "idle server won {idle} of 4000"
+        );
+    }
+
+    #[test]
+    fn unloaded_servers_follow_the_weights() {
+        // With no load the first draw always stands (ties keep choice1),
+        // so picks follow (w + [first]) / (T + 1).
+        let ds = dests(&[1, 3]);
+        let mut rng = SplitMix64::new(9);
+        let n = 40_000;
+        let second = (0..n).filter(|_| pick(&ds, &mut rng) == Some(1)).count();
+        let share = second as f64 / n as f64;
+        assert!((share - 0.6).abs() < 0.02, "share {share}, expected 3/5");
+    }
+
+    #[test]
+    fn second_choice_wins_only_when_strictly_lighter_per_weight() {
+        let ds = dests(&[1, 4, 2]);
+        set_conns(&ds[0], 1, 0); // 256 per weight
+        set_conns(&ds[1], 2, 0); // 128 per weight
+        set_conns(&ds[2], 1, 0); // 128 per weight
+        assert_eq!(lighter_of(&ds, 0, 1), 1);
+        assert_eq!(lighter_of(&ds, 1, 0), 1);
+        assert_eq!(lighter_of(&ds, 1, 2), 1, "equal: the first choice stays");
+        assert_eq!(lighter_of(&ds, 2, 1), 2);
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        let ds = dests(&[2, 5, 3]);
+        let run = |seed| {
+            let mut rng = SplitMix64::new(seed);
+            (0..32).map(|_| pick(&ds, &mut rng)).collect::<Vec<_>>()
+        };
+        assert_eq!(run(5), run(5));
+    }
+}
