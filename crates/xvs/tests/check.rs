@@ -1,0 +1,144 @@
+//! `xvs check` as operators run it: the built binary on the example files
+//! and on broken ones, checking stdout, stderr and the exit status.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+}
+
+fn xvs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xvs"))
+        .args(args)
+        .output()
+        .expect("the xvs binary runs")
+}
+
+fn check(path: &Path) -> Output {
+    xvs(&["check", "-c", path.to_str().expect("UTF-8 path")])
+}
+
+/// A scratch file under the target dir, unique per test.
+fn scratch(name: &str, text: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xvs-check");
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scratch file");
+    path
+}
+
+#[test]
+fn lab_prints_ipvsadm_listing() {
+    let out = check(&config_dir().join("lab.yaml"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty());
+    let expected = "\
+IP Virtual Server version 1.2.1 (size=65536)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  198.18.0.100:80 rr
+  -> 198.18.1.11:80               Masq    1      0          0         
+  -> 198.18.1.12:80               Masq    1      0          0         
+  -> 198.18.1.13:80               Masq    1      0          0         
+";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
+#[test]
+fn every_example_checks_clean() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(config_dir()).expect("config/ exists") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let out = check(&path);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with("IP Virtual Server version 1.2.1 (size="),
+            "{stdout}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 7, "expected the seven example files, found {seen}");
+}
+
+#[test]
+fn nat_example_shows_ipv6_and_ops() {
+    let out = check(&config_dir().join("nat.yaml"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\nUDP  198.18.0.53:53 rr ops\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nTCP  [fd00:0:0:1::100]:443 lc persistent 300 mask 64\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  -> [fd00:0:0:2::11]:8443        Masq    1      0          0         \n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn invalid_config_exits_2_with_position() {
+    let path = scratch(
+        "dr-port.yaml",
+        "services:\n  - vip: 198.18.0.100\n    port: 80\n    real_servers:\n      - address: 198.18.0.11\n        port: 8080\n",
+    );
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout for a rejected config"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "{}:6:9: services[0].real_servers[0].port: DR real servers must use the service port (80), got 8080\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn missing_file_exits_2() {
+    let out = xvs(&["check", "-c", "/nonexistent/xvs.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("/nonexistent/xvs.yaml: cannot read the config file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn empty_file_exits_2() {
+    let path = scratch("empty.yaml", "");
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":1:1: the config is empty"), "{stderr}");
+}
+
+#[test]
+fn check_requires_a_config() {
+    let out = xvs(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config <FILE>"));
+}
