@@ -309,7 +309,7 @@ mod tests {
         h.dont_fragment = true;
         h.dscp = etherparse::IpDscp::try_new(46).unwrap();
         h.ecn = etherparse::IpEcn::ONE;
-        h.set_options(&[1, 1, 1, 0]).unwrap(); // NOP NOP NOP EOL
+        h.options = (&[1u8, 1, 1, 0][..]).try_into().unwrap(); // NOP NOP NOP EOL
         h.total_len = 32;
         h.header_checksum = h.calc_header_checksum();
         let mut b = h.to_bytes().to_vec();

@@ -27,6 +27,9 @@ pub mod rewrite;
 pub mod tcp;
 pub mod udp;
 
+#[cfg(test)]
+mod testutil;
+
 pub use error::WireError;
 pub use ethernet::MacAddr;
 pub use frame::{parse_frame, parse_icmp_error, Fragment, FrameInfo, FrameKind, IcmpErrorInfo};
