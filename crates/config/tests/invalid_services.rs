@@ -580,7 +580,7 @@ fn health_key_of_another_kind() {
         &HEALTH.replace("type: http", "type: tcp"),
         "9:11",
         "services[0].real_servers[0].health.path",
-        "`path` applies only to http and ssl checks (this is a tcp check)",
+        "`path` applies only to http and ssl checks, not tcp",
     );
 }
 
@@ -614,5 +614,18 @@ fn health_negative_delay() {
         "11:11",
         "services[0].real_servers[0].health.delay_loop",
         "must be more than zero seconds",
+    );
+}
+
+#[test]
+fn health_port_on_icmp() {
+    rejects(
+        &HEALTH.replace("type: http", "type: icmp").replace(
+            "          path: /health\n          status: [200-299, 301]\n",
+            "          port: 80\n",
+        ),
+        "9:11",
+        "services[0].real_servers[0].health.port",
+        "`port` applies only to tcp, http, ssl, udp and dns checks, not icmp",
     );
 }

@@ -129,7 +129,8 @@ pub(super) fn resolve_health(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Resu
 fn reject_foreign_keys(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<()> {
     use HealthKindText as K;
     let kind = raw.kind;
-    let checks: [(&str, bool, &str); 7] = [
+    let checks: [(&str, bool, &str); 8] = [
+        ("port", raw.port.is_some(), "tcp, http, ssl, udp and dns"),
         ("path", raw.path.is_some(), "http and ssl"),
         ("status", raw.status.is_some(), "http and ssl"),
         ("digest", raw.digest.is_some(), "http and ssl"),
@@ -140,6 +141,7 @@ fn reject_foreign_keys(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<()>
     ];
     for (key, present, owners) in checks {
         let allowed = match key {
+            "port" => !matches!(kind, K::Icmp | K::Script),
             "path" | "status" | "digest" => matches!(kind, K::Http | K::Ssl),
             "payload" | "require_reply" => kind == K::Udp,
             "name" => kind == K::Dns,
@@ -149,7 +151,7 @@ fn reject_foreign_keys(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<()>
             return Err(ctx.err(
                 format!("{base}.{key}"),
                 format!(
-                    "`{key}` applies only to {owners} checks (this is a {} check)",
+                    "`{key}` applies only to {owners} checks, not {}",
                     kind.name()
                 ),
             ));
