@@ -1,7 +1,7 @@
 //! The resolved, validated configuration: an immutable, versioned
 //! [`Snapshot`]. This is the unit the control thread publishes to workers
 //! (RCU). Everything here is plain data with defaults already applied; the
-//! YAML layer (`file`) produces it, and nothing downstream re-validates.
+//! YAML loader (`load_file` / `load_str`) produces it, and nothing downstream re-validates.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
