@@ -67,8 +67,8 @@ mod tests {
 
     #[test]
     fn golden_hash_values() {
-        // 10.0.0.1 = 0x0a000001; × 2654435761 = 0x... low byte:
-        // 0x0a000001 · 0x9e3779b1 ≡ 0x01 · 0xb1 (mod 256) = 0xb1.
+        // 10.0.0.1 = 0x0a000001 and 2654435761 = 0x9e3779b1; modulo 256
+        // the product is 0x01 · 0xb1 = 0xb1.
         assert_eq!(bucket_of(0x0a00_0001), 0xb1);
         assert_eq!(bucket_of(0), 0);
         assert_eq!(bucket_of(2), (2 * 0xb1) & 0xff);

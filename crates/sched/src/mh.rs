@@ -209,7 +209,9 @@ impl MhTable {
         if available(first) {
             return Some(first);
         }
-        if !flags.fallback {
+        if !flags.fallback || !(0..dests.len()).any(available) {
+            // With nothing available the walk below could only end in
+            // none, after up to M hashes per new connection: skip it.
             return None;
         }
         for k in 0..self.size {
@@ -396,5 +398,37 @@ mod tests {
         let counts = t.slot_counts(4);
         assert_eq!(counts.iter().sum::<usize>(), 509);
         assert_eq!(counts[2], 0);
+    }
+
+    #[test]
+    fn golden_table_from_an_independent_implementation() {
+        // Expected values computed by a separate Python transcription of
+        // lib/siphash.c (64-bit hsiphash) and ip_vs_mh_populate().
+        let dst = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(hashkey(dst("198.18.0.1"), 80, HASH1, 0), 0xf343_3d3d);
+        assert_eq!(hashkey(dst("198.18.0.1"), 80, HASH2, 0), 0x7a9a_2524);
+        let ds = dests(&[1, 1, 2]);
+        let t = MhTable::new(251, &ds).unwrap();
+        let head: Vec<u32> = t.lookup[..24].to_vec();
+        assert_eq!(
+            head,
+            [0, 1, 2, 2, 0, 1, 1, 2, 1, 2, 2, 2, 2, 2, 0, 2, 2, 1, 1, 2, 2, 0, 0, 1]
+        );
+        assert_eq!(t.slot_counts(3), [63, 63, 125]);
+        for (client, slot, server) in [
+            ("203.0.113.1", 102, 0),
+            ("203.0.113.2", 159, 1),
+            ("203.0.113.3", 240, 1),
+            ("203.0.113.4", 0, 0),
+            ("10.0.0.1", 110, 0),
+            ("192.168.1.77", 214, 0),
+        ] {
+            let k = SchedKey {
+                src: dst(client),
+                ..key(1, 0)
+            };
+            assert_eq!(hashkey(k.src, 0, HASH1, 0) % 251, slot, "{client}");
+            assert_eq!(t.pick(&ds, &k, NONE), Some(server), "{client}");
+        }
     }
 }

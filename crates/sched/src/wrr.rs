@@ -88,18 +88,35 @@ pub(crate) fn pick(p: &WrrParams, cur: &mut WrrCursor, dests: &[SchedDest]) -> O
     }
     let n = dests.len();
     cur.cl = cur.cl.filter(|&c| c < n);
-    if !dests.iter().any(usable) {
+    let Some(w_max) = dests
+        .iter()
+        .filter(|d| usable(d))
+        .map(|d| i64::from(d.weight))
+        .max()
+    else {
         give_up(p, cur);
         return None;
-    }
-    walk(p, cur, dests)
+    };
+    walk(p, cur, dests, Some(w_max))
 }
 
-/// The kernel's search loop, step for step. It terminates: every pass
-/// lowers `cw` by `di ≥ 1`, and after one wrap to `mw` the next pass at the
-/// lowest level (`cw ≤ di`) either sets `stop` or leads to the
-/// `last_pass` exit.
-fn walk(p: &WrrParams, cur: &mut WrrCursor, dests: &[SchedDest]) -> Option<usize> {
+/// The kernel's search loop. It terminates: every pass lowers `cw` by
+/// `di ≥ 1`, and after one wrap to `mw` the next pass at the lowest level
+/// (`cw ≤ di`) either sets `stop` or leads to the `last_pass` exit.
+///
+/// With `skip_above = Some(w)`, `w` being the highest weight of a usable
+/// real server, full passes at levels `cw > w` are not walked but jumped
+/// over: they cannot find anything, and at such levels `cw > w ≥ di`, so
+/// they neither wrap nor set `last_pass`/`stop`. This keeps a pick O(list)
+/// when heavy servers are overloaded (IPVS would walk up to `mw / di`
+/// passes). `None` walks every pass like the kernel; the tests check both
+/// agree.
+fn walk(
+    p: &WrrParams,
+    cur: &mut WrrCursor,
+    dests: &[SchedDest],
+    skip_above: Option<i64>,
+) -> Option<usize> {
     let last = cur.cl;
     let mut pos = last;
     // IPVS starts `stop` at NULL: no entry matches until it is set.
@@ -131,6 +148,13 @@ fn walk(p: &WrrParams, cur: &mut WrrCursor, dests: &[SchedDest]) -> Option<usize
                 return None;
             }
             restarted = true;
+        }
+        if let Some(w) = skip_above.filter(|&w| cur.cw > w) {
+            // The first level of the cw, cw − di, ... sequence that is ≤ w;
+            // w is a multiple of di, so it is > 0 (the max(1) only guards a
+            // `dests` inconsistent with `p`).
+            let passes = (cur.cw - w + p.di - 1) / p.di;
+            cur.cw = (cur.cw - passes * p.di).max(1);
         }
         last_pass = cur.cw <= p.di;
         if last_pass && restarted && last.is_some() {
@@ -270,11 +294,40 @@ mod tests {
             for cl in std::iter::once(None).chain((0..ds.len()).map(Some)) {
                 for cw in 1..=p.mw {
                     let mut walked = WrrCursor { cl, cw };
-                    assert_eq!(walk(&p, &mut walked, &ds), None);
+                    assert_eq!(walk(&p, &mut walked, &ds, None), None);
                     let mut fast = WrrCursor { cl, cw };
                     give_up(&p, &mut fast);
                     assert_eq!(fast, walked, "weights {weights:?} cl {cl:?} cw {cw}");
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn skipping_empty_levels_changes_nothing(
+            weights in proptest::collection::vec(0u32..40, 1..6),
+            overloaded in proptest::collection::vec(proptest::bool::ANY, 6),
+            cl in proptest::option::of(0usize..6),
+            cw_seed in 0i64..1000,
+        ) {
+            let ds = dests(&weights);
+            for (d, &o) in ds.iter().zip(&overloaded) {
+                if o {
+                    overload(d);
+                }
+            }
+            let p = WrrParams::new(&ds);
+            proptest::prop_assume!(p.mw > 0);
+            let start = WrrCursor { cl: cl.filter(|&c| c < ds.len()), cw: cw_seed % p.mw + 1 };
+            let (mut fast, mut slow) = (start, start);
+            for _ in 0..20 {
+                let a = pick(&p, &mut fast, &ds);
+                let b = walk(&p, &mut slow, &ds, None);
+                proptest::prop_assert_eq!(a, b);
+                proptest::prop_assert_eq!(fast, slow);
             }
         }
     }
