@@ -40,7 +40,13 @@ fn wrr_view(dests: &[SchedDest]) -> impl Iterator<Item = (IpAddr, u16, u32)> + '
 impl ServiceScheduler {
     /// One worker's state for this scheduler, continuing `old`, which ran
     /// against `old_dests` (the previous snapshot's list for the same
-    /// service). `dests` is the list this scheduler was built from.
+    /// service). `dests` is the list this scheduler was built from. Real
+    /// servers are matched by (address, port): rr's cursor follows its real
+    /// server (or the nearest surviving predecessor), wrr restarts at the
+    /// head as `ip_vs_wrr_dest_changed()` if the list or a weight changed,
+    /// lblc/lblcr caches follow their real servers and forget removed ones,
+    /// twos keeps its random stream. A different scheduler kind starts
+    /// afresh.
     pub fn carry_state(
         &self,
         old: SchedState,

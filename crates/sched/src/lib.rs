@@ -25,7 +25,7 @@
 //! it front to back, and ties go to the earlier entry. `ipvsadm -A ... -a A
 //! -a B -a C` behaves here like a config listing C, B, A.
 
-pub mod carry;
+mod carry;
 mod common;
 mod dh;
 mod fo;

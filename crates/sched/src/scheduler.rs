@@ -154,6 +154,15 @@ mod tests {
     use crate::common::test_support::*;
 
     #[test]
+    fn shared_and_per_worker_parts_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ServiceScheduler>();
+        send_sync::<SchedState>();
+        send_sync::<crate::DestLoad>();
+        send_sync::<crate::SchedDest>();
+    }
+
+    #[test]
     fn every_kind_builds_and_picks() {
         let ds = dests(&[1, 2, 3]);
         for kind in SchedulerKind::ALL {
