@@ -279,7 +279,7 @@ mod tests {
             WireError::VlanTruncated
         );
         // Three tags: 8100 after 88a8 after 8100.
-        let mut f = vec![0u8; 40];
+        let mut f = [0u8; 40];
         for at in [12, 16, 20] {
             f[at..at + 2].copy_from_slice(&0x8100u16.to_be_bytes());
         }

@@ -11,6 +11,30 @@
 //!
 //! Nothing on the per-packet path allocates or copies payload; only the
 //! ICMP error builders (the slow path) copy the quoted packet.
+//!
+//! A NAT director's inbound step, as the data plane does it:
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use xvs_wire::{parse_frame, rewrite, FrameKind};
+//!
+//! // A client SYN to the VIP 192.0.2.80:80 (built here with etherparse).
+//! let mut frame = Vec::new();
+//! etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+//!     .ipv4([198, 51, 100, 9], [192, 0, 2, 80], 64)
+//!     .tcp(40000, 80, 1, 65535)
+//!     .syn()
+//!     .write(&mut frame, &[])
+//!     .unwrap();
+//!
+//! let mut info = parse_frame(&frame)?;
+//! assert_eq!((info.kind, info.dst_port), (FrameKind::Ipv4, 80));
+//! // Forward to the real server 10.0.0.7:8080; checksums follow.
+//! rewrite::decrement_hop_limit(&mut frame, &mut info)?;
+//! rewrite::set_dst(&mut frame, &mut info, Ipv4Addr::new(10, 0, 0, 7).into(), 8080)?;
+//! assert_eq!(parse_frame(&frame)?, info);
+//! # Ok::<(), xvs_wire::WireError>(())
+//! ```
 
 pub mod arp;
 pub mod checksum;

@@ -252,7 +252,7 @@ mod tests {
         assert_eq!((p.src_port(), p.dst_port()), (40000, 80));
         assert_eq!(p.seq_number(), 0x0102_0304);
         assert_eq!(p.ack_number(), 0);
-        assert_eq!(p.header_len(), usize::from(h.header_len()));
+        assert_eq!(p.header_len(), h.header_len());
         assert_eq!(p.header_len(), 28);
         assert_eq!(p.flags(), flags::SYN);
         assert!(p.syn() && !p.ack() && !p.fin() && !p.rst());
