@@ -114,6 +114,45 @@ pub fn encap_ipv6(buf: &mut [u8], inner_start: usize, t: &Ipv6Tunnel) -> Result<
     Ok(outer_start)
 }
 
+/// [`encap_ipv4`] for a caller that tracks the inner packet's extent
+/// itself (a UMEM chunk longer than the packet): the inner IPv4 packet is
+/// `buf[inner_start..inner_start + inner_len]`, and must fit in it.
+pub fn encap_v4(
+    buf: &mut [u8],
+    inner_start: usize,
+    inner_len: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    copy_df: bool,
+) -> Result<usize, WireError> {
+    let end = inner_start.saturating_add(inner_len);
+    let area = buf.get_mut(..end).ok_or(WireError::Ipv4Truncated)?;
+    encap_ipv4(
+        area,
+        inner_start,
+        &Ipv4Tunnel {
+            src,
+            dst,
+            ident,
+            copy_df,
+        },
+    )
+}
+
+/// [`encap_ipv6`] with the inner packet at `buf[inner_start..][..inner_len]`.
+pub fn encap_v6(
+    buf: &mut [u8],
+    inner_start: usize,
+    inner_len: usize,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+) -> Result<usize, WireError> {
+    let end = inner_start.saturating_add(inner_len);
+    let area = buf.get_mut(..end).ok_or(WireError::Ipv6Truncated)?;
+    encap_ipv6(area, inner_start, &Ipv6Tunnel { src, dst })
+}
+
 /// Encapsulates the Ethernet frame at `buf[frame]` in place: the outer IP
 /// header goes between the link-layer header and the inner packet, and the
 /// link-layer header (with its VLAN tags) moves back into the headroom.
@@ -343,6 +382,49 @@ mod tests {
             decap(&f, r.start + 18),
             Err(WireError::NotTunnel),
             "the inner TCP packet is not a tunnel"
+        );
+    }
+
+    #[test]
+    fn positional_forms_match() {
+        let inner = &tcp4(true, b"abc")[14..];
+        let mut a = vec![0u8; 20];
+        a.extend_from_slice(inner);
+        a.extend_from_slice(&[0xee; 30]); // rest of the chunk
+        let mut b = a.clone();
+        assert_eq!(
+            encap_v4(&mut a, 20, inner.len(), DIP.into(), RIP.into(), 9, true),
+            Ok(0)
+        );
+        let t = Ipv4Tunnel {
+            src: DIP.into(),
+            dst: RIP.into(),
+            ident: 9,
+            copy_df: true,
+        };
+        assert_eq!(encap_ipv4(&mut b, 20, &t), Ok(0));
+        assert_eq!(a, b);
+        // The stated length must hold the whole inner packet.
+        let mut c = vec![0u8; 20];
+        c.extend_from_slice(inner);
+        assert_eq!(
+            encap_v4(&mut c, 20, inner.len() - 1, DIP.into(), RIP.into(), 9, true),
+            Err(WireError::Ipv4TotalLengthBeyondFrame)
+        );
+        assert_eq!(
+            encap_v4(&mut c, 20, inner.len() + 1, DIP.into(), RIP.into(), 9, true),
+            Err(WireError::Ipv4Truncated)
+        );
+        let inner6 = &tcp6(b"")[14..];
+        let mut d = vec![0u8; 40];
+        d.extend_from_slice(inner6);
+        assert_eq!(
+            encap_v6(&mut d, 40, inner6.len(), DIP6.into(), RIP6.into()),
+            Ok(0)
+        );
+        assert_eq!(
+            decap(&d, 0).map(|x| (x.inner_offset, x.inner_len)),
+            Ok((40, inner6.len()))
         );
     }
 
