@@ -29,6 +29,10 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KeyHasher {
     seed: u64,
+    /// Tests only: hash every key to this value, forcing every key into one
+    /// index group with one tag (overflow chains, full-key comparisons).
+    #[cfg(test)]
+    constant: Option<u64>,
 }
 
 impl KeyHasher {
@@ -36,12 +40,27 @@ impl KeyHasher {
         // Pre-mix the seed so nearby seeds give unrelated hash functions.
         KeyHasher {
             seed: fold_mul(seed ^ K[0], K[1]) ^ seed,
+            #[cfg(test)]
+            constant: None,
+        }
+    }
+
+    /// Tests only: a hasher under which all keys collide.
+    #[cfg(test)]
+    pub(crate) fn degenerate() -> KeyHasher {
+        KeyHasher {
+            seed: 0,
+            constant: Some(0x0123_4567_89AB_CDEF),
         }
     }
 
     /// Hash `words` (all of a key's bits; the caller packs them).
     #[inline]
     pub(crate) fn hash(&self, words: &[u64]) -> u64 {
+        #[cfg(test)]
+        if let Some(c) = self.constant {
+            return c;
+        }
         let mut h = self.seed;
         for (i, &w) in words.iter().enumerate() {
             h = fold_mul(h ^ w, K[i % 4] ^ self.seed.rotate_left(17));

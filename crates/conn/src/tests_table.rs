@@ -685,3 +685,23 @@ fn heavy_churn_reclaims_the_index() {
     assert_eq!((ix.used_words(), ix.total_overflow()), (0, 0));
     assert_eq!(t.shards[0].v4.free_len(), 64);
 }
+
+#[test]
+fn on_expire_may_insert_on_the_same_worker() {
+    // e.g. a caller that reschedules from its expiry hook.
+    let t = ConnTable::new(2, 1);
+    ins(&t, 0, &nat4(1), 0);
+    ins(&t, 0, &nat4(2), 0);
+    let mut new_ids = Vec::new();
+    let freed = t.expire_step(0, 3, usize::MAX, |e| {
+        let again = NewConn {
+            timeout_secs: 50,
+            ..nat4(e.cport + 100)
+        };
+        new_ids.push(t.insert(0, &again, 3));
+    });
+    assert_eq!(freed, 2);
+    assert_eq!(new_ids.len(), 2);
+    assert!(new_ids.iter().all(Result::is_ok), "{new_ids:?}");
+    assert_eq!(lookup_in(&t, 0, &nat4(101), 4), new_ids[0].ok());
+}

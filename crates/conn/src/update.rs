@@ -207,7 +207,6 @@ impl ConnTable {
         let Some(shard) = self.shards.get(worker) else {
             return 0;
         };
-        let _owner = shard.enter();
         let n4 = shard.v4.capacity();
         let total = n4 + shard.v6.capacity();
         if total == 0 {
@@ -254,6 +253,7 @@ impl ConnTable {
         if now < f.expires {
             return false;
         }
+        let owner = shard.enter();
         let gen = f.seq;
         // 1. Stop new controlled entries from binding to it, unless it
         //    already controls some: then it lives on (ip_vs_conn_expire()).
@@ -282,18 +282,23 @@ impl ConnTable {
         }
         // 3. Freeze state/flags: no transition can land after this, so the
         //    copy handed to on_expire has the flags the counters reflect.
+        //    (Only the owner retags, so this cannot fail; undo if it did.)
         if slot.retag_if(STATE, gen, |_| true).is_err() {
+            slot.restore_tag(DEST, gen);
+            slot.restore_tag(TIMER, gen);
             return false;
         }
-        let Some(last) = store.read(i) else {
-            return false;
-        };
+        // Only the owner changes seq, so the slot is still this entry.
+        let last = store.read(i).unwrap_or(f);
         store.unpublish_free(i as u32, &last, &self.hasher);
         if last.controller != 0 {
             self.adjust_controlled(ConnId::from_raw(last.controller), false);
         }
         // i < capacity ≤ 2^24.
         let id = ConnId::new(gen, W == V6_WORDS, worker, i as u32);
+        // The slot is consistent again: the callback may insert on this
+        // worker.
+        drop(owner);
         on_expire(&ConnEntry::from_fields(id, &last));
         true
     }
