@@ -1,7 +1,7 @@
 //! Property tests of the schedulers against simple models: wrr, wlc and sed
-//! shares follow the weights; the hashing schedulers map keys stably; mh
-//! moves few keys when a real server leaves; the overload flag follows the
-//! threshold rules of REFERENCE §2.
+//! shares follow the weights; the hashing schedulers map keys stably; the
+//! overload flag follows the threshold rules of REFERENCE §2. (mh's
+//! disruption bound needs its hash internals and lives in src/mh.rs.)
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -130,38 +130,6 @@ proptest! {
                 prop_assert_eq!(b.pick(&mut sb, &ds, &k, 0), first, "{} across a rebuild", kind);
             }
         }
-    }
-
-    #[test]
-    fn mh_moves_about_one_nth_of_keys_when_a_server_leaves(
-        addrs in prop::collection::hash_set(any::<u32>(), 2..=20),
-        removed in any::<prop::sample::Index>(),
-        seed in any::<u32>(),
-    ) {
-        let ds: Vec<_> = addrs.iter().map(|&a| dest(Ipv4Addr::from(a), 1)).collect();
-        let n = ds.len();
-        let gone = removed.index(n);
-        let mut after = ds.clone();
-        after.remove(gone);
-        let s1 = build(SchedulerKind::Mh, &ds);
-        let s2 = build(SchedulerKind::Mh, &after);
-        let (mut st1, mut st2) = (s1.new_state(0), s2.new_state(0));
-        let keys = 4000u32;
-        let mut moved = 0;
-        for i in 0..keys {
-            let k = key(seed.wrapping_add(i.wrapping_mul(2_654_435_761)), 0);
-            let a = s1.pick(&mut st1, &ds, &k, 0).map(|i| ds[i].addr);
-            let b = s2.pick(&mut st2, &after, &k, 0).map(|i| after[i].addr);
-            prop_assert!(a.is_some() && b.is_some());
-            if a != b {
-                moved += 1;
-            }
-        }
-        let fraction = f64::from(moved) / f64::from(keys);
-        prop_assert!(
-            fraction <= 1.0 / n as f64 + 0.03,
-            "{} of {} keys moved ({:.3}) removing 1 of {} servers", moved, keys, fraction, n
-        );
     }
 
     #[test]
