@@ -1,1 +1,29 @@
-//! xvs-dataplane: sans-IO per-packet pipeline: DR, NAT, TUN and FullNAT.
+//! xvs-dataplane: the sans-IO per-packet pipeline. A [`Worker`] takes one
+//! received Ethernet frame, the published [`Plan`] and `now`, rewrites the
+//! frame in place and returns a [`Verdict`]: forward on an interface, wait
+//! for a neighbour, hand to the control thread, give back to the kernel, or
+//! drop with a counted reason. DR, NAT, TUN (IPIP) and FullNAT, IPv4 and
+//! IPv6, TCP and UDP, with ICMP errors translated as IPVS does.
+//!
+//! Layer: dataplane (depends on wire, config, sched, conn). No sockets,
+//! threads or clocks: the AF_XDP driver feeds it.
+
+mod counters;
+mod frame_buf;
+mod icmp;
+mod inbound;
+mod outbound;
+mod plan;
+mod route;
+mod verdict;
+mod worker;
+mod xmit;
+
+pub use counters::{Stats, StatsTotals, WorkerCounters};
+pub use frame_buf::FrameBuf;
+pub use plan::{
+    DestRegistry, DestShared, Plan, PlanDest, PlanError, PlanPool, PlanService, ServiceShared,
+};
+pub use route::{route, Egress, Neighbors, StaticNeighbors};
+pub use verdict::{DropReason, Punt, Verdict};
+pub use worker::Worker;

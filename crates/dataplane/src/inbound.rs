@@ -1,0 +1,425 @@
+//! Client → VIP packets (IPVS ip_vs_in): find the connection entry or
+//! schedule a new one — with persistence templates, conn_reuse_mode and
+//! expire_nodest_conn as the kernel applies them — then track the TCP
+//! state and forward with the real server's method.
+
+use std::net::IpAddr;
+
+use xvs_config::ForwardMethod;
+use xvs_conn::{ConnEntry, ConnFlags, ConnId, ConnState, Direction, InsertError, NewConn};
+use xvs_sched::SchedKey;
+use xvs_wire::{ip_proto, rewrite, tcp, Fragment, FrameInfo};
+
+use crate::frame_buf::FrameBuf;
+use crate::plan::{Plan, PlanDest};
+use crate::route::Neighbors;
+use crate::verdict::{DropReason, Verdict};
+use crate::worker::{Ctx, Worker};
+use crate::xmit::{Encap, IcmpReply};
+
+/// New TCP entries live 3 s in NONE until their first transition (REFERENCE §4.1).
+const NEW_TCP_TIMEOUT: u32 = 3;
+/// FullNAT: local ports tried per local address before giving up on a new flow.
+const FULLNAT_MAX_PROBE: u32 = 256;
+
+/// The forwarding method an entry was created with.
+pub(crate) fn entry_method(flags: ConnFlags) -> ForwardMethod {
+    let fwd = flags.bits() & ConnFlags::FWD_MASK.bits();
+    if fwd == ConnFlags::FWD_DROUTE.bits() {
+        ForwardMethod::Dr
+    } else if fwd == ConnFlags::FWD_TUNNEL.bits() {
+        ForwardMethod::Tun
+    } else if fwd == ConnFlags::FWD_FULLNAT.bits() {
+        ForwardMethod::FullNat
+    } else {
+        ForwardMethod::Nat
+    }
+}
+
+/// Unbind an entry the owner's expiry sweep freed from its real server's
+/// counters (REFERENCE §2, §4.3).
+pub(crate) fn unbind_expired(plan: &Plan, worker: usize, e: &ConnEntry) {
+    let Some(dest) = plan.dest(e.dest_id) else {
+        return;
+    };
+    if e.is_template() {
+        dest.shared.load.unbind_template(worker);
+    } else {
+        let was_active = !e.flags.contains(ConnFlags::INACTIVE);
+        dest.shared
+            .load
+            .unbind_conn(worker, was_active, dest.thresholds);
+    }
+}
+
+/// `addr` masked to its first `prefix` bits (the persistence granularity).
+fn client_net(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(prefix.min(32));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u32::from(prefix.min(128));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    }
+}
+
+impl Worker {
+    pub(crate) fn inbound<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        pkt: &mut FrameBuf<'_>,
+        mut info: FrameInfo,
+    ) -> Verdict {
+        if info.fragment == Fragment::NotFirst {
+            // No ports: IPVS reassembles first; we have no reassembly.
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        let plan = ctx.plan;
+        let proto = info.protocol;
+        let is_tcp = proto == ip_proto::TCP;
+        let syn = is_tcp
+            && info.tcp_flags & tcp::flags::SYN != 0
+            && info.tcp_flags & tcp::flags::RST == 0;
+        let (caddr, cport, vaddr, vport) = (info.src, info.src_port, info.dst, info.dst_port);
+
+        let mut found = self
+            .conns
+            .lookup_in(self.id, proto, caddr, cport, vaddr, vport, ctx.now)
+            .and_then(|id| self.conns.get(id));
+        if let Some(e) = found {
+            match plan.dest(e.dest_id) {
+                Some(d) if d.available => {
+                    if syn && e.n_controlled == 0 && self.reuse(plan, &e, d) {
+                        self.conns.expire_now(e.id);
+                        found = None;
+                    }
+                }
+                _ if plan.tunables.expire_nodest_conn => {
+                    self.conns.expire_now(e.id);
+                    found = None;
+                }
+                // expire_nodest_conn = 0: drop without refreshing the timer.
+                _ => return Verdict::Drop(DropReason::DestUnavailable),
+            }
+        }
+        let entry = match found {
+            Some(e) => e,
+            None => {
+                let Some(si) = plan.find_service(proto, vaddr, vport) else {
+                    return Verdict::Drop(DropReason::NoService);
+                };
+                // Only a SYN opens a TCP connection (sloppy_tcp: any non-RST).
+                let opens = !is_tcp
+                    || syn
+                    || (plan.tunables.sloppy_tcp && info.tcp_flags & tcp::flags::RST == 0);
+                if !opens {
+                    return Verdict::Drop(DropReason::TcpNotSyn);
+                }
+                match self.new_conn(ctx, si, &info) {
+                    Ok(e) => e,
+                    Err(DropReason::NoRealServer) => {
+                        // ip_vs_leave: port unreachable to the client, drop.
+                        return self.reply_icmp(
+                            ctx,
+                            pkt,
+                            &info,
+                            IcmpReply::PortUnreachable,
+                            DropReason::NoRealServer,
+                        );
+                    }
+                    Err(reason) => return Verdict::Drop(reason),
+                }
+            }
+        };
+        let Some(dest) = plan.dest(entry.dest_id) else {
+            return Verdict::Drop(DropReason::DestUnavailable);
+        };
+        self.track(ctx, &entry, dest, Direction::Input, &info);
+        dest.shared.stats.count_in(self.id, info.ip_len);
+        dest.service_shared.stats.count_in(self.id, info.ip_len);
+        self.forward_to_real_server(ctx, pkt, &mut info, &entry, dest)
+    }
+
+    /// conn_reuse_mode / expire_nodest_conn: should a new-connection packet
+    /// that hit this entry be scheduled afresh? (REFERENCE §4.4)
+    fn reuse(&self, plan: &Plan, e: &ConnEntry, dest: &PlanDest) -> bool {
+        if plan.tunables.expire_nodest_conn && dest.weight == 0 {
+            return true;
+        }
+        let mode = plan.tunables.conn_reuse_mode;
+        e.protocol == ip_proto::TCP
+            && mode != 0
+            && (e.state == ConnState::TimeWait
+                || (mode & 2 != 0
+                    && e.state == ConnState::FinWait
+                    && e.flags.contains(ConnFlags::NOOUTPUT)))
+    }
+
+    /// Apply the TCP transition (or the UDP idle timeout) and move the real
+    /// server between its active and inactive counts.
+    pub(crate) fn track<N: Neighbors + ?Sized>(
+        &self,
+        ctx: &Ctx<'_, N>,
+        e: &ConnEntry,
+        dest: &PlanDest,
+        dir: Direction,
+        info: &FrameInfo,
+    ) {
+        if e.protocol == ip_proto::TCP {
+            if let Some(t) =
+                self.conns
+                    .tcp_transition(e.id, dir, info.tcp_flags, &ctx.plan.timeouts, ctx.now)
+            {
+                if t.became_active {
+                    dest.shared.load.activate(self.id);
+                } else if t.became_inactive {
+                    dest.shared.load.deactivate(self.id);
+                }
+            }
+        } else if !e.flags.contains(ConnFlags::ONE_PACKET) {
+            self.conns.touch(e.id, ctx.plan.timeouts.udp, ctx.now);
+        }
+    }
+
+    /// Schedule a new connection for service `si` and insert its entry.
+    fn new_conn<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        si: usize,
+        info: &FrameInfo,
+    ) -> Result<ConnEntry, DropReason> {
+        let plan = ctx.plan;
+        let svc = &plan.services[si];
+        let (pos, template) = self.schedule(ctx, si, info)?;
+        let dest_id = svc.dest_ids[pos];
+        let dest = plan.dest(dest_id).ok_or(DropReason::NoRealServer)?;
+        // DR/TUN and all-ports services keep the packet's port when the real
+        // server's port is 0 / forced equal (ipvsadm forces it for DR/TUN).
+        let dport = if dest.port == 0 || svc.port == 0 {
+            info.dst_port
+        } else {
+            dest.port
+        };
+        let (laddr, lport) = if dest.method == ForwardMethod::FullNat {
+            let pool = svc.local_pool.ok_or(DropReason::NoLocalPool)?;
+            self.alloc_local(ctx, pool, info.protocol, dest.address, dport)?
+        } else {
+            (info.src, info.src_port)
+        };
+        let mut flags = ConnFlags::for_method(dest.method);
+        let ops = svc.ops && info.protocol == ip_proto::UDP;
+        if ops {
+            flags |= ConnFlags::ONE_PACKET;
+        }
+        let (state, timeout_secs) = match info.protocol {
+            ip_proto::TCP => (ConnState::None, NEW_TCP_TIMEOUT),
+            // OPS entries are never hashed and expire at once (REFERENCE §3).
+            _ if ops => (ConnState::Udp, 0),
+            _ => (ConnState::Udp, plan.timeouts.udp),
+        };
+        let new = NewConn {
+            protocol: info.protocol,
+            caddr: info.src,
+            cport: info.src_port,
+            vaddr: info.dst,
+            vport: info.dst_port,
+            laddr,
+            lport,
+            daddr: dest.address,
+            dport,
+            flags,
+            dest_id,
+            controller: template,
+            state,
+            timeout_secs,
+        };
+        let id = match self.conns.insert(self.id, &new, ctx.now) {
+            Ok(id) => id,
+            Err(InsertError::Full) => return Err(DropReason::ConnTableFull),
+            // Another worker inserted the same flow a moment ago: use it.
+            Err(InsertError::Exists(id)) => {
+                return self.conns.get(id).ok_or(DropReason::ConnTableFull);
+            }
+            Err(InsertError::AddressFamilyMismatch) => return Err(DropReason::FamilyMismatch),
+            Err(_) => return Err(DropReason::ConnTableFull),
+        };
+        dest.shared.load.bind_conn(self.id, dest.thresholds);
+        dest.shared.stats.count_conn(self.id);
+        svc.shared.stats.count_conn(self.id);
+        self.conns.get(id).ok_or(DropReason::ConnTableFull)
+    }
+
+    /// Run the scheduler, through a persistence template when the service
+    /// is persistent (REFERENCE §3). Returns the real server's position in
+    /// the service and the controlling template.
+    fn schedule<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        si: usize,
+        info: &FrameInfo,
+    ) -> Result<(usize, Option<ConnId>), DropReason> {
+        let plan = ctx.plan;
+        let svc = &plan.services[si];
+        let key = SchedKey {
+            protocol: info.protocol,
+            src: info.src,
+            src_port: info.src_port,
+            dst: info.dst,
+        };
+        let Some(p) = svc.persistence else {
+            let pos = svc
+                .scheduler
+                .pick(&mut self.sched[si], &svc.sched_dests, &key, ctx.now);
+            return pos.map(|pos| (pos, None)).ok_or(DropReason::NoRealServer);
+        };
+        let timeout = u32::try_from(p.timeout.as_secs()).unwrap_or(u32::MAX);
+        let snet = client_net(info.src, p.prefix);
+        // Template ⟨proto, snet, 0, VIP, vport⟩; all-ports services use vport 0.
+        let tport = svc.port;
+        if let Some(t) = self
+            .conns
+            .lookup_template(self.id, info.protocol, snet, svc.vip, tport, ctx.now)
+            .and_then(|id| self.conns.get(id))
+        {
+            let valid = plan.dest(t.dest_id).filter(|d| {
+                d.available
+                    && d.service == Some(si)
+                    && !(plan.tunables.expire_quiescent_template && d.weight == 0)
+            });
+            match valid.and_then(|d| svc.dest_ids.iter().position(|&id| id == d.id)) {
+                Some(pos) => {
+                    self.conns.touch(t.id, timeout, ctx.now);
+                    return Ok((pos, Some(t.id)));
+                }
+                // An invalid template never matches again and just expires.
+                None => {
+                    self.conns.unhash(t.id);
+                }
+            }
+        }
+        let pos = svc
+            .scheduler
+            .pick(&mut self.sched[si], &svc.sched_dests, &key, ctx.now)
+            .ok_or(DropReason::NoRealServer)?;
+        let dest_id = svc.dest_ids[pos];
+        let dest = plan.dest(dest_id).ok_or(DropReason::NoRealServer)?;
+        let dport = if svc.port == 0 { 0 } else { dest.port };
+        let template = NewConn {
+            protocol: info.protocol,
+            caddr: snet,
+            cport: 0,
+            vaddr: svc.vip,
+            vport: tport,
+            laddr: snet,
+            lport: 0,
+            daddr: dest.address,
+            dport,
+            flags: ConnFlags::TEMPLATE | ConnFlags::from_method(dest.method),
+            dest_id,
+            controller: None,
+            state: ConnState::None,
+            timeout_secs: timeout,
+        };
+        match self.conns.insert(self.id, &template, ctx.now) {
+            Ok(id) => {
+                dest.shared.load.bind_template(self.id);
+                Ok((pos, Some(id)))
+            }
+            Err(InsertError::Full) => Err(DropReason::ConnTableFull),
+            // Without a template the connection still goes where scheduled.
+            Err(_) => Ok((pos, None)),
+        }
+    }
+
+    /// FullNAT: a local address:port for a new flow to `rip:rport` from this
+    /// worker's share of the pool's ports; unique per ⟨proto, RIP, rport,
+    /// LIP, lport⟩, which is the reply's lookup key.
+    fn alloc_local<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        pool: usize,
+        proto: u8,
+        rip: IpAddr,
+        rport: u16,
+    ) -> Result<(IpAddr, u16), DropReason> {
+        let p = ctx.plan.pools.get(pool).ok_or(DropReason::NoLocalPool)?;
+        let (lo, hi) = p
+            .worker_ports
+            .get(self.id)
+            .copied()
+            .ok_or(DropReason::NoLocalPool)?;
+        if lo > hi || p.addresses.is_empty() {
+            return Err(DropReason::NoLocalPool);
+        }
+        let range = u32::from(hi - lo) + 1;
+        let n = p.addresses.len();
+        let rotor = self.pool_rotor[pool];
+        for k in 0..n {
+            let ai = (rotor + k) % n;
+            let laddr = p.addresses[ai];
+            if laddr.is_ipv4() != rip.is_ipv4() {
+                continue;
+            }
+            for _ in 0..range.min(FULLNAT_MAX_PROBE) {
+                let cursor = &mut self.pool_cursors[pool][ai];
+                let port = (*cursor).clamp(lo, hi);
+                *cursor = if port >= hi { lo } else { port + 1 };
+                if self
+                    .conns
+                    .lookup_out(self.id, proto, rip, rport, laddr, port, ctx.now)
+                    .is_none()
+                {
+                    self.pool_rotor[pool] = ai + 1;
+                    return Ok((laddr, port));
+                }
+            }
+        }
+        Err(DropReason::FullNatPortsExhausted)
+    }
+
+    /// Rewrite per the entry's method and send towards its real server.
+    pub(crate) fn forward_to_real_server<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        pkt: &mut FrameBuf<'_>,
+        info: &mut FrameInfo,
+        e: &ConnEntry,
+        dest: &PlanDest,
+    ) -> Verdict {
+        let method = entry_method(e.flags);
+        let encap = if method == ForwardMethod::Tun {
+            Encap::Ipip
+        } else {
+            Encap::None
+        };
+        let prep = match self.prepare(ctx, pkt, info, e.daddr, encap) {
+            Ok(p) => p,
+            Err(v) => return v,
+        };
+        let frame = pkt.frame_mut();
+        let res = match method {
+            ForwardMethod::Dr | ForwardMethod::Tun => Ok(()),
+            ForwardMethod::Nat => rewrite::set_dst(frame, info, e.daddr, e.dport),
+            ForwardMethod::FullNat => rewrite::set_src(frame, info, e.laddr, e.lport)
+                .and_then(|()| rewrite::set_dst(frame, info, e.daddr, e.dport)),
+        };
+        if let Err(err) = res {
+            self.counters.count_malformed(&err);
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        self.emit(ctx, pkt, info, prep, dest.mac)
+    }
+}

@@ -1,0 +1,377 @@
+//! The forwarding plan: a [`Snapshot`] compiled for the per-packet path.
+//!
+//! The control thread builds one `Plan` per configuration version and
+//! publishes it to the workers (RCU); workers only read it. Compiling adds
+//! what the packet path needs on top of the plain configuration: the
+//! service lookup index, the schedulers' tables (dh/sh/mh), and stable
+//! real-server identities.
+//!
+//! Real-server identity must survive reloads: connection entries name their
+//! real server by a `dest_id` (a u32 that fits the compact entry), and the
+//! load counters lc/wlc compare and the `--stats` counters must carry on
+//! across a reload that keeps the real server. The [`DestRegistry`] (owned by
+//! the control thread, passed to every compile) hands out those ids and
+//! keeps the shared counters; a real server that leaves the configuration
+//! keeps its id and counters with `available = false`, as IPVS parks a
+//! deleted destination in its trash list, so entries still bound to it
+//! unbind cleanly and reappear if it is added back.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ahash::RandomState;
+use xvs_config::{
+    ForwardMethod, Interface, MacAddr, Persistence, Protocol, Snapshot, Timeouts, Tunables,
+};
+use xvs_sched::{DestLoad, SchedDest, SchedError, ServiceScheduler, Thresholds};
+
+use crate::counters::Stats;
+
+/// Everything shared about one real server across plans: its load counters
+/// (read by the schedulers) and its statistics.
+#[derive(Debug)]
+pub struct DestShared {
+    pub id: u32,
+    pub load: Arc<DestLoad>,
+    pub stats: Stats,
+}
+
+/// Statistics of one virtual service, shared across plans.
+#[derive(Debug)]
+pub struct ServiceShared {
+    pub stats: Stats,
+}
+
+type ServiceKey = (Protocol, IpAddr, u16);
+type DestKey = (Protocol, IpAddr, u16, IpAddr, u16);
+
+/// Stable identities and counters for services and real servers, across reloads.
+#[derive(Debug)]
+pub struct DestRegistry {
+    workers: usize,
+    dest_ids: HashMap<DestKey, u32>,
+    dests: Vec<Arc<DestShared>>,
+    services: HashMap<ServiceKey, Arc<ServiceShared>>,
+}
+
+impl DestRegistry {
+    pub fn new(workers: usize) -> DestRegistry {
+        DestRegistry {
+            workers: workers.max(1),
+            dest_ids: HashMap::new(),
+            dests: Vec::new(),
+            services: HashMap::new(),
+        }
+    }
+
+    fn dest(&mut self, key: DestKey) -> Arc<DestShared> {
+        if let Some(&id) = self.dest_ids.get(&key) {
+            return Arc::clone(&self.dests[id as usize]);
+        }
+        let id = self.dests.len() as u32;
+        let shared = Arc::new(DestShared {
+            id,
+            load: Arc::new(DestLoad::new(self.workers)),
+            stats: Stats::new(self.workers),
+        });
+        self.dest_ids.insert(key, id);
+        self.dests.push(Arc::clone(&shared));
+        shared
+    }
+
+    fn service(&mut self, key: ServiceKey) -> Arc<ServiceShared> {
+        let workers = self.workers;
+        Arc::clone(self.services.entry(key).or_insert_with(|| {
+            Arc::new(ServiceShared {
+                stats: Stats::new(workers),
+            })
+        }))
+    }
+}
+
+/// A real server as the packet path sees it.
+#[derive(Debug)]
+pub struct PlanDest {
+    pub id: u32,
+    /// Index of its service in `Plan::services`; `None` for a real server
+    /// no longer configured.
+    pub service: Option<usize>,
+    /// Statistics of the service it belongs (or belonged) to.
+    pub service_shared: Arc<ServiceShared>,
+    pub address: IpAddr,
+    pub port: u16,
+    pub method: ForwardMethod,
+    pub weight: u32,
+    /// False once the real server left the configuration (IPVS: no F_AVAILABLE).
+    pub available: bool,
+    pub thresholds: Thresholds,
+    pub mac: Option<MacAddr>,
+    pub shared: Arc<DestShared>,
+}
+
+/// A virtual service as the packet path sees it.
+#[derive(Debug)]
+pub struct PlanService {
+    pub protocol: Protocol,
+    pub vip: IpAddr,
+    pub port: u16,
+    pub persistence: Option<Persistence>,
+    pub ops: bool,
+    pub local_pool: Option<usize>,
+    pub scheduler: ServiceScheduler,
+    /// The scheduler's view of the real servers, in list order.
+    pub sched_dests: Vec<SchedDest>,
+    /// `dest_id` of each real server, same order as `sched_dests`.
+    pub dest_ids: Vec<u32>,
+    pub shared: Arc<ServiceShared>,
+}
+
+/// A FullNAT local-address pool with each worker's share of the ports.
+#[derive(Debug)]
+pub struct PlanPool {
+    pub addresses: Vec<IpAddr>,
+    /// Inclusive port range of each worker: ports are split into contiguous
+    /// blocks so two workers never hand out the same local address:port.
+    pub worker_ports: Vec<(u16, u16)>,
+}
+
+/// The compiled, immutable forwarding plan.
+#[derive(Debug)]
+pub struct Plan {
+    pub version: u64,
+    pub snapshot: Arc<Snapshot>,
+    pub services: Vec<PlanService>,
+    /// Indexed by `dest_id`; `None` for ids the registry knows but that
+    /// never belonged to a service of a plan built from it (cannot happen
+    /// in practice; kept total so a lookup never panics).
+    pub dests: Vec<Option<PlanDest>>,
+    pub pools: Vec<PlanPool>,
+    pub interfaces: Vec<Interface>,
+    pub timeouts: Timeouts,
+    pub tunables: Tunables,
+    pub workers: usize,
+    service_index: HashMap<(u8, IpAddr, u16), usize, RandomState>,
+    vips: HashMap<IpAddr, (), RandomState>,
+    local_addresses: HashMap<IpAddr, (), RandomState>,
+}
+
+/// Why a snapshot could not be compiled (validated configs compile; this
+/// guards the scheduler's own limits).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("service {service}: {source}")]
+    Scheduler {
+        service: String,
+        #[source]
+        source: SchedError,
+    },
+}
+
+impl Plan {
+    /// Compile `snapshot`; `previous` supplies the real servers that left the
+    /// configuration (kept unavailable so their entries drain).
+    pub fn compile(
+        snapshot: Arc<Snapshot>,
+        registry: &mut DestRegistry,
+        previous: Option<&Plan>,
+    ) -> Result<Plan, PlanError> {
+        let workers = snapshot.global.workers.len().max(1);
+        let mut services = Vec::with_capacity(snapshot.services.len());
+        let mut dests: Vec<Option<PlanDest>> = Vec::new();
+        let mut service_index = HashMap::with_hasher(RandomState::new());
+        let mut vips = HashMap::with_hasher(RandomState::new());
+
+        for (si, svc) in snapshot.services.iter().enumerate() {
+            let service_shared = registry.service((svc.protocol, svc.vip, svc.port));
+            let mut sched_dests = Vec::with_capacity(svc.real_servers.len());
+            let mut dest_ids = Vec::with_capacity(svc.real_servers.len());
+            for rs in &svc.real_servers {
+                let shared = registry.dest((svc.protocol, svc.vip, svc.port, rs.address, rs.port));
+                let thresholds = Thresholds {
+                    upper: rs.upper_threshold,
+                    lower: rs.lower_threshold,
+                };
+                let previous_dest = previous
+                    .and_then(|p| p.dest(shared.id))
+                    .filter(|d| d.available);
+                // IPVS keeps last_weight at the last non-zero weight (mh uses it).
+                let last_weight = match (rs.weight, previous_dest) {
+                    (0, Some(p)) if p.weight != 0 => p.weight,
+                    _ => rs.weight,
+                };
+                if let Some(p) = previous_dest {
+                    shared.load.on_edit(p.thresholds, thresholds);
+                }
+                sched_dests.push(SchedDest {
+                    addr: rs.address,
+                    port: rs.port,
+                    weight: rs.weight,
+                    last_weight,
+                    available: true,
+                    load: Arc::clone(&shared.load),
+                });
+                dest_ids.push(shared.id);
+                let id = shared.id as usize;
+                if dests.len() <= id {
+                    dests.resize_with(id + 1, || None);
+                }
+                dests[id] = Some(PlanDest {
+                    id: shared.id,
+                    service: Some(si),
+                    service_shared: Arc::clone(&service_shared),
+                    address: rs.address,
+                    port: rs.port,
+                    method: rs.method,
+                    weight: rs.weight,
+                    available: true,
+                    thresholds,
+                    mac: rs.mac,
+                    shared,
+                });
+            }
+            let scheduler = ServiceScheduler::new(
+                svc.scheduler,
+                svc.sched_flags,
+                svc.mh_table_size,
+                &sched_dests,
+            )
+            .map_err(|source| PlanError::Scheduler {
+                service: svc.name.clone(),
+                source,
+            })?;
+            service_index.insert((svc.protocol.number(), svc.vip, svc.port), si);
+            vips.insert(svc.vip, ());
+            services.push(PlanService {
+                protocol: svc.protocol,
+                vip: svc.vip,
+                port: svc.port,
+                persistence: svc.persistence,
+                ops: svc.ops,
+                local_pool: svc.local_pool,
+                scheduler,
+                sched_dests,
+                dest_ids,
+                shared: service_shared,
+            });
+        }
+
+        // Real servers that were in the previous plan but are gone now stay
+        // known, unavailable, so their entries can drain and unbind.
+        if let Some(prev) = previous {
+            for d in prev.dests.iter().flatten() {
+                let id = d.id as usize;
+                if dests.len() <= id {
+                    dests.resize_with(id + 1, || None);
+                }
+                if dests[id].is_none() {
+                    dests[id] = Some(PlanDest {
+                        id: d.id,
+                        service: None,
+                        service_shared: Arc::clone(&d.service_shared),
+                        address: d.address,
+                        port: d.port,
+                        method: d.method,
+                        weight: d.weight,
+                        available: false,
+                        thresholds: d.thresholds,
+                        mac: d.mac,
+                        shared: Arc::clone(&d.shared),
+                    });
+                }
+            }
+        }
+
+        let pools = snapshot
+            .local_pools
+            .iter()
+            .map(|p| PlanPool {
+                addresses: p.addresses.clone(),
+                worker_ports: split_ports(p.port_min, p.port_max, workers),
+            })
+            .collect::<Vec<_>>();
+        let mut local_addresses = HashMap::with_hasher(RandomState::new());
+        for p in &pools {
+            for a in &p.addresses {
+                local_addresses.insert(*a, ());
+            }
+        }
+
+        Ok(Plan {
+            version: snapshot.version,
+            services,
+            dests,
+            pools,
+            interfaces: snapshot.interfaces.clone(),
+            timeouts: snapshot.global.timeouts,
+            tunables: snapshot.global.tunables,
+            workers,
+            service_index,
+            vips,
+            local_addresses,
+            snapshot,
+        })
+    }
+
+    /// The service for a packet to `vip:port` (exact port first, then the
+    /// all-ports service, as IPVS's ⟨proto, VIP, port⟩ → ⟨proto, VIP, 0⟩).
+    #[inline]
+    pub fn find_service(&self, protocol: u8, vip: IpAddr, port: u16) -> Option<usize> {
+        self.service_index
+            .get(&(protocol, vip, port))
+            .or_else(|| self.service_index.get(&(protocol, vip, 0)))
+            .copied()
+    }
+
+    #[inline]
+    pub fn is_vip(&self, addr: IpAddr) -> bool {
+        self.vips.contains_key(&addr)
+    }
+
+    /// True for a FullNAT local address (replies to it are ours).
+    #[inline]
+    pub fn is_local_address(&self, addr: IpAddr) -> bool {
+        self.local_addresses.contains_key(&addr)
+    }
+
+    #[inline]
+    pub fn dest(&self, id: u32) -> Option<&PlanDest> {
+        self.dests.get(id as usize).and_then(Option::as_ref)
+    }
+}
+
+/// Split `min..=max` into `workers` contiguous, non-overlapping blocks.
+/// Validation guarantees at least one port per worker; should it not hold,
+/// the surplus workers get an empty block (start > end).
+fn split_ports(min: u16, max: u16, workers: usize) -> Vec<(u16, u16)> {
+    let total = u32::from(max).saturating_sub(u32::from(min)) + 1;
+    let workers = workers as u32;
+    (0..workers)
+        .map(|w| {
+            let start = u32::from(min) + total * w / workers;
+            let end = u32::from(min) + total * (w + 1) / workers;
+            if end == start {
+                (1, 0)
+            } else {
+                (start as u16, (end - 1) as u16)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_ports;
+
+    #[test]
+    fn ports_split_into_disjoint_blocks_covering_the_range() {
+        let blocks = split_ports(1024, 65535, 3);
+        assert_eq!(blocks[0].0, 1024);
+        assert_eq!(blocks[2].1, 65535);
+        for w in blocks.windows(2) {
+            assert_eq!(u32::from(w[0].1) + 1, u32::from(w[1].0));
+        }
+        assert_eq!(split_ports(10, 13, 2), vec![(10, 11), (12, 13)]);
+        assert_eq!(split_ports(10, 10, 1), vec![(10, 10)]);
+    }
+}

@@ -1,0 +1,219 @@
+//! One worker's packet pipeline: `process(frame) -> Verdict`.
+//!
+//! A worker owns its connection-table shard (as the only writer), its
+//! scheduler state (rr/wrr cursors, lblc caches) and its counters; it reads
+//! the published [`Plan`]. Nothing here allocates, locks or calls the OS:
+//! the driver hands in each received frame and `now`, and acts on the
+//! verdict. The steps follow IPVS's ip_vs_in/ip_vs_out:
+//!
+//! 1. parse once ([`xvs_wire::parse_frame`]); damage → counted drop;
+//! 2. ARP, ND and VRRP → the control thread;
+//! 3. to a VIP: find the entry or schedule a new one ([`crate::inbound`]);
+//! 4. from a real server (NAT/FullNAT reply): translate back
+//!    ([`crate::outbound`]);
+//! 5. ICMP errors about known flows are translated both ways ([`crate::icmp`]);
+//! 6. everything else is not ours → back to the kernel.
+
+use std::sync::Arc;
+
+use xvs_conn::ConnTable;
+use xvs_sched::SchedState;
+use xvs_wire::{ip_proto, parse_frame, FrameInfo, FrameKind};
+
+use crate::counters::WorkerCounters;
+use crate::frame_buf::FrameBuf;
+use crate::plan::Plan;
+use crate::route::Neighbors;
+use crate::verdict::{DropReason, Punt, Verdict};
+
+/// VRRP's IP protocol number (RFC 5798 §5.1.1.4).
+const IPPROTO_VRRP: u8 = 112;
+/// Room an ICMP error we originate may need (IPv6: 1280-byte packet + Ethernet).
+pub(crate) const SCRATCH_LEN: usize = 1280 + 18;
+
+/// Per-worker state; see the module docs.
+#[derive(Debug)]
+pub struct Worker {
+    pub(crate) id: usize,
+    pub(crate) conns: Arc<ConnTable>,
+    pub(crate) counters: Arc<WorkerCounters>,
+    /// Scheduler state per service of the plan in `plan_version`.
+    pub(crate) sched: Vec<SchedState>,
+    pub(crate) plan_version: Option<u64>,
+    pub(crate) seed: u64,
+    /// IPv4 identification for packets we originate (IPIP outer headers, ICMP errors).
+    pub(crate) ip_ident: u16,
+    /// FullNAT: per pool, per local address, the next port to try.
+    pub(crate) pool_cursors: Vec<Vec<u16>>,
+    /// FullNAT: per pool, which local address the next flow starts with.
+    pub(crate) pool_rotor: Vec<usize>,
+    /// Where ICMP errors are built before they replace the frame.
+    pub(crate) scratch: Box<[u8; SCRATCH_LEN]>,
+}
+
+impl Worker {
+    /// A worker with index `id` (its shard in `conns`, its counter cells).
+    pub fn new(
+        id: usize,
+        conns: Arc<ConnTable>,
+        counters: Arc<WorkerCounters>,
+        seed: u64,
+    ) -> Worker {
+        Worker {
+            id,
+            conns,
+            counters,
+            sched: Vec::new(),
+            plan_version: None,
+            seed,
+            ip_ident: (seed as u16) ^ (id as u16).rotate_left(8),
+            pool_cursors: Vec::new(),
+            pool_rotor: Vec::new(),
+            scratch: Box::new([0; SCRATCH_LEN]),
+        }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    pub fn counters(&self) -> &Arc<WorkerCounters> {
+        &self.counters
+    }
+
+    /// Adopt a new plan: the quiescent point where per-service scheduler
+    /// state is rebuilt (as IPVS resets rr/wrr cursors on every edit).
+    /// Called by `process` when the plan version changes; the driver may
+    /// call it eagerly right after loading a new snapshot.
+    pub fn adopt(&mut self, plan: &Plan) {
+        if self.plan_version == Some(plan.version) && self.sched.len() == plan.services.len() {
+            return;
+        }
+        self.sched = plan
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.scheduler
+                    .new_state(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            })
+            .collect();
+        self.pool_cursors = plan
+            .pools
+            .iter()
+            .map(|p| {
+                let (lo, _) = p.worker_ports.get(self.id).copied().unwrap_or((1, 0));
+                vec![lo; p.addresses.len()]
+            })
+            .collect();
+        self.pool_rotor = vec![0; plan.pools.len()];
+        self.plan_version = Some(plan.version);
+    }
+
+    /// Periodic work off the per-packet path: expire up to `budget` slots
+    /// of this worker's connection shard, unbinding counters of what
+    /// expired, and age the lblc/lblcr caches.
+    pub fn housekeeping(&mut self, plan: &Plan, now_secs: u32, budget: usize) -> usize {
+        self.adopt(plan);
+        let worker = self.id;
+        let freed = self.conns.expire_step(worker, now_secs, budget, |e| {
+            crate::inbound::unbind_expired(plan, worker, e);
+        });
+        for (svc, state) in plan.services.iter().zip(self.sched.iter_mut()) {
+            svc.scheduler.housekeeping(state, now_secs);
+        }
+        freed
+    }
+
+    /// Decide what happens to one received frame on interface `ingress`
+    /// (an index into the plan's interfaces); rewrite it in place.
+    pub fn process<N: Neighbors + ?Sized>(
+        &mut self,
+        plan: &Plan,
+        neighbors: &N,
+        now_secs: u32,
+        ingress: usize,
+        pkt: &mut FrameBuf<'_>,
+    ) -> Verdict {
+        self.counters.count_rx(pkt.len());
+        if self.plan_version != Some(plan.version) {
+            self.adopt(plan);
+        }
+        let mut ctx = Ctx {
+            plan,
+            neighbors,
+            now: now_secs,
+            ingress,
+        };
+        let verdict = self.classify(&mut ctx, pkt);
+        match verdict {
+            Verdict::Forward { .. } => WorkerCounters::count(&self.counters.forwarded),
+            Verdict::NeedNeighbor { .. } => WorkerCounters::count(&self.counters.need_neighbor),
+            Verdict::ToControl(_) => WorkerCounters::count(&self.counters.to_control),
+            Verdict::Pass => WorkerCounters::count(&self.counters.passed),
+            Verdict::Drop(reason) => {
+                if reason != DropReason::Malformed {
+                    self.counters.count_drop(reason)
+                }
+            }
+        }
+        verdict
+    }
+
+    fn classify<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        pkt: &mut FrameBuf<'_>,
+    ) -> Verdict {
+        let info = match parse_frame(pkt.frame()) {
+            Ok(info) => info,
+            Err(e) => {
+                self.counters.count_malformed(&e);
+                return Verdict::Drop(DropReason::Malformed);
+            }
+        };
+        match info.kind {
+            FrameKind::Arp => return Verdict::ToControl(Punt::Arp),
+            FrameKind::Other(_) => return Verdict::Pass,
+            FrameKind::Ipv4 | FrameKind::Ipv6 => {}
+        }
+        match info.protocol {
+            IPPROTO_VRRP => return Verdict::ToControl(Punt::Vrrp),
+            ip_proto::ICMPV6 if is_neighbor_discovery(pkt.frame(), &info) => {
+                return Verdict::ToControl(Punt::NeighborDiscovery)
+            }
+            _ => {}
+        }
+        if ctx.plan.is_vip(info.dst) {
+            return match info.protocol {
+                ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info),
+                ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_to_vip(ctx, pkt, info),
+                _ => Verdict::Drop(DropReason::NoService),
+            };
+        }
+        match info.protocol {
+            ip_proto::TCP | ip_proto::UDP => self.outbound(ctx, pkt, info),
+            ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_not_to_vip(ctx, pkt, info),
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// A fresh IPv4 identification value.
+    pub(crate) fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+}
+
+/// What one `process` call works with besides the frame.
+pub(crate) struct Ctx<'a, N: Neighbors + ?Sized> {
+    pub plan: &'a Plan,
+    pub neighbors: &'a N,
+    pub now: u32,
+    pub ingress: usize,
+}
+
+/// ICMPv6 types 133-137 (RFC 4861 §4): router/neighbour discovery and redirect.
+fn is_neighbor_discovery(frame: &[u8], info: &FrameInfo) -> bool {
+    matches!(frame.get(info.l4_offset), Some(133..=137))
+}

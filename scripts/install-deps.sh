@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine needs to build and test xvs: Debian packages
+# for the AF_XDP/XDP toolchain and the lab (namespaces, traffic tools).
+# Idempotent; safe to run repeatedly. Needs root for apt-get.
+set -euo pipefail
+
+pkgs=(
+    # libbpf-sys / libxdp-sys (xsk-rs) build dependencies, clang for the XDP program
+    libelf-dev clang llvm libpcap-dev pkg-config m4 zlib1g-dev
+    # the network-namespace lab
+    iproute2 iputils-ping
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
