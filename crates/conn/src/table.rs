@@ -170,15 +170,17 @@ impl ConnTable {
     pub const V4_ENTRY_BYTES: usize = std::mem::size_of::<Slot<V4_WORDS>>();
     /// Bytes of one IPv6 entry slot.
     pub const V6_ENTRY_BYTES: usize = std::mem::size_of::<Slot<V6_WORDS>>();
-    /// Bytes per IPv4 connection including its index share, rounded up:
-    /// 64 + 64·4/7 = 100.57.
+    /// Bytes per IPv4 connection including its share of the index at the
+    /// maximum load factor 1/2: 64 + 64·4/7 ≈ 100.57 (the index is rounded
+    /// up to whole groups, so small tables pay a few bytes more).
     pub const V4_BYTES_PER_CONN: f64 = 64.0 + 64.0 * 4.0 / 7.0;
 
     /// A table for `capacity` IPv4 *and* `capacity` IPv6 connections over
-    /// `workers` shards, with a fixed hash seed. Out-of-range sizes are
-    /// clamped (workers to 1..=128, shards to 2^24 entries); use
-    /// [`ConnTable::with_config`] to get an error instead and to set the
-    /// seed.
+    /// `workers` shards, with a fixed hash seed. Memory: about
+    /// `capacity × (100.6 + 164.6)` bytes (IPv4 + IPv6 slots and indexes);
+    /// use [`ConnTable::with_config`] to size the families apart, set a
+    /// random seed, and get an error instead of clamping. Out-of-range sizes
+    /// are clamped here (workers to 1..=128, shards to 2^24 entries).
     pub fn new(capacity: usize, workers: usize) -> ConnTable {
         let workers = workers.clamp(1, Self::MAX_WORKERS);
         let max = Self::MAX_SHARD_CAPACITY.saturating_mul(workers);

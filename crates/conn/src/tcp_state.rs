@@ -103,7 +103,7 @@ impl ConnState {
 }
 
 /// Timeout of the NONE state once a transition lands in it (kernel
-/// tcp_timeouts[IP_VS_TCP_S_NONE] = 2 s). No table row leads to NONE, so in
+/// `tcp_timeouts[IP_VS_TCP_S_NONE]` = 2 s). No table row leads to NONE, so in
 /// practice this only documents §4.1.
 pub const NONE_TIMEOUT_SECS: u32 = 2;
 
