@@ -14,10 +14,11 @@
 //! 5. ICMP errors about known flows are translated both ways ([`crate::icmp`]);
 //! 6. everything else is not ours → back to the kernel.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use xvs_conn::ConnTable;
-use xvs_sched::SchedState;
+use xvs_sched::{SchedDest, SchedState};
 use xvs_wire::{ip_proto, parse_frame, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
@@ -39,6 +40,9 @@ pub struct Worker {
     pub(crate) counters: Arc<WorkerCounters>,
     /// Scheduler state per service of the plan in `plan_version`.
     pub(crate) sched: Vec<SchedState>,
+    /// Identity ⟨proto, VIP, port⟩ and real-server list of each service the
+    /// scheduler state belongs to, so a reload can carry state over.
+    pub(crate) sched_services: Vec<((u8, IpAddr, u16), Vec<SchedDest>)>,
     pub(crate) plan_version: Option<u64>,
     pub(crate) seed: u64,
     /// IPv4 identification for packets we originate (IPIP outer headers, ICMP errors).
@@ -64,6 +68,7 @@ impl Worker {
             conns,
             counters,
             sched: Vec::new(),
+            sched_services: Vec::new(),
             plan_version: None,
             seed,
             ip_ident: (seed as u16) ^ (id as u16).rotate_left(8),
@@ -82,21 +87,43 @@ impl Worker {
     }
 
     /// Adopt a new plan: the quiescent point where per-service scheduler
-    /// state is rebuilt (as IPVS resets rr/wrr cursors on every edit).
-    /// Called by `process` when the plan version changes; the driver may
-    /// call it eagerly right after loading a new snapshot.
+    /// state moves to the new plan. A service that stays (same ⟨proto, VIP,
+    /// port⟩) carries its state over as IPVS edits a service in place (rr
+    /// cursor kept, wrr restarted only when weights changed, lblc caches
+    /// kept); a new service starts fresh. Called by `process` when the plan
+    /// version changes; the driver may call it eagerly after a reload.
     pub fn adopt(&mut self, plan: &Plan) {
         if self.plan_version == Some(plan.version) && self.sched.len() == plan.services.len() {
             return;
         }
+        let mut old_states: Vec<Option<SchedState>> = std::mem::take(&mut self.sched)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let old_services = std::mem::take(&mut self.sched_services);
+        let seed = self.seed;
         self.sched = plan
             .services
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                s.scheduler
-                    .new_state(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                let key = (s.protocol.number(), s.vip, s.port);
+                let old = old_services
+                    .iter()
+                    .position(|(k, _)| *k == key)
+                    .and_then(|o| old_states[o].take().map(|st| (st, &old_services[o].1)));
+                match old {
+                    Some((st, old_dests)) => s.scheduler.carry_state(st, old_dests, &s.sched_dests),
+                    None => s
+                        .scheduler
+                        .new_state(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                }
             })
+            .collect();
+        self.sched_services = plan
+            .services
+            .iter()
+            .map(|s| ((s.protocol.number(), s.vip, s.port), s.sched_dests.clone()))
             .collect();
         self.pool_cursors = plan
             .pools

@@ -588,3 +588,36 @@ fn unresolved_next_hop_asks_for_the_neighbour() {
         }
     );
 }
+
+#[test]
+fn reload_carries_the_rr_cursor_of_an_unchanged_service() {
+    let (plan, mut reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let vip: IpAddr = VIP4_PERSIST.into();
+    let plan = reloaded(&plan, &mut reg, |s| {
+        s.services
+            .iter_mut()
+            .find(|s| s.vip == vip)
+            .unwrap()
+            .persistence = None;
+    });
+    let pick = |w: &mut xvs_dataplane::Worker, plan: &Plan, cport| {
+        let (_, out) = run(
+            w,
+            plan,
+            &n,
+            1,
+            CLIENT_IF,
+            &Spec::tcp(CLIENT4.into(), cport, vip, 443, SYN).frame(),
+        );
+        out[33]
+    };
+    assert_eq!(pick(w, &plan, 1), 11);
+    assert_eq!(pick(w, &plan, 2), 12);
+    // A reload that changes another service keeps this one's rr position.
+    let plan2 = reloaded(&plan, &mut reg, |s| s.global.tunables.sloppy_tcp = true);
+    assert_eq!(pick(w, &plan2, 3), 13);
+    assert_eq!(pick(w, &plan2, 4), 11);
+}
