@@ -17,7 +17,9 @@
 //! Nothing allocates after construction.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+#[cfg(debug_assertions)]
+use std::sync::atomic::Ordering;
 
 use crate::entry::{ConnEntry, ConnId, InsertError, NewConn, TableConfig, TableError};
 use crate::flags::ConnFlags;

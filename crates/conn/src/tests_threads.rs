@@ -9,7 +9,7 @@
 //! what was seen, and that enough was seen to mean something.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -18,7 +18,19 @@ use xvs_config::{ForwardMethod, Timeouts};
 use crate::tcp_state::tcp_flags::{ACK, SYN};
 use crate::{ConnEntry, ConnFlags, ConnState, ConnTable, Direction, NewConn, TableConfig};
 
+/// Writers insert at least this many flows each...
 const FLOWS: u32 = 40_000;
+/// ...and keep going until the readers together have made this many
+/// lookups (so the test overlaps readers and writers however fast either
+/// runs), up to a hard cap of `FLOWS * 50`. Optimised builds copy far
+/// faster, so they need more copies for the same chance of a collision.
+const MIN_READS: u64 = if cfg!(debug_assertions) {
+    400_000
+} else {
+    4_000_000
+};
+/// Flow keys repeat with this period; only a few dozen are alive at once.
+const KEY_MASK: u32 = 0xF_FFFF;
 const WORKERS: usize = 2;
 
 /// Flow `i` of writer `w`, IPv6 for odd `i` so both stores are exercised.
@@ -108,21 +120,26 @@ fn writers_churn_while_readers_see_only_whole_entries() {
     );
     let progress: Arc<[AtomicU32; WORKERS]> = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
     let done = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
 
     let writers: Vec<_> = (0..WORKERS)
         .map(|w| {
-            let (t, progress) = (Arc::clone(&t), Arc::clone(&progress));
+            let (t, progress, reads) = (Arc::clone(&t), Arc::clone(&progress), Arc::clone(&reads));
             thread::spawn(move || {
                 let mut full = 0u32;
-                for i in 0..FLOWS {
+                for i in 0..FLOWS * 50 {
+                    if i >= FLOWS && reads.load(Ordering::Relaxed) >= MIN_READS {
+                        break;
+                    }
+                    let k = i & KEY_MASK;
                     // Virtual clock: 8 flows per second, 2 s timeout, so a
                     // few dozen flows are alive and slots recycle constantly.
                     let now = i / 8;
-                    let mut res = t.insert(w, &flow(w, i), now);
+                    let mut res = t.insert(w, &flow(w, k), now);
                     if res.is_err() {
                         full += 1;
                         t.expire_step(w, now, usize::MAX, |_| {});
-                        res = t.insert(w, &flow(w, i), now);
+                        res = t.insert(w, &flow(w, k), now);
                     }
                     if res.is_ok() {
                         progress[w].store(i + 1, Ordering::Release);
@@ -136,7 +153,12 @@ fn writers_churn_while_readers_see_only_whole_entries() {
 
     let readers: Vec<_> = (0..2)
         .map(|r| {
-            let (t, progress, done) = (Arc::clone(&t), Arc::clone(&progress), Arc::clone(&done));
+            let (t, progress, done, reads) = (
+                Arc::clone(&t),
+                Arc::clone(&progress),
+                Arc::clone(&done),
+                Arc::clone(&reads),
+            );
             thread::spawn(move || {
                 // Short timeouts everywhere: re-armed entries must still
                 // expire on the writers' virtual clock, or shards fill up.
@@ -161,8 +183,12 @@ fn writers_churn_while_readers_see_only_whole_entries() {
                     let w = (x as usize) % WORKERS;
                     let top = progress[w].load(Ordering::Acquire);
                     let i = top.saturating_sub(1 + (x >> 8) % 24);
-                    let f = flow(w, i);
+                    let k = i & KEY_MASK;
+                    let f = flow(w, k);
                     lookups += 1;
+                    if lookups % 256 == 0 {
+                        reads.fetch_add(256, Ordering::Relaxed);
+                    }
                     // now = 0: ignore timers, see everything not yet freed.
                     let by_in = t.lookup_in(r as usize, 6, f.caddr, f.cport, f.vaddr, 80, 0);
                     let by_out = t.lookup_out(r as usize, 6, f.daddr, f.dport, f.laddr, f.lport, 0);
@@ -175,10 +201,12 @@ fn writers_churn_while_readers_see_only_whole_entries() {
                         if let Some(e) = t.get(id) {
                             hits += 1;
                             assert!(check(&e).is_ok(), "{:?}", check(&e));
-                            assert_eq!(origin(&e), Some((w, i)), "lookup returned another flow");
+                            assert_eq!(origin(&e), Some((w, k)), "lookup returned another flow");
                         }
                     }
-                    if lookups % 4096 == 0 {
+                    // Scans copy every slot, including ones being rewritten
+                    // right now: the widest window for a torn copy.
+                    if lookups % 32 == 0 {
                         t.for_each(|e| assert!(check(e).is_ok(), "{:?}", check(e)));
                     }
                 }
