@@ -9,6 +9,9 @@ pkgs=(
     libelf-dev clang llvm libpcap-dev pkg-config m4 zlib1g-dev
     # the network-namespace lab
     iproute2 iputils-ping
+    # the lab's kernel NAT baseline (nft), its kill/sysctl calls (procps),
+    # and its backends and client (scripts/lab-*.py, standard library only)
+    nftables procps python3
 )
 
 missing=()

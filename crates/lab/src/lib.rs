@@ -1,0 +1,122 @@
+//! The xvs lab: a test-support library (and the `xvs-lab` CLI) that builds
+//! a client, a director, a switch and N real servers in their own network
+//! namespaces, so xvs is tested end to end with real TCP/UDP, real ARP/ND
+//! and real backends (DESIGN.md "The lab").
+//!
+//! ```text
+//! ns {p}cl   client        eth0 198.18.0.10/24 (+ .11-.20), fd00:0:0:1::10/64
+//!    | veth                default routes via the director
+//! ns {p}dir  director      {p}c 198.18.0.2/24, fd00:0:0:1::2/64
+//!                          {p}r 198.18.1.1/24, fd00:0:0:2::1/64
+//!                          forwarding on, rp_filter off, Q queues per veth
+//!    | veth
+//! ns {p}sw   switch        bridge br0: "dir" + one port per real server
+//! ns {p}rsI  real servers  eth0 198.18.1.(10+I)/24, fd00:0:0:2::(10+I)/64
+//!                          default routes via the director
+//! ```
+//!
+//! [`Method`] says how the real servers are prepared (VIP on lo for DR and
+//! TUN) and [`Method::KernelNat`] makes the director itself balance with
+//! nftables, the baseline xvs is compared with. Every command runs inside
+//! the namespace it configures; only 198.18.0.0/15 and fd00::/8 are used.
+//! A [`Lab`] tears everything down when dropped, also when a test panics.
+//!
+//! Layer: test support (drives `ip`, `sysctl`, `nft`, `ss` and the Python
+//! scripts scripts/lab-backend.py and scripts/lab-client.py).
+
+mod backends;
+mod client;
+mod error;
+mod lab;
+mod names;
+mod nft;
+mod process;
+mod spec;
+mod topology;
+
+pub use backends::{scripts_dir, READY_TIMEOUT};
+pub use client::{ClientOptions, ClientReport, Target, DEFAULT_TIMEOUT};
+pub use error::LabError;
+pub use lab::{lab_dir, parse_mac, Lab};
+pub use names::MAX_PREFIX_LEN;
+pub use nft::kernel_nat_ruleset;
+pub use process::{LabProcess, TERM_GRACE};
+pub use spec::*;
+pub use topology::list_namespaces;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// Set to `1` to make [`require_root`] fail the test instead of skipping
+/// (CI, where the lab must run).
+pub const REQUIRE_ENV: &str = "XVS_LAB_REQUIRED";
+
+/// True when the lab can run here (root, `ip netns`, python3). Otherwise
+/// prints `SKIP {test}: reason` straight to stderr — past the test
+/// harness's output capture, so a skipped test is visible in a normal
+/// `cargo test` run — and returns false; panics instead when
+/// `XVS_LAB_REQUIRED=1`.
+pub fn require_root(test: &str) -> bool {
+    let Some(reason) = missing_capability() else {
+        return true;
+    };
+    if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
+        panic!("{test}: the lab cannot run here ({reason}) and {REQUIRE_ENV}=1");
+    }
+    // io::stderr() directly: eprintln! output is captured for passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIP {test}: {reason} (the lab needs root and network namespaces) ***"
+    );
+    false
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn missing_capability() -> Option<String> {
+    match effective_uid() {
+        Some(0) => {}
+        Some(uid) => return Some(format!("not root (euid {uid})")),
+        None => return Some("cannot read the effective uid from /proc/self/status".into()),
+    }
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !works("ip", &["netns", "list"]) {
+        return Some("`ip netns list` fails (iproute2 missing or no netns support)".into());
+    }
+    if !works("python3", &["-c", "pass"]) {
+        return Some("python3 is missing (scripts/install-deps.sh)".into());
+    }
+    None
+}
+
+/// The effective uid, from the `Uid:` line of /proc/self/status (real,
+/// effective, saved, filesystem).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_effective_uid(&status)
+}
+
+fn parse_effective_uid(status: &str) -> Option<u32> {
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_uid_is_the_second_field() {
+        let status = "Name:\tcargo\nUid:\t1000\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\n";
+        assert_eq!(parse_effective_uid(status), Some(0));
+        assert_eq!(parse_effective_uid("Name:\tx\n"), None);
+        assert!(effective_uid().is_some(), "this process has a status file");
+    }
+}

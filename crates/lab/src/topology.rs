@@ -1,0 +1,360 @@
+//! Building and tearing down a lab's namespaces with `ip`, `sysctl` and
+//! `nft`, each run inside the namespace it configures.
+//!
+//! Every namespace gets IPv6 DAD off (`accept_dad=0`, and `nodad` on each
+//! address) so addresses are usable at once instead of after a second of
+//! tentative state, and router solicitations off so the only traffic on the
+//! wires is the test's own plus ARP/ND, which is never short-circuited with
+//! static neighbour entries.
+
+use crate::names::{parse_netns_list, Names, Role};
+use crate::nft::kernel_nat_ruleset;
+use crate::process::{run, run_with_stdin};
+use crate::spec::*;
+use crate::LabError;
+
+/// `ip -n NS ARGS...`.
+pub(crate) fn ip(ns: &str, args: &[&str]) -> Result<(), LabError> {
+    let mut full = vec!["ip", "-n", ns];
+    full.extend_from_slice(args);
+    run(&full).map(drop)
+}
+
+/// `ip netns exec NS sysctl -q -w K=V ...`: sysctls under net.* are per
+/// namespace.
+pub(crate) fn sysctl(ns: &str, settings: &[String]) -> Result<(), LabError> {
+    let mut full = vec!["ip", "netns", "exec", ns, "sysctl", "-q", "-w"];
+    full.extend(settings.iter().map(String::as_str));
+    run(&full).map(drop)
+}
+
+fn s(settings: &[&str]) -> Vec<String> {
+    settings.iter().map(|x| (*x).to_owned()).collect()
+}
+
+/// Every namespace name on the machine.
+pub fn list_namespaces() -> Result<Vec<String>, LabError> {
+    let out = run(&["ip", "netns", "list"])?;
+    Ok(parse_netns_list(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The namespaces on the machine that belong to the lab `names`, client
+/// first, real servers last.
+pub fn lab_namespaces(names: &Names) -> Result<Vec<(Role, String)>, LabError> {
+    let mut found: Vec<(Role, String)> = list_namespaces()?
+        .into_iter()
+        .filter_map(|ns| names.role_of(&ns).map(|role| (role, ns)))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Create every namespace, link and address of the lab (no backends).
+/// On error the caller tears down whatever was made.
+pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
+    let client = names.client();
+    let director = names.director();
+    let switch = names.switch();
+    let servers: Vec<String> = (1..=spec.real_servers)
+        .map(|i| names.real_server(i))
+        .collect();
+    let mut all = vec![client.clone(), director.clone(), switch.clone()];
+    all.extend(servers.iter().cloned());
+
+    for ns in &all {
+        run(&["ip", "netns", "add", ns])?;
+    }
+    for ns in &all {
+        // Set before any link exists: links created in the namespace take
+        // the "default" values. IPv4 "default" is inherited from the host
+        // (devconf_inherit_init_net=0), so rp_filter is set explicitly.
+        let mut settings = s(&[
+            "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv6.conf.default.accept_dad=0",
+            "net.ipv6.conf.all.router_solicitations=0",
+            "net.ipv6.conf.default.router_solicitations=0",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ]);
+        if *ns == switch {
+            // The switch is layer 2 only: no addresses, no MLD or RS noise.
+            settings.push("net.ipv6.conf.default.disable_ipv6=1".into());
+        }
+        sysctl(ns, &settings)?;
+        ip(ns, &["link", "set", "lo", "up"])?;
+    }
+
+    build_director(names, spec)?;
+    build_client(names)?;
+    ip(
+        &switch,
+        &[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "mcast_snooping",
+            "0",
+        ],
+    )?;
+    ip(&switch, &["link", "set", "br0", "up"])?;
+    ip(&switch, &["link", "set", "dir", "master", "br0", "up"])?;
+    for (i, ns) in servers.iter().enumerate() {
+        build_real_server(names, spec, i + 1, ns)?;
+    }
+    if spec.method == Method::KernelNat {
+        build_kernel_nat(names, spec)?;
+    }
+    Ok(())
+}
+
+fn build_director(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
+    let dir = names.director();
+    let (cif, rif) = (names.dir_client_if(), names.dir_server_if());
+    sysctl(
+        &dir,
+        &s(&[
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+            // A director forwarding back out of the interface a packet came
+            // in on (as xvs may) must not also send ICMP redirects.
+            "net.ipv4.conf.all.send_redirects=0",
+            "net.ipv4.conf.default.send_redirects=0",
+        ]),
+    )?;
+    let q = spec.queues.to_string();
+    let queues = ["numtxqueues", q.as_str(), "numrxqueues", q.as_str()];
+    for (local, peer, peer_ns) in [
+        (&cif, "eth0", names.client()),
+        (&rif, "dir", names.switch()),
+    ] {
+        let mut args = vec!["link", "add", local.as_str()];
+        args.extend_from_slice(&queues);
+        args.extend_from_slice(&["type", "veth", "peer", "name", peer, "netns", &peer_ns]);
+        args.extend_from_slice(&queues);
+        ip(&dir, &args)?;
+    }
+    for (ifname, a4, a6) in [
+        (&cif, DIR_CLIENT4, DIR_CLIENT6),
+        (&rif, DIR_SERVER4, DIR_SERVER6),
+    ] {
+        ip(
+            &dir,
+            &["addr", "add", &format!("{a4}/{PREFIX_LEN4}"), "dev", ifname],
+        )?;
+        ip(
+            &dir,
+            &[
+                "addr",
+                "add",
+                &format!("{a6}/{PREFIX_LEN6}"),
+                "dev",
+                ifname,
+                "nodad",
+            ],
+        )?;
+        ip(&dir, &["link", "set", ifname, "up"])?;
+    }
+    sysctl(
+        &dir,
+        &[
+            format!("net.ipv4.conf.{cif}.rp_filter=0"),
+            format!("net.ipv4.conf.{rif}.rp_filter=0"),
+        ],
+    )
+}
+
+fn build_client(names: &Names) -> Result<(), LabError> {
+    let cl = names.client();
+    ip(
+        &cl,
+        &[
+            "addr",
+            "add",
+            &format!("{CLIENT4}/{PREFIX_LEN4}"),
+            "dev",
+            "eth0",
+        ],
+    )?;
+    for host in CLIENT4_EXTRA {
+        let addr = format!("198.18.0.{host}/{PREFIX_LEN4}");
+        ip(&cl, &["addr", "add", &addr, "dev", "eth0"])?;
+    }
+    ip(
+        &cl,
+        &[
+            "addr",
+            "add",
+            &format!("{CLIENT6}/{PREFIX_LEN6}"),
+            "dev",
+            "eth0",
+            "nodad",
+        ],
+    )?;
+    ip(&cl, &["link", "set", "eth0", "up"])?;
+    // Everything beyond the client segment (the real servers, off-link
+    // VIPs) is reached through the director.
+    ip(
+        &cl,
+        &["route", "add", "default", "via", &DIR_CLIENT4.to_string()],
+    )?;
+    ip(
+        &cl,
+        &[
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &DIR_CLIENT6.to_string(),
+        ],
+    )
+}
+
+fn build_real_server(names: &Names, spec: &LabSpec, i: usize, ns: &str) -> Result<(), LabError> {
+    let sw = names.switch();
+    let port = format!("rs{i}");
+    ip(
+        &sw,
+        &[
+            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ],
+    )?;
+    ip(&sw, &["link", "set", &port, "master", "br0", "up"])?;
+    ip(
+        ns,
+        &[
+            "addr",
+            "add",
+            &format!("{}/{PREFIX_LEN4}", rs_addr4(i)),
+            "dev",
+            "eth0",
+        ],
+    )?;
+    ip(
+        ns,
+        &[
+            "addr",
+            "add",
+            &format!("{}/{PREFIX_LEN6}", rs_addr6(i)),
+            "dev",
+            "eth0",
+            "nodad",
+        ],
+    )?;
+    ip(ns, &["link", "set", "eth0", "up"])?;
+    ip(
+        ns,
+        &["route", "add", "default", "via", &DIR_SERVER4.to_string()],
+    )?;
+    ip(
+        ns,
+        &[
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &DIR_SERVER6.to_string(),
+        ],
+    )?;
+    // TUN real servers receive the decapsulated packet (to the VIP) on
+    // eth0 while the VIP lives on lo: strict reverse-path checks would
+    // drop it.
+    let mut settings = s(&[
+        "net.ipv4.conf.eth0.rp_filter=0",
+        "net.ipv4.conf.lo.rp_filter=0",
+    ]);
+    if spec.method.vip_on_real_servers() {
+        // The LVS-DR real-server recipe: hold the VIP on lo, never answer
+        // ARP for it on eth0 (arp_ignore=1: only for addresses of the
+        // receiving interface) and never use it as an ARP source
+        // (arp_announce=2), so only the director owns the VIP on the wire.
+        settings.extend(s(&[
+            "net.ipv4.conf.all.arp_ignore=1",
+            "net.ipv4.conf.all.arp_announce=2",
+            "net.ipv4.conf.eth0.arp_ignore=1",
+            "net.ipv4.conf.eth0.arp_announce=2",
+            "net.ipv6.conf.lo.accept_dad=0",
+        ]));
+        for vip in &spec.vips4 {
+            ip(ns, &["addr", "add", &format!("{vip}/32"), "dev", "lo"])?;
+        }
+        // IPv6 needs no arp_ignore: ND answers only for addresses of the
+        // interface the solicitation arrived on (ndisc_recv_ns).
+        for vip in &spec.vips6 {
+            ip(
+                ns,
+                &["addr", "add", &format!("{vip}/128"), "dev", "lo", "nodad"],
+            )?;
+        }
+    }
+    sysctl(ns, &settings)
+}
+
+fn build_kernel_nat(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
+    let dir = names.director();
+    let cif = names.dir_client_if();
+    for vip in &spec.vips4 {
+        ip(&dir, &["addr", "add", &format!("{vip}/32"), "dev", &cif])?;
+    }
+    for vip in &spec.vips6 {
+        ip(
+            &dir,
+            &["addr", "add", &format!("{vip}/128"), "dev", &cif, "nodad"],
+        )?;
+    }
+    let rs4: Vec<_> = (1..=spec.real_servers).map(rs_addr4).collect();
+    let rs6: Vec<_> = (1..=spec.real_servers).map(rs_addr6).collect();
+    let ruleset = kernel_nat_ruleset(&spec.vips4, &spec.vips6, &rs4, &rs6);
+    run_with_stdin(
+        &["ip", "netns", "exec", &dir, "nft", "-f", "-"],
+        Some(&ruleset),
+    )
+    .map(drop)
+}
+
+/// Kill every process inside the lab's namespaces and delete them.
+/// Idempotent: returns how many namespaces were deleted (0 when none
+/// existed).
+pub fn teardown(names: &Names) -> Result<usize, LabError> {
+    let found = lab_namespaces(names)?;
+    for (_, ns) in &found {
+        kill_all_in(ns);
+    }
+    let mut first_error = None;
+    for (_, ns) in &found {
+        if let Err(e) = run(&["ip", "netns", "delete", ns]) {
+            // Someone else deleted it meanwhile: that is the goal anyway.
+            if list_namespaces().map(|l| l.contains(ns)).unwrap_or(true) {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(found.len()),
+    }
+}
+
+/// SIGKILL every process in `ns` (backends, xvs, anything a test left).
+/// Best effort: a process may exit between listing and killing.
+fn kill_all_in(ns: &str) {
+    let Ok(out) = run(&["ip", "netns", "pids", ns]) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pids: Vec<&str> = text
+        .split_whitespace()
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    if pids.is_empty() {
+        return;
+    }
+    let mut args = vec!["kill", "-s", "KILL"];
+    args.extend(pids);
+    let _ = run(&args);
+}
