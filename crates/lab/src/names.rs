@@ -27,8 +27,9 @@ pub struct Names {
 
 impl Names {
     /// Check that `prefix` can name namespaces and interfaces: ASCII
-    /// letters and digits, starting with a letter, at most
-    /// [`MAX_PREFIX_LEN`] bytes.
+    /// letters, digits, `-` and `_`, starting with a letter, at most
+    /// [`MAX_PREFIX_LEN`] bytes (`xvs-` gives the README demo's `xvs-c` and
+    /// `xvs-r`).
     pub fn new(prefix: &str) -> Result<Self, LabError> {
         let bad = |reason: &str| LabError::Prefix {
             prefix: prefix.to_owned(),
@@ -37,8 +38,11 @@ impl Names {
         if prefix.is_empty() || prefix.len() > MAX_PREFIX_LEN {
             return Err(bad(&format!("must be 1..={MAX_PREFIX_LEN} characters")));
         }
-        if !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(bad("only ASCII letters and digits"));
+        if !prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad("only ASCII letters, digits, '-' and '_'"));
         }
         if !prefix
             .bytes()
@@ -157,9 +161,14 @@ mod tests {
 
     #[test]
     fn bad_prefixes_are_refused() {
-        for p in ["", "1lab", "my-lab", "lab/x", "lab x", "läb"] {
+        for p in ["", "1lab", "-lab", "lab/x", "lab x", "lab.x", "läb"] {
             assert!(Names::new(p).is_err(), "{p:?}");
         }
+        let demo = Names::new("xvs-").unwrap();
+        assert_eq!(
+            (demo.dir_client_if(), demo.director()),
+            ("xvs-c".into(), "xvs-dir".into())
+        );
     }
 
     #[test]

@@ -30,7 +30,8 @@ enum Cmd {
         /// nat, dr, tun, fullnat or kernel-nat.
         #[arg(long, value_parser = parse_method)]
         method: Method,
-        /// Letters and digits, at most 12; every namespace name starts with it.
+        /// Letters, digits, '-' and '_', at most 12, starting with a letter;
+        /// every namespace name starts with it (`xvs-` gives xvs-c, xvs-r).
         #[arg(long)]
         prefix: String,
         /// RX/TX queues of the director's veths.
