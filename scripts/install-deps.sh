@@ -7,6 +7,8 @@ set -euo pipefail
 pkgs=(
     # libbpf-sys / libxdp-sys (xsk-rs) build dependencies, clang for the XDP program
     libelf-dev clang llvm libpcap-dev pkg-config m4 zlib1g-dev
+    # crates/xdp: <bpf/bpf_helpers.h> for the steering and decap programs
+    libbpf-dev
     # the network-namespace lab
     iproute2 iputils-ping
     # the lab's kernel NAT baseline (nft), its kill/sysctl calls (procps),

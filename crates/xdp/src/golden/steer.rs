@@ -1,0 +1,348 @@
+//! Golden frames through the steering program: which packets it claims.
+//! With no AF_XDP socket registered a claimed packet falls back to
+//! XDP_PASS, so the verdict is always PASS and the `redirected` counter
+//! tells claimed from not.
+
+use std::net::IpAddr;
+
+use aya::Ebpf;
+use etherparse::{IpNumber, PacketBuilder};
+
+use super::{load_or_skip, run, CLIENT_MAC, DIRECTOR_MAC, XDP_PASS};
+use crate::rules::{MapContents, SteerRules, IPPROTO_TCP, IPPROTO_UDP};
+use crate::steer::{percpu_sum, write_rules, CNT_NO_SOCKET, CNT_PASSED, CNT_STEERED};
+use crate::{STEER_OBJECT, STEER_PROGRAM};
+
+const VIP4: [u8; 4] = [198, 18, 0, 100];
+const LIP4: [u8; 4] = [198, 18, 0, 200];
+const DIP4: [u8; 4] = [198, 18, 0, 1];
+const CIP4: [u8; 4] = [198, 19, 0, 9];
+const RIP4: [u8; 4] = [198, 18, 1, 10];
+const VIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64];
+const CIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09];
+const RIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+
+fn rules() -> SteerRules {
+    SteerRules {
+        vips: vec![IpAddr::from(VIP4), IpAddr::from(VIP6)],
+        local_addrs: vec![IpAddr::from(LIP4)],
+        nat_sources: vec![
+            (IpAddr::from(RIP4), 80, IPPROTO_TCP),
+            (IpAddr::from(RIP6), 53, IPPROTO_UDP),
+            // a port-0 (all ports) UDP service on the same v4 server
+            (IpAddr::from(RIP4), 0, IPPROTO_UDP),
+        ],
+        vrrp: false,
+        sync_port: None,
+    }
+}
+
+struct Steer {
+    ebpf: Ebpf,
+    maps: MapContents,
+}
+
+impl Steer {
+    fn new(test: &str) -> Option<Steer> {
+        let mut ebpf = load_or_skip(test, STEER_OBJECT, STEER_PROGRAM)?;
+        let mut maps = MapContents::default();
+        write_rules(
+            &mut ebpf,
+            &mut maps,
+            &MapContents::from_rules(&rules()).unwrap(),
+        )
+        .unwrap();
+        Some(Steer { ebpf, maps })
+    }
+
+    fn set(&mut self, rules: &SteerRules) {
+        let new = MapContents::from_rules(rules).unwrap();
+        write_rules(&mut self.ebpf, &mut self.maps, &new).unwrap();
+    }
+
+    /// Runs `frame`; true if the program claimed it for xvs.
+    fn claims(&self, frame: &[u8]) -> bool {
+        let before = self.count(CNT_STEERED);
+        let passed_before = self.count(CNT_PASSED);
+        let (verdict, out) = run(&self.ebpf, STEER_PROGRAM, frame);
+        assert_eq!(
+            verdict, XDP_PASS,
+            "no socket registered: claimed packets fall back to PASS"
+        );
+        assert_eq!(out, frame, "steering never modifies a frame");
+        let claimed = self.count(CNT_STEERED) - before;
+        let passed = self.count(CNT_PASSED) - passed_before;
+        assert_eq!(claimed + passed, 1, "every packet is counted exactly once");
+        claimed == 1
+    }
+
+    fn count(&self, index: u32) -> u64 {
+        percpu_sum(&self.ebpf, index).unwrap()
+    }
+}
+
+fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, DIRECTOR_MAC)
+        .ipv4(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut v, b"xvs")
+        .unwrap();
+    v
+}
+
+fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, DIRECTOR_MAC)
+        .ipv4(src, dst, 64)
+        .tcp(sport, dport, 1, 1024)
+        .syn()
+        .write(&mut v, &[])
+        .unwrap();
+    v
+}
+
+fn udp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, DIRECTOR_MAC)
+        .ipv6(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut v, b"xvs")
+        .unwrap();
+    v
+}
+
+/// An ARP request (RFC 826) from the client asking for `target`, as bytes.
+fn arp(op: u8, target: [u8; 4]) -> Vec<u8> {
+    let mut v = vec![0xff; 6];
+    v.extend_from_slice(&CLIENT_MAC);
+    v.extend_from_slice(&[0x08, 0x06]); // ARP
+    v.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, op]);
+    v.extend_from_slice(&CLIENT_MAC);
+    v.extend_from_slice(&CIP4);
+    v.extend_from_slice(&[0; 6]);
+    v.extend_from_slice(&target);
+    v.resize(60, 0); // Ethernet minimum frame, as on the wire
+    v
+}
+
+/// An ICMPv6 neighbour solicitation (RFC 4861 §4.3) for `target`, sent to
+/// its solicited-node multicast address.
+fn neighbour_solicitation(icmp_type: u8, target: [u8; 16]) -> Vec<u8> {
+    let mut snm = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0];
+    snm[13..].copy_from_slice(&target[13..]);
+    let mut body = target.to_vec();
+    body.extend_from_slice(&[1, 1]); // source link-layer address option
+    body.extend_from_slice(&CLIENT_MAC);
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(
+        CLIENT_MAC,
+        [0x33, 0x33, 0xff, target[13], target[14], target[15]],
+    )
+    .ipv6(CIP6, snm, 255)
+    .icmpv6_raw(icmp_type, 0, [0; 4])
+    .write(&mut v, &body)
+    .unwrap();
+    v
+}
+
+#[test]
+fn claims_traffic_to_vips_and_local_addresses_only() {
+    let Some(s) = Steer::new("claims_traffic_to_vips_and_local_addresses_only") else {
+        return;
+    };
+    assert!(s.claims(&udp4(CIP4, VIP4, 40000, 53)));
+    assert!(s.claims(&tcp4(CIP4, VIP4, 40000, 80)));
+    assert!(
+        s.claims(&tcp4(RIP4, LIP4, 80, 40000)),
+        "FullNAT reply to a LIP"
+    );
+    assert!(s.claims(&udp6(CIP6, VIP6, 40000, 53)));
+    assert!(
+        !s.claims(&tcp4(CIP4, DIP4, 40000, 22)),
+        "SSH to the director itself"
+    );
+    assert!(!s.claims(&udp6(CIP6, RIP6, 40000, 54)));
+}
+
+#[test]
+fn claims_nat_replies_by_source_tuple_and_icmp_errors_by_source_address() {
+    let Some(s) =
+        Steer::new("claims_nat_replies_by_source_tuple_and_icmp_errors_by_source_address")
+    else {
+        return;
+    };
+    assert!(
+        s.claims(&tcp4(RIP4, CIP4, 80, 40000)),
+        "NAT reply from RIP:80/tcp"
+    );
+    assert!(!s.claims(&tcp4(RIP4, CIP4, 81, 40000)), "other port");
+    assert!(
+        s.claims(&udp4(RIP4, CIP4, 12345, 40000)),
+        "port-0 UDP service: any port"
+    );
+    assert!(s.claims(&udp6(RIP6, CIP6, 53, 40000)));
+    assert!(!s.claims(&udp6(RIP6, CIP6, 54, 40000)));
+
+    let icmp4 = |t: u8| {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(CLIENT_MAC, DIRECTOR_MAC)
+            .ipv4(RIP4, CIP4, 64)
+            .icmpv4_raw(t, 0, [0; 4])
+            .write(&mut v, &[0x45; 28])
+            .unwrap();
+        v
+    };
+    assert!(
+        s.claims(&icmp4(3)),
+        "destination unreachable from a NAT real server"
+    );
+    assert!(s.claims(&icmp4(11)), "time exceeded");
+    assert!(
+        !s.claims(&icmp4(0)),
+        "an echo reply is the director's own health check"
+    );
+
+    let icmp6 = |t: u8| {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(CLIENT_MAC, DIRECTOR_MAC)
+            .ipv6(RIP6, CIP6, 64)
+            .icmpv6_raw(t, 0, [0; 4])
+            .write(&mut v, &[0x60; 40])
+            .unwrap();
+        v
+    };
+    assert!(s.claims(&icmp6(1)), "ICMPv6 destination unreachable");
+    assert!(s.claims(&icmp6(2)), "packet too big");
+    assert!(!s.claims(&icmp6(129)), "echo reply");
+
+    // A non-first fragment has no ports to match.
+    let mut frag = tcp4(RIP4, CIP4, 80, 40000);
+    frag[14 + 6] = 0x00;
+    frag[14 + 7] = 0x10; // fragment offset 16 (×8 bytes)
+    assert!(!s.claims(&frag));
+}
+
+#[test]
+fn claims_arp_requests_and_neighbour_solicitations_for_owned_addresses() {
+    let Some(s) = Steer::new("claims_arp_requests_and_neighbour_solicitations_for_owned_addresses")
+    else {
+        return;
+    };
+    assert!(s.claims(&arp(1, VIP4)));
+    assert!(s.claims(&arp(1, LIP4)));
+    assert!(
+        !s.claims(&arp(1, DIP4)),
+        "ARP for the director's own address"
+    );
+    assert!(!s.claims(&arp(2, VIP4)), "ARP replies are the kernel's");
+    assert!(s.claims(&neighbour_solicitation(135, VIP6)));
+    assert!(!s.claims(&neighbour_solicitation(135, CIP6)));
+    assert!(
+        !s.claims(&neighbour_solicitation(136, VIP6)),
+        "an advertisement is not a request"
+    );
+}
+
+#[test]
+fn walks_up_to_two_vlan_tags() {
+    let Some(s) = Steer::new("walks_up_to_two_vlan_tags") else {
+        return;
+    };
+    let untagged = udp4(CIP4, VIP4, 40000, 53);
+    let tag = |frame: &[u8], tpid: [u8; 2]| {
+        let mut v = frame[..12].to_vec();
+        v.extend_from_slice(&tpid);
+        v.extend_from_slice(&[0x00, 0x64]); // VLAN 100
+        v.extend_from_slice(&frame[12..]);
+        v
+    };
+    let one = tag(&untagged, [0x81, 0x00]);
+    let two = tag(&one, [0x88, 0xa8]);
+    let three = tag(&two, [0x88, 0xa8]);
+    assert!(s.claims(&one));
+    assert!(s.claims(&two));
+    assert!(
+        !s.claims(&three),
+        "more tags than the program walks: the kernel's"
+    );
+    assert!(s.claims(&tag(&arp(1, VIP4), [0x81, 0x00])));
+}
+
+#[test]
+fn vrrp_and_sync_follow_their_settings() {
+    let Some(mut s) = Steer::new("vrrp_and_sync_follow_their_settings") else {
+        return;
+    };
+    let mut vrrp4 = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, [0x01, 0x00, 0x5e, 0, 0, 0x12])
+        .ipv4(DIP4, [224, 0, 0, 18], 255)
+        .write(
+            &mut vrrp4,
+            IpNumber(112),
+            &[0x31, 1, 100, 1, 0, 100, 0, 0, 198, 18, 0, 100],
+        )
+        .unwrap();
+    let mut vrrp6 = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, [0x33, 0x33, 0, 0, 0, 0x12])
+        .ipv6(
+            CIP6,
+            [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12],
+            255,
+        )
+        .write(&mut vrrp6, IpNumber(112), &[0x31, 1, 100, 1, 0, 100, 0, 0])
+        .unwrap();
+    let sync = udp4(DIP4, [224, 0, 0, 81], 8848, 8848);
+
+    assert!(!s.claims(&vrrp4) && !s.claims(&vrrp6) && !s.claims(&sync));
+    s.set(&SteerRules {
+        vrrp: true,
+        sync_port: Some(8848),
+        ..rules()
+    });
+    assert!(s.claims(&vrrp4) && s.claims(&vrrp6) && s.claims(&sync));
+    assert!(
+        !s.claims(&udp4(DIP4, [224, 0, 0, 81], 8848, 8849)),
+        "another port"
+    );
+    s.set(&rules());
+    assert!(
+        !s.claims(&vrrp4) && !s.claims(&sync),
+        "settings are cleared on update"
+    );
+}
+
+#[test]
+fn an_update_removes_what_the_new_rules_drop() {
+    let Some(mut s) = Steer::new("an_update_removes_what_the_new_rules_drop") else {
+        return;
+    };
+    let to_vip = udp4(CIP4, VIP4, 40000, 53);
+    let reply = tcp4(RIP4, CIP4, 80, 40000);
+    assert!(s.claims(&to_vip) && s.claims(&reply));
+    s.set(&SteerRules::default());
+    assert!(!s.claims(&to_vip) && !s.claims(&reply));
+    s.set(&rules());
+    assert!(s.claims(&to_vip) && s.claims(&reply));
+}
+
+#[test]
+fn short_and_malformed_frames_pass() {
+    let Some(s) = Steer::new("short_and_malformed_frames_pass") else {
+        return;
+    };
+    let full = udp4(CIP4, VIP4, 40000, 53);
+    // Every truncation of a claimed frame is either claimed (the IPv4
+    // header with its destination is complete) or passed; none is rejected.
+    for cut in 14..full.len() {
+        let claimed = s.claims(&full[..cut]);
+        assert_eq!(claimed, cut >= 14 + 20, "cut at {cut}");
+    }
+    let mut bad_version = full.clone();
+    bad_version[14] = 0x55;
+    assert!(!s.claims(&bad_version));
+    assert!(!s.claims(&arp(1, VIP4)[..14 + 20]), "truncated ARP");
+    let before = s.count(CNT_NO_SOCKET);
+    assert!(s.claims(&full));
+    assert_eq!(s.count(CNT_NO_SOCKET), before + 1, "no socket on queue 0");
+}
