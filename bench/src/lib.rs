@@ -1,1 +1,32 @@
-//! Benchmark support (fixtures shared by the criterion benches).
+//! xvs-bench: fixtures for the criterion benches that measure the
+//! per-packet cost of the pure pipeline (`Worker::process`), and the
+//! helpers behind the `conn-memory` and `bench-report` binaries.
+//!
+//! Every bench drives one [`Rig`]: a compiled plan, a neighbour map, a
+//! connection table and one worker, plus one preallocated packet buffer.
+//! Each timed iteration copies the input frame into that buffer at a fixed
+//! headroom (the pipeline rewrites frames in place, TUN even grows them at
+//! the front) and runs the pipeline on it; nothing is allocated inside the
+//! timed loop. The copy is measured on its own ([`Rig::copy_only`]) so it
+//! can be subtracted. The scenarios — an established flow per method and
+//! direction ([`established`]), a new flow per scheduler ([`new_flow`]),
+//! and a table with 1 K or 1 M live connections ([`populated`]) — are
+//! built here, outside the timed code, and are unit-tested so that a bench
+//! cannot silently measure a drop path instead of a forward.
+//!
+//! Layer: benchmarks (depends on dataplane, conn, config, testkit). Not
+//! part of the director.
+
+pub mod established;
+pub mod flows;
+pub mod neighbors;
+pub mod new_flow;
+pub mod populated;
+pub mod report;
+pub mod rig;
+
+pub use established::{established, Established, Path};
+pub use neighbors::FastNeighbors;
+pub use new_flow::{new_flows, scheduler_yaml, NewFlows, FLOWS_PER_ROUND, NEW_FLOW_REAL_SERVERS};
+pub use populated::{populated, Populated, HOT_FLOWS, POPULATED_CAPACITY};
+pub use rig::{Rig, SetupError};

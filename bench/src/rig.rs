@@ -1,0 +1,259 @@
+//! [`Rig`]: one worker, its plan, neighbours and connection table, and the
+//! single packet buffer every timed iteration reuses.
+//!
+//! The buffer has the shape of an AF_XDP UMEM chunk as the driver hands it
+//! to the pipeline: the frame at a fixed headroom (room in front for the
+//! IPIP header TUN adds, room behind for an ICMP error). Because the
+//! pipeline rewrites the frame in place, each iteration first copies the
+//! pristine input frame back in; [`Rig::copy_only`] runs exactly that copy
+//! without the pipeline, so its cost can be subtracted.
+
+use std::sync::Arc;
+
+use xvs_config::Timeouts;
+use xvs_conn::{ConnState, ConnTable, TableConfig, TableError};
+use xvs_dataplane::{DestRegistry, DropReason, FrameBuf, Plan, Verdict, Worker, WorkerCounters};
+use xvs_testkit::{plan_from_yaml, BUFFER, HEADROOM};
+
+use crate::neighbors::FastNeighbors;
+
+/// Hash seed of bench tables (any fixed value: runs are repeatable).
+const BENCH_HASH_SEED: u64 = 0x6265_6e63_685f_7876;
+/// Seed of the worker's scheduler state (as the testkit's first worker).
+const WORKER_SEED: u64 = 0x5eed;
+/// Clock value at which every bench starts (seconds; any non-zero value).
+const START_SECS: u32 = 1_000;
+
+/// Why a bench scenario could not be set up (a fixture or pipeline bug:
+/// the bench would otherwise measure the wrong path).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("connection table: {0}")]
+    Table(#[from] TableError),
+    #[error("{step}: expected the frame to be forwarded, got {verdict:?}")]
+    Verdict {
+        step: &'static str,
+        verdict: Verdict,
+    },
+    #[error("{what}: expected state {expected:?}, found {found:?}")]
+    State {
+        what: &'static str,
+        expected: ConnState,
+        found: Option<ConnState>,
+    },
+    #[error("{what}: expected {expected} connection entries, found {found}")]
+    TableLen {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+}
+
+/// Everything one worker needs to process frames, and its packet buffer.
+#[derive(Debug)]
+pub struct Rig {
+    pub plan: Plan,
+    /// Keeps the real servers' shared counters alive (the plan refers to them).
+    pub registry: DestRegistry,
+    pub neighbors: FastNeighbors,
+    pub table: Arc<ConnTable>,
+    pub worker: Worker,
+    /// The clock handed to the pipeline (seconds).
+    pub now: u32,
+    buf: Box<[u8]>,
+    /// Where the last processed frame ended up in `buf` (start, len).
+    out: (usize, usize),
+}
+
+impl Rig {
+    /// A rig for the YAML configuration `yaml` (a fixture: panics if it is
+    /// invalid) with one worker and a table of `capacity_v4` IPv4 and
+    /// `capacity_v6` IPv6 connections.
+    pub fn new(
+        yaml: &str,
+        capacity_v4: usize,
+        capacity_v6: usize,
+        neighbors: FastNeighbors,
+    ) -> Result<Rig, SetupError> {
+        let (plan, registry) = plan_from_yaml(yaml, 1);
+        let table = Arc::new(ConnTable::with_config(TableConfig {
+            capacity_v4,
+            capacity_v6,
+            workers: 1,
+            hash_seed: BENCH_HASH_SEED,
+        })?);
+        let mut worker = Worker::new(
+            0,
+            Arc::clone(&table),
+            Arc::new(WorkerCounters::default()),
+            WORKER_SEED,
+        );
+        worker.adopt(&plan);
+        Ok(Rig {
+            plan,
+            registry,
+            neighbors,
+            table,
+            worker,
+            now: START_SECS,
+            buf: vec![0u8; BUFFER].into_boxed_slice(),
+            out: (HEADROOM, 0),
+        })
+    }
+
+    /// Copy `frame` into the buffer at the headroom and run it through the
+    /// pipeline as received on interface `ingress`. This is the timed body
+    /// of every bench.
+    #[inline]
+    pub fn process(&mut self, ingress: usize, frame: &[u8]) -> Verdict {
+        let len = frame.len();
+        let Some(dst) = self.buf.get_mut(HEADROOM..HEADROOM + len) else {
+            return Verdict::Drop(DropReason::NoHeadroom);
+        };
+        dst.copy_from_slice(frame);
+        let Some(mut pkt) = FrameBuf::new(&mut self.buf, HEADROOM, len) else {
+            return Verdict::Drop(DropReason::NoHeadroom);
+        };
+        let verdict = self
+            .worker
+            .process(&self.plan, &self.neighbors, self.now, ingress, &mut pkt);
+        self.out = (pkt.start(), pkt.len());
+        verdict
+    }
+
+    /// The copy [`Rig::process`] does before the pipeline, alone (same
+    /// bounds checks, same `FrameBuf`), returning the frame length so the
+    /// work cannot be optimised away.
+    #[inline]
+    pub fn copy_only(&mut self, frame: &[u8]) -> usize {
+        let len = frame.len();
+        let Some(dst) = self.buf.get_mut(HEADROOM..HEADROOM + len) else {
+            return 0;
+        };
+        dst.copy_from_slice(frame);
+        FrameBuf::new(&mut self.buf, HEADROOM, len).map_or(0, |pkt| pkt.len())
+    }
+
+    /// The frame as the last [`Rig::process`] left it.
+    pub fn output(&self) -> &[u8] {
+        let (start, len) = self.out;
+        self.buf.get(start..start + len).unwrap_or(&[])
+    }
+
+    /// Advance the clock past every timeout and sweep the whole shard, so
+    /// that every entry expires and its real server's counters are unbound
+    /// (as the runtime's housekeeping does, in one go). Returns the number
+    /// of entries freed.
+    pub fn expire_all(&mut self) -> usize {
+        self.now = self
+            .now
+            .saturating_add(longest_timeout(&self.plan.timeouts).saturating_add(1));
+        let slots = self.table.capacity();
+        self.worker.housekeeping(&self.plan, self.now, slots)
+    }
+
+    /// The state of the only entry whose client port is `cport`, if any
+    /// (scenario checks; walks the whole table).
+    pub fn state_of(&self, cport: u16) -> Option<ConnState> {
+        let mut found = None;
+        self.table.for_each(|e| {
+            if e.cport == cport && !e.is_template() {
+                found = Some(e.state);
+            }
+        });
+        found
+    }
+}
+
+/// The longest idle timeout an entry can have in `t` (seconds).
+fn longest_timeout(t: &Timeouts) -> u32 {
+    [
+        t.tcp,
+        t.tcp_fin,
+        t.udp,
+        t.syn_sent,
+        t.syn_recv,
+        t.time_wait,
+        t.close,
+        t.close_wait,
+        t.last_ack,
+        t.listen,
+        t.synack,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+}
+
+/// Run `frame` through `rig` and insist that it is forwarded on `iface`.
+pub(crate) fn expect_forward(
+    rig: &mut Rig,
+    step: &'static str,
+    ingress: usize,
+    frame: &[u8],
+    iface: usize,
+) -> Result<(), SetupError> {
+    match rig.process(ingress, frame) {
+        Verdict::Forward { iface: out } if out == iface => Ok(()),
+        verdict => Err(SetupError::Verdict { step, verdict }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xvs_testkit::{Spec, CLIENT4, CLIENT_IF, LAB_YAML, SERVER_IF, SYN, TCP_PORT, VIP4_DR};
+
+    fn lab_rig() -> Rig {
+        Rig::new(LAB_YAML, 1024, 1024, FastNeighbors::lab()).expect("fixture table")
+    }
+
+    #[test]
+    fn process_restores_the_input_each_time_and_leaves_the_output_readable() {
+        let mut rig = lab_rig();
+        let syn = Spec::tcp(CLIENT4.into(), 4000, VIP4_DR.into(), TCP_PORT, SYN).frame();
+        for _ in 0..2 {
+            // The second run sees the pristine frame again (TTL 64, not 63).
+            assert_eq!(
+                rig.process(CLIENT_IF, &syn),
+                Verdict::Forward { iface: SERVER_IF }
+            );
+            let ttl = rig.output()[14 + 8];
+            assert_eq!(ttl, 63, "one TTL decrement per run");
+        }
+        assert_eq!(rig.table.len(), 1, "the second SYN hit the first entry");
+    }
+
+    #[test]
+    fn copy_only_copies_the_frame_without_touching_the_table() {
+        let mut rig = lab_rig();
+        let syn = Spec::tcp(CLIENT4.into(), 4001, VIP4_DR.into(), TCP_PORT, SYN).frame();
+        assert_eq!(rig.copy_only(&syn), syn.len());
+        assert_eq!(&rig.buf[HEADROOM..HEADROOM + syn.len()], &syn[..]);
+        assert!(rig.table.is_empty());
+        // A frame larger than the buffer is refused, not a panic.
+        assert_eq!(rig.copy_only(&vec![0u8; BUFFER]), 0);
+        assert_eq!(
+            rig.process(CLIENT_IF, &vec![0u8; BUFFER]),
+            Verdict::Drop(DropReason::NoHeadroom)
+        );
+    }
+
+    #[test]
+    fn expire_all_frees_every_entry_and_moves_the_clock_past_the_longest_timeout() {
+        let mut rig = lab_rig();
+        for port in 5000..5010 {
+            let syn = Spec::tcp(CLIENT4.into(), port, VIP4_DR.into(), TCP_PORT, SYN).frame();
+            expect_forward(&mut rig, "syn", CLIENT_IF, &syn, SERVER_IF).expect("forwarded");
+        }
+        assert_eq!(rig.table.len(), 10);
+        let before = rig.now;
+        assert_eq!(rig.expire_all(), 10);
+        assert!(rig.table.is_empty());
+        assert_eq!(
+            rig.now - before,
+            901,
+            "ESTABLISHED's 900 s is the longest default"
+        );
+    }
+}
