@@ -9,10 +9,11 @@
  *  - NAT replies: TCP/UDP/SCTP whose source <address, port, protocol> is a
  *    NAT real server (maps nat4/nat6; port 0 stands for every port), and ICMP/ICMPv6 *errors* whose source
  *    address is a NAT real server (maps natsrc4/natsrc6), so xvs can
- *    translate the quoted packet (RFC 5508 §4.2 / RFC 792);
+ *    translate the packet they quote (RFC 792, RFC 4443 §2.1; RFC 5508
+ *    asks a NAT to do so);
  *  - ARP requests whose target is a VIP or local address, and ICMPv6
  *    neighbour solicitations (RFC 4861 §4.3, type 135) whose target is one;
- *  - VRRP (IP protocol 112, RFC 5798 §5.1) when settings[0] is set, and UDP
+ *  - VRRP (IP protocol 112, RFC 5798) when settings[0] is set, and UDP
  *    to the connection-sync port settings[1] when non-zero.
  *
  * Limits, on purpose: IPv6 extension headers are not walked (a packet whose

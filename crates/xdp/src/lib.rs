@@ -12,10 +12,18 @@
 //! Layer: driver. The C programs are compiled from source by build.rs and
 //! embedded; [aya] loads them and attaches through BPF links, so the
 //! kernel detaches a program by itself when the process that attached it
-//! dies — a crash leaves nothing behind. A program left by a legacy
-//! (netlink) attach is recognised by name and replaced (see
-//! [`attach`](crate::Steering::attach)). No `unsafe` here: aya and nix wrap
-//! the system calls.
+//! dies — a crash leaves nothing behind. What a restart can still find is
+//! a program attached the legacy netlink way (by aya's fallback on old
+//! kernels, or by a tool). Before attaching, xvs lists the interface's XDP
+//! programs over rtnetlink and decides per program:
+//! - its kernel name is one of [`OUR_PROGRAMS`] and no live BPF link holds
+//!   it: a leftover, detached by identity (`XDP_FLAGS_REPLACE` with it as
+//!   the expected program, so nothing attached meanwhile is removed);
+//! - one of ours held by a BPF link: a running xvs owns the interface,
+//!   refused with [`XdpError::Busy`];
+//! - anything else: refused with [`XdpError::ForeignProgram`].
+//!
+//! No `unsafe` here: aya and nix wrap the system calls.
 //!
 //! The pure parts — rule encoding and diffing ([`rules`]), rtnetlink
 //! message coding ([`netlink`]) — are unit tested; the programs themselves

@@ -52,7 +52,7 @@ pub struct Steering {
 impl Steering {
     /// Loads the steering program and attaches it to `ifname` (in the
     /// calling thread's network namespace), replacing a stale xvs program
-    /// left there (see the crate docs for how one is recognised). All rule
+    /// left there (the crate docs say how one is recognised). All rule
     /// maps start empty: everything passes until [`Steering::update`].
     pub fn attach(ifname: &str, mode: AttachMode) -> Result<Steering, XdpError> {
         let ebpf = attach::load(STEER_OBJECT, STEER_PROGRAM)?;

@@ -135,9 +135,15 @@ fn directors_own_traffic_passes_and_vip_traffic_is_claimed() {
 
 #[test]
 fn claimed_traffic_reaches_a_registered_af_xdp_socket() {
+    for mode in [AttachMode::Native, AttachMode::Generic] {
+        claimed_traffic_reaches_the_socket(mode);
+    }
+}
+
+fn claimed_traffic_reaches_the_socket(mode: AttachMode) {
     let test = "claimed_traffic_reaches_a_registered_af_xdp_socket";
     let Some(pair) = Pair::new(test) else { return };
-    let mut steering = attach(&pair, AttachMode::Generic);
+    let mut steering = attach(&pair, mode);
     steering.update(&vip_rules()).unwrap();
 
     // Bound inside `b`, where the interface is; usable from here after.
@@ -167,7 +173,7 @@ fn claimed_traffic_reaches_a_registered_af_xdp_socket() {
         }];
         (sock.rx.consume(&mut out) == 1).then_some(out[0])
     })
-    .expect("the VIP datagram arrives on the AF_XDP socket");
+    .unwrap_or_else(|| panic!("{mode:?}: the VIP datagram arrives on the AF_XDP socket"));
     let (frame, off) = umem.frame_mut(desc.addr).unwrap();
     let frame = &frame[off..off + desc.len as usize];
     let parsed = etherparse::SlicedPacket::from_ethernet(frame).unwrap();

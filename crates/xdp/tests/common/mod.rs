@@ -1,7 +1,7 @@
 //! A two-namespace veth lab for the XDP integration tests.
 //!
 //! Each test gets its own pair of network namespaces, `a` and `b`, joined
-//! by a veth pair (`if_a` in `a`, `if_b` in `b`) with 198.18.0.1/24 and
+//! by a single-queue veth pair (`if_a` in `a`, `if_b` in `b`) with 198.18.0.1/24 and
 //! fd00::1/64 on `a`, 198.18.0.2/24 and fd00::2/64 on `b`. Names carry the
 //! pid and a per-process counter, so tests running in parallel (and other
 //! helpers' tests) never collide. Dropping the [`Pair`] deletes both
@@ -66,9 +66,30 @@ impl Pair {
         };
         sh(&["ip", "netns", "add", &pair.a]);
         sh(&["ip", "netns", "add", &pair.b]);
+        // One queue per end, so every packet arrives on rx queue 0 (veth
+        // otherwise spreads by the sender's tx queue).
         sh(&[
-            "ip", "link", "add", &pair.if_a, "netns", &pair.a, "type", "veth", "peer", "name",
-            &pair.if_b, "netns", &pair.b,
+            "ip",
+            "link",
+            "add",
+            &pair.if_a,
+            "netns",
+            &pair.a,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pair.if_b,
+            "netns",
+            &pair.b,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
         ]);
         for (ns, ifname, v4, v6) in [(&pair.a, &pair.if_a, A4, A6), (&pair.b, &pair.if_b, B4, B6)] {
             pair.ip(ns, &["link", "set", "lo", "up"]);
