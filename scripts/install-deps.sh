@@ -11,6 +11,8 @@ pkgs=(
     libbpf-dev
     # the network-namespace lab
     iproute2 iputils-ping
+    # the lab turns off veth checksum offload (AF_XDP sees raw bytes)
+    ethtool
     # the lab's kernel NAT baseline (nft), its kill/sysctl calls (procps),
     # and its backends and client (scripts/lab-*.py, standard library only)
     nftables procps python3

@@ -168,7 +168,8 @@ fn dest_name(rs: &RealServer) -> String {
     name
 }
 
-fn addr_port(addr: IpAddr, port: u16) -> String {
+/// `a.b.c.d:port` or `[v6]:port`, as `ipvsadm -n` prints an endpoint.
+pub fn addr_port(addr: IpAddr, port: u16) -> String {
     match addr {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),

@@ -24,6 +24,6 @@ pub use frame_buf::FrameBuf;
 pub use plan::{
     DestRegistry, DestShared, Plan, PlanDest, PlanError, PlanPool, PlanService, ServiceShared,
 };
-pub use route::{route, Egress, Neighbors, StaticNeighbors};
+pub use route::{route, source_address, Egress, Neighbors, StaticNeighbors};
 pub use verdict::{DropReason, Punt, Verdict};
 pub use worker::Worker;

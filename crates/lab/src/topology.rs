@@ -28,6 +28,19 @@ pub(crate) fn sysctl(ns: &str, settings: &[String]) -> Result<(), LabError> {
     run(&full).map(drop)
 }
 
+/// Compute TCP/UDP checksums in software on a host's veth. A veth
+/// normally leaves them to "offload" (CHECKSUM_PARTIAL: only the
+/// pseudo-header sum is in the packet), which the kernel finishes when the
+/// packet stays an skb; an XDP program or AF_XDP socket on the other end
+/// sees the raw bytes, so a forwarder like xvs would pass on packets with
+/// unfinished checksums. Real NICs deliver complete checksums to XDP.
+fn full_checksums(ns: &str, iface: &str) -> Result<(), LabError> {
+    run(&[
+        "ip", "netns", "exec", ns, "ethtool", "-K", iface, "tx", "off",
+    ])
+    .map(drop)
+}
+
 fn s(settings: &[&str]) -> Vec<String> {
     settings.iter().map(|x| (*x).to_owned()).collect()
 }
@@ -195,6 +208,7 @@ fn build_client(names: &Names) -> Result<(), LabError> {
         ],
     )?;
     ip(&cl, &["link", "set", "eth0", "up"])?;
+    full_checksums(&cl, "eth0")?;
     // Everything beyond the client segment (the real servers, off-link
     // VIPs) is reached through the director.
     ip(
@@ -246,6 +260,7 @@ fn build_real_server(names: &Names, spec: &LabSpec, i: usize, ns: &str) -> Resul
         ],
     )?;
     ip(ns, &["link", "set", "eth0", "up"])?;
+    full_checksums(ns, "eth0")?;
     ip(
         ns,
         &["route", "add", "default", "via", &DIR_SERVER4.to_string()],

@@ -1,6 +1,7 @@
 //! xvs-xsk: AF_XDP sockets for the poll-mode workers — UMEM (packet memory
 //! shared with the kernel), the four lock-free rings, bind with zero-copy
-//! detection, and the need_wakeup kicks.
+//! detection, and the need_wakeup kicks; plus the raw link-layer socket the
+//! control thread uses for ARP/ND.
 //!
 //! Layer: driver. This is one of the two crates where `unsafe` is allowed
 //! (the other is xvs-xdp); every block says why it is sound. The ring index
@@ -15,10 +16,12 @@
 //! transmit from wherever the packet ends up.
 #![allow(unsafe_code)]
 
+pub mod packet;
 pub mod ring;
 pub mod socket;
 pub mod umem;
 
+pub use packet::PacketSocket;
 pub use ring::Ring;
 pub use socket::{ifindex, poll_readable, BindMode, Desc, XskError, XskSocket};
 pub use umem::{FramePool, Umem};

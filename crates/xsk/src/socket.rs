@@ -140,6 +140,20 @@ impl XskSocket {
             return Err(XskError::RingSize(ring_size));
         }
         let ifindex = ifindex(iface)?;
+        // A socket sharing another's UMEM inherits its mode: the kernel
+        // refuses mode and need_wakeup flags with XDP_SHARED_UMEM.
+        if let Some(s) = shared {
+            return Self::try_bind(
+                umem,
+                shared,
+                iface,
+                ifindex,
+                queue,
+                ring_size,
+                0,
+                s.zero_copy,
+            );
+        }
         let attempts: &[(u16, bool)] = match mode {
             BindMode::Auto => &[(libc::XDP_ZEROCOPY, true), (libc::XDP_COPY, false)],
             BindMode::ZeroCopy => &[(libc::XDP_ZEROCOPY, true)],
@@ -241,7 +255,11 @@ impl XskSocket {
 
         let mut sxdp = libc::sockaddr_xdp {
             sxdp_family: libc::AF_XDP as u16,
-            sxdp_flags: mode_flag | libc::XDP_USE_NEED_WAKEUP,
+            sxdp_flags: if shared.is_some() {
+                0
+            } else {
+                mode_flag | libc::XDP_USE_NEED_WAKEUP
+            },
             sxdp_ifindex: ifindex,
             sxdp_queue_id: queue,
             sxdp_shared_umem_fd: 0,

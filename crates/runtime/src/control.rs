@@ -1,0 +1,313 @@
+//! The control thread: everything that is not per-packet. It answers ARP,
+//! ND and pings for the addresses xvs owns, resolves and ages neighbours,
+//! announces VIPs (gratuitous ARP / unsolicited NA), publishes the
+//! neighbour table and the plan to the workers, reloads the configuration
+//! on SIGHUP (a bad file is rejected and the running plan stays), and
+//! records counters in the metrics facade.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam::channel::Receiver;
+use xvs_config::{MacAddr, Snapshot};
+use xvs_conn::ConnTable;
+use xvs_dataplane::{route, source_address, DestRegistry, Plan};
+use xvs_xsk::{poll_readable, PacketSocket};
+
+use crate::l2;
+use crate::neighbor::NeighborCache;
+use crate::shared::{ControlMsg, NeighborMap, Shared};
+
+/// How many times a VIP is announced after start or reload, one second apart
+/// (keepalived's garp_master_repeat defaults to 5; 3 is plenty on a LAN).
+const ANNOUNCE_REPEAT: u32 = 3;
+const ANNOUNCE_INTERVAL_MS: u64 = 1000;
+const METRICS_INTERVAL_MS: u64 = 1000;
+
+/// One interface as the control thread sees it.
+#[derive(Debug)]
+pub struct ControlIface {
+    pub name: String,
+    pub mac: MacAddr,
+    /// Receives ARP (replies and requests the kernel got) and sends frames.
+    pub arp: PacketSocket,
+    /// Receives IPv6 frames the kernel got (neighbour advertisements).
+    pub ipv6: PacketSocket,
+}
+
+/// Something that must happen when the plan changes (steering maps).
+pub trait PlanListener {
+    fn plan_changed(&mut self, plan: &Plan);
+}
+
+#[derive(Debug)]
+pub struct Control<L: PlanListener> {
+    pub shared: Arc<Shared>,
+    pub from_workers: Receiver<ControlMsg>,
+    pub ifaces: Vec<ControlIface>,
+    pub cache: NeighborCache,
+    pub registry: DestRegistry,
+    pub config_path: Option<PathBuf>,
+    pub reload: Arc<AtomicBool>,
+    pub table: Arc<ConnTable>,
+    pub listener: L,
+    pub owned: HashSet<IpAddr>,
+    pub announcements: Vec<(u64, usize, IpAddr, u32)>,
+    published_version: u64,
+    last_metrics_ms: u64,
+}
+
+impl<L: PlanListener> Control<L> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shared: Arc<Shared>,
+        from_workers: Receiver<ControlMsg>,
+        ifaces: Vec<ControlIface>,
+        registry: DestRegistry,
+        config_path: Option<PathBuf>,
+        reload: Arc<AtomicBool>,
+        table: Arc<ConnTable>,
+        listener: L,
+    ) -> Control<L> {
+        let mut c = Control {
+            shared,
+            from_workers,
+            ifaces,
+            cache: NeighborCache::new(),
+            registry,
+            config_path,
+            reload,
+            table,
+            listener,
+            owned: HashSet::new(),
+            announcements: Vec::new(),
+            published_version: u64::MAX,
+            last_metrics_ms: 0,
+        };
+        let plan = c.shared.plan.load_full();
+        c.adopt(&plan);
+        c
+    }
+
+    /// Learn what a plan means for the control thread: the addresses we
+    /// answer for, the neighbours to keep resolved, VIP announcements.
+    fn adopt(&mut self, plan: &Plan) {
+        let now = self.shared.now_ms();
+        let vips: HashSet<IpAddr> = plan.services.iter().map(|s| s.vip).collect();
+        let locals: HashSet<IpAddr> = plan
+            .pools
+            .iter()
+            .flat_map(|p| p.addresses.iter().copied())
+            .collect();
+        let new_vips: Vec<IpAddr> = vips
+            .iter()
+            .copied()
+            .filter(|v| !self.owned.contains(v))
+            .collect();
+        self.owned = vips.union(&locals).copied().collect();
+        self.cache.clear_wanted();
+        for svc in &plan.services {
+            for d in &svc.sched_dests {
+                if let Some(e) = route(&plan.interfaces, d.addr) {
+                    self.cache.want(e.iface, e.next_hop);
+                }
+            }
+        }
+        for (i, iface) in plan.interfaces.iter().enumerate() {
+            for gw in [
+                iface.gateway_v4.map(IpAddr::V4),
+                iface.gateway_v6.map(IpAddr::V6),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.cache.want(i, gw);
+            }
+        }
+        // Announce each new VIP on the interfaces whose prefix holds it
+        // (all interfaces if none does).
+        for vip in new_vips {
+            let on: Vec<usize> = plan
+                .interfaces
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.addresses.iter().any(|n| n.contains(vip)))
+                .map(|(i, _)| i)
+                .collect();
+            let on = if on.is_empty() {
+                (0..plan.interfaces.len()).collect()
+            } else {
+                on
+            };
+            for i in on {
+                self.announcements.push((now, i, vip, ANNOUNCE_REPEAT));
+            }
+        }
+        self.listener.plan_changed(plan);
+    }
+
+    fn fds(&self) -> Vec<RawFd> {
+        self.ifaces
+            .iter()
+            .flat_map(|i| [i.arp.fd(), i.ipv6.fd()])
+            .collect()
+    }
+
+    /// Run until the stop flag is set.
+    pub fn run(&mut self) {
+        let fds = self.fds();
+        let mut buf = vec![0u8; 4096];
+        let mut probes = Vec::new();
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            // Wake for kernel-received ARP/ND, or every 5 ms for the rest.
+            let _ = poll_readable(&fds, 5);
+            let now = self.shared.now_ms();
+            while let Ok(msg) = self.from_workers.try_recv() {
+                match msg {
+                    ControlMsg::Punt { iface, frame } => self.on_frame(iface, &frame, now, true),
+                    ControlMsg::Resolve { iface, ip } => self.cache.request(iface, ip),
+                }
+            }
+            for i in 0..self.ifaces.len() {
+                for v6 in [false, true] {
+                    loop {
+                        let sock = if v6 {
+                            &self.ifaces[i].ipv6
+                        } else {
+                            &self.ifaces[i].arp
+                        };
+                        match sock.recv(&mut buf) {
+                            Ok(Some(n)) => {
+                                let frame = buf[..n].to_vec();
+                                self.on_frame(i, &frame, now, false);
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+            }
+            self.cache.poll_probes(now, &mut probes);
+            let plan = self.shared.plan.load_full();
+            for &(iface, target) in &probes {
+                let Some(src) = source_address(&plan.interfaces, iface, target) else {
+                    continue;
+                };
+                if let (Some(i), Some(frame)) = (
+                    self.ifaces.get(iface),
+                    l2::probe(self.ifaces[iface].mac, src, target),
+                ) {
+                    let _ = i.arp.send(&frame);
+                }
+            }
+            if self.cache.version() != self.published_version {
+                self.published_version = self.cache.version();
+                self.shared
+                    .neighbors
+                    .store(Arc::new(NeighborMap::new(self.cache.resolved())));
+            }
+            self.announce(now);
+            if self.reload.swap(false, Ordering::Relaxed) {
+                self.reload_config();
+            }
+            if now.saturating_sub(self.last_metrics_ms) >= METRICS_INTERVAL_MS {
+                self.last_metrics_ms = now;
+                self.record_metrics();
+            }
+        }
+    }
+
+    pub fn record_metrics(&self) {
+        let entries: Vec<usize> = (0..self.shared.workers.len())
+            .map(|w| self.table.shard_len(w))
+            .collect();
+        crate::export::record(&self.shared, &entries);
+    }
+
+    fn on_frame(&mut self, iface: usize, frame: &[u8], now: u64, punted: bool) {
+        let Some(i) = self.ifaces.get(iface) else {
+            return;
+        };
+        let owned = &self.owned;
+        let out = l2::handle_frame(frame, i.mac, &|ip| owned.contains(&ip));
+        if let Some(reply) = out.reply {
+            let _ = i.arp.send(&reply);
+        }
+        if let Some(h) = out.heard {
+            // Requests punted to us come from hosts talking to a VIP: worth
+            // remembering (NAT replies go back to them).
+            self.cache.learn(iface, h.ip, h.mac, now, punted);
+        }
+    }
+
+    fn announce(&mut self, now: u64) {
+        let mut keep = Vec::with_capacity(self.announcements.len());
+        for (due, iface, ip, left) in std::mem::take(&mut self.announcements) {
+            if due > now {
+                keep.push((due, iface, ip, left));
+                continue;
+            }
+            if let Some(i) = self.ifaces.get(iface) {
+                if let Some(frame) = l2::announce(i.mac, ip) {
+                    let _ = i.arp.send(&frame);
+                }
+            }
+            if left > 1 {
+                keep.push((now + ANNOUNCE_INTERVAL_MS, iface, ip, left - 1));
+            }
+        }
+        self.announcements = keep;
+    }
+
+    /// SIGHUP: load the file again; on success compile and publish, on
+    /// failure say why and keep running the current plan.
+    fn reload_config(&mut self) {
+        let Some(path) = self.config_path.clone() else {
+            return;
+        };
+        let current = self.shared.plan.load_full();
+        match xvs_config::load_file(&path) {
+            Ok(mut snap) => {
+                if let Err(e) = crate::daemon::check_reload_compatible(&current.snapshot, &mut snap)
+                {
+                    eprintln!(
+                        "xvs: reload of {} refused: {e}; keeping version {}",
+                        path.display(),
+                        current.version
+                    );
+                    return;
+                }
+                snap.version = current.version + 1;
+                match Plan::compile(Arc::new(snap), &mut self.registry, Some(&current)) {
+                    Ok(plan) => {
+                        let plan = Arc::new(plan);
+                        self.shared.plan.store(Arc::clone(&plan));
+                        self.adopt(&plan);
+                        eprintln!(
+                            "xvs: reloaded {} (version {})",
+                            path.display(),
+                            plan.version
+                        );
+                    }
+                    Err(e) => eprintln!(
+                        "xvs: reload of {} failed: {e}; keeping version {}",
+                        path.display(),
+                        current.version
+                    ),
+                }
+            }
+            Err(e) => eprintln!(
+                "xvs: reload failed: {e}; keeping version {}",
+                current.version
+            ),
+        }
+    }
+
+    /// The snapshot currently published (for the API).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.shared.plan.load().snapshot)
+    }
+}

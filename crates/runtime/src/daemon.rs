@@ -1,0 +1,429 @@
+//! `xvs run`: set up and run the daemon.
+//!
+//! 1. Load and validate the configuration; read each interface's MAC from
+//!    the system when the file does not give it.
+//! 2. Compile the forwarding plan; allocate the connection table.
+//! 3. Attach the steering XDP program to every interface (replacing a
+//!    stale one a crash may have left).
+//! 4. Per worker: one UMEM and one AF_XDP socket per (interface, queue) the
+//!    worker owns — queue q of every interface goes to worker
+//!    `index(q) % workers` — registered in the steering program's XSKMAP.
+//! 5. Start the pinned workers, the control-socket thread, and run the
+//!    control thread until SIGINT/SIGTERM; SIGHUP reloads.
+//! 6. On the way out: stop and join the workers (their sockets close), detach
+//!    the XDP programs, remove the control socket.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use crossbeam::channel;
+use xvs_config::{ForwardMethod, IdlePolicy, Snapshot};
+use xvs_conn::{ConnTable, TableConfig};
+use xvs_dataplane::{DestRegistry, Plan, Worker, WorkerCounters};
+use xvs_xdp::{AttachMode, SteerRules, Steering};
+use xvs_xsk::{BindMode, FramePool, PacketSocket, Umem, XskSocket};
+
+use crate::control::{Control, ControlIface, PlanListener};
+use crate::shared::{DriverCounters, NeighborMap, Shared};
+use crate::worker_loop::{WorkerLoop, WorkerSocket};
+
+/// UMEM frame size: one page per frame (room for a 1500-byte packet, the
+/// kernel's 256-byte XDP headroom and our tunnel header).
+pub const FRAME_SIZE: u32 = 4096;
+
+/// Why the daemon could not start (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(#[from] xvs_config::ConfigError),
+    #[error("interface {iface}: {msg}")]
+    Interface { iface: String, msg: String },
+    #[error("{0}")]
+    Plan(#[from] xvs_dataplane::PlanError),
+    #[error("{0}")]
+    Xsk(#[from] xvs_xsk::XskError),
+    #[error("XDP on {iface}: {source}")]
+    Xdp {
+        iface: String,
+        #[source]
+        source: xvs_xdp::XdpError,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("connection table: {0}")]
+    Table(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Options of `xvs run` beyond the configuration file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    /// Where the control socket listens.
+    pub control_socket: PathBuf,
+    /// XDP attach mode for the steering program (default: native, falling
+    /// back to generic).
+    pub xdp_mode: Option<AttachMode>,
+}
+
+/// Read `/sys/class/net/IF/address`.
+fn system_mac(iface: &str) -> Option<[u8; 6]> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address")).ok()?;
+    let mut mac = [0u8; 6];
+    let mut parts = text.trim().split(':');
+    for b in &mut mac {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// Fill in what the file left to the system (interface MACs).
+fn resolve_system(snap: &mut Snapshot) -> Result<(), RunError> {
+    for i in &mut snap.interfaces {
+        xvs_xsk::ifindex(&i.name).map_err(|_| RunError::Interface {
+            iface: i.name.clone(),
+            msg: "no such interface on this host (check `interfaces:` in the config)".into(),
+        })?;
+        if i.mac.is_none() {
+            i.mac = Some(system_mac(&i.name).ok_or_else(|| RunError::Interface {
+                iface: i.name.clone(),
+                msg: "cannot read its MAC address from /sys/class/net".into(),
+            })?);
+        }
+    }
+    Ok(())
+}
+
+/// A reload may change services, real servers and tunables; interfaces,
+/// workers and the table size need a restart. Copies the system-resolved
+/// MACs into `new`.
+pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result<(), String> {
+    if new.global.workers != current.global.workers
+        || new.global.conn_capacity != current.global.conn_capacity
+        || new.global.umem_frames != current.global.umem_frames
+        || new.global.ring_size != current.global.ring_size
+    {
+        return Err("workers, conn_capacity, umem_frames and ring_size need a restart".into());
+    }
+    if new.interfaces.len() != current.interfaces.len()
+        || new
+            .interfaces
+            .iter()
+            .zip(&current.interfaces)
+            .any(|(a, b)| a.name != b.name || a.queues != b.queues)
+    {
+        return Err("the interface list and queues need a restart".into());
+    }
+    for (n, c) in new.interfaces.iter_mut().zip(&current.interfaces) {
+        if n.mac.is_none() {
+            n.mac = c.mac;
+        }
+    }
+    Ok(())
+}
+
+/// What the steering program must send to xvs for a plan.
+pub fn steer_rules(plan: &Plan) -> SteerRules {
+    let mut rules = SteerRules::default();
+    for svc in &plan.services {
+        if !rules.vips.contains(&svc.vip) {
+            rules.vips.push(svc.vip);
+        }
+        for (sd, id) in svc.sched_dests.iter().zip(&svc.dest_ids) {
+            let nat = plan
+                .dest(*id)
+                .is_some_and(|d| d.method == ForwardMethod::Nat);
+            let key = (
+                sd.addr,
+                if sd.port == 0 { svc.port } else { sd.port },
+                svc.protocol.number(),
+            );
+            if nat && !rules.nat_sources.contains(&key) {
+                rules.nat_sources.push(key);
+            }
+        }
+    }
+    for p in &plan.pools {
+        for a in &p.addresses {
+            if !rules.local_addrs.contains(a) {
+                rules.local_addrs.push(*a);
+            }
+        }
+    }
+    rules
+}
+
+/// Keeps the steering maps in step with the plan.
+struct SteeringSet {
+    steering: Vec<Steering>,
+}
+
+impl PlanListener for SteeringSet {
+    fn plan_changed(&mut self, plan: &Plan) {
+        let rules = steer_rules(plan);
+        for s in &mut self.steering {
+            if let Err(e) = s.update(&rules) {
+                eprintln!("xvs: updating steering maps failed: {e}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SteeringSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SteeringSet({})", self.steering.len())
+    }
+}
+
+/// Assign queue q of every interface to a worker: `position % workers`.
+fn assign_queues(snap: &Snapshot, workers: usize) -> Result<Vec<Vec<(usize, u32)>>, RunError> {
+    let mut per_worker = vec![Vec::new(); workers];
+    for (ii, iface) in snap.interfaces.iter().enumerate() {
+        let queues = if iface.queues.is_empty() {
+            vec![0]
+        } else {
+            iface.queues.clone()
+        };
+        if queues.len() < workers {
+            return Err(RunError::Interface {
+                iface: iface.name.clone(),
+                msg: format!(
+                    "{} queue(s) for {workers} workers: every worker needs a queue on every interface \
+                     (set `queues:` to at least {workers} queues, e.g. [0, 1], and give the NIC that many)",
+                    queues.len()
+                ),
+            });
+        }
+        for (pos, q) in queues.into_iter().enumerate() {
+            per_worker[pos % workers].push((ii, q));
+        }
+    }
+    Ok(per_worker)
+}
+
+/// Run the daemon until SIGINT/SIGTERM.
+pub fn run(opts: &RunOptions) -> Result<(), RunError> {
+    let mut snap = xvs_config::load_file(&opts.config)?;
+    resolve_system(&mut snap)?;
+    snap.version = 1;
+    let nworkers = snap.global.workers.len().max(1);
+    let mut registry = DestRegistry::new(nworkers);
+    let plan = Arc::new(Plan::compile(Arc::new(snap.clone()), &mut registry, None)?);
+
+    let seed = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(Instant::now().elapsed().as_nanos());
+        h.finish()
+    };
+    let cap = snap.global.conn_capacity;
+    let table = Arc::new(
+        ConnTable::with_config(TableConfig {
+            capacity_v4: cap,
+            // IPv6 entries are twice the size; most deployments carry far
+            // fewer of them. A quarter of the IPv4 capacity, at least 1024.
+            capacity_v6: (cap / 4).max(1024),
+            workers: nworkers,
+            hash_seed: seed,
+        })
+        .map_err(|e| RunError::Table(e.to_string()))?,
+    );
+
+    // Steering first: until a socket is registered, VIP traffic falls back
+    // to the kernel, which drops it.
+    let mode = opts.xdp_mode.unwrap_or(AttachMode::Native);
+    let mut steering = Vec::new();
+    for iface in &snap.interfaces {
+        let s = Steering::attach(&iface.name, mode)
+            .or_else(|e| {
+                if opts.xdp_mode.is_none() {
+                    Steering::attach(&iface.name, AttachMode::Generic)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|source| RunError::Xdp {
+                iface: iface.name.clone(),
+                source,
+            })?;
+        steering.push(s);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|source| RunError::Io {
+            what: "signal handler".into(),
+            source,
+        })?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).map_err(
+        |source| RunError::Io {
+            what: "signal handler".into(),
+            source,
+        },
+    )?;
+
+    let worker_counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
+        .map(|_| Arc::new(WorkerCounters::default()))
+        .collect();
+    let driver_counters: Vec<Arc<DriverCounters>> = (0..nworkers)
+        .map(|_| Arc::new(DriverCounters::default()))
+        .collect();
+    let shared = Arc::new(Shared {
+        plan: ArcSwap::new(Arc::clone(&plan)),
+        neighbors: ArcSwap::new(Arc::new(NeighborMap::default())),
+        stop: Arc::clone(&stop),
+        epoch: Instant::now(),
+        workers: worker_counters.clone(),
+        drivers: driver_counters.clone(),
+    });
+    let (to_control, from_workers) = channel::bounded(4096);
+
+    // Sockets, per worker.
+    let assignment = assign_queues(&snap, nworkers)?;
+    let bind_mode = match snap.interfaces.first().and_then(|i| i.zero_copy) {
+        Some(true) => BindMode::ZeroCopy,
+        Some(false) => BindMode::Copy,
+        None => BindMode::Auto,
+    };
+    let ring = snap.global.ring_size;
+    let mut loops = Vec::new();
+    for (w, queues) in assignment.into_iter().enumerate() {
+        let umem =
+            Umem::new(snap.global.umem_frames, FRAME_SIZE).map_err(|source| RunError::Io {
+                what: format!("worker {w} UMEM"),
+                source,
+            })?;
+        let mut sockets: Vec<WorkerSocket> = Vec::new();
+        let mut tx_socket = vec![None; snap.interfaces.len()];
+        for (ii, q) in queues {
+            let name = &snap.interfaces[ii].name;
+            let first = sockets.first().map(|s| &s.sock);
+            let sock = XskSocket::bind(&umem, first, name, q, ring, bind_mode)?;
+            steering[ii]
+                .set_socket(q, sock.fd())
+                .map_err(|source| RunError::Xdp {
+                    iface: name.clone(),
+                    source,
+                })?;
+            if tx_socket[ii].is_none() {
+                tx_socket[ii] = Some(sockets.len());
+            }
+            sockets.push(WorkerSocket { iface: ii, sock });
+        }
+        let pool = FramePool::new(&umem);
+        let pipeline = Worker::new(
+            w,
+            Arc::clone(&table),
+            Arc::clone(&worker_counters[w]),
+            seed ^ w as u64,
+        );
+        loops.push(WorkerLoop {
+            id: w,
+            pipeline,
+            umem,
+            pool,
+            sockets,
+            tx_socket,
+            shared: Arc::clone(&shared),
+            to_control: to_control.clone(),
+            counters: Arc::clone(&driver_counters[w]),
+            idle: snap.global.idle,
+        });
+    }
+
+    let mut ctl_ifaces = Vec::new();
+    for iface in &snap.interfaces {
+        ctl_ifaces.push(ControlIface {
+            name: iface.name.clone(),
+            mac: iface.mac.unwrap_or_default(),
+            arp: PacketSocket::open(&iface.name, xvs_xsk::packet::ETH_P_ARP)?,
+            ipv6: PacketSocket::open(&iface.name, xvs_xsk::packet::ETH_P_IPV6)?,
+        });
+    }
+
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
+    let api = crate::api::Api::bind(&opts.control_socket).map_err(|source| RunError::Io {
+        what: format!("control socket {}", opts.control_socket.display()),
+        source,
+    })?;
+
+    eprintln!(
+        "xvs: running {} service(s) on {} interface(s) with {} worker(s), {} mode; control socket {}",
+        plan.services.len(),
+        snap.interfaces.len(),
+        nworkers,
+        if loops.iter().flat_map(|l| &l.sockets).all(|s| s.sock.is_zero_copy()) { "zero-copy" } else { "copy" },
+        opts.control_socket.display()
+    );
+
+    let mut handles = Vec::new();
+    for l in loops {
+        let core = snap.global.workers.get(l.id).copied();
+        let idle = l.idle;
+        let h = std::thread::Builder::new()
+            .name(format!("xvs-worker-{}", l.id))
+            .spawn(move || {
+                if let Some(id) = core {
+                    if !core_affinity::set_for_current(core_affinity::CoreId { id })
+                        && idle == IdlePolicy::Busy
+                    {
+                        eprintln!("xvs: could not pin worker to core {id}");
+                    }
+                }
+                l.run();
+            })
+            .map_err(|source| RunError::Io {
+                what: "spawn worker".into(),
+                source,
+            })?;
+        handles.push(h);
+    }
+    let api_handle = prometheus.map(|handle| {
+        let (shared, table, reload) =
+            (Arc::clone(&shared), Arc::clone(&table), Arc::clone(&reload));
+        std::thread::Builder::new()
+            .name("xvs-api".into())
+            .spawn(move || api.serve(shared, table, handle, reload))
+    });
+
+    let mut control = Control::new(
+        Arc::clone(&shared),
+        from_workers,
+        ctl_ifaces,
+        registry,
+        Some(opts.config.clone()),
+        Arc::clone(&reload),
+        Arc::clone(&table),
+        SteeringSet { steering },
+    );
+    control.run();
+
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    if let Some(Ok(h)) = api_handle {
+        let _ = h.join();
+    }
+    // Dropping `control` drops the steering programs: detached.
+    drop(control);
+    eprintln!("xvs: stopped");
+    Ok(())
+}
+
+/// Default control socket path.
+pub fn default_control_socket() -> PathBuf {
+    Path::new("/run/xvs/xvs.sock").to_path_buf()
+}

@@ -1,0 +1,133 @@
+//! Counters into the `metrics` facade, and the listings `xvs list` shows.
+//!
+//! Workers keep plain single-writer counters; this module reads them (any
+//! thread may) and records absolute values, so the exporter always shows
+//! the truth without the packet path touching the facade.
+
+use std::sync::atomic::Ordering;
+
+use xvs_config::ipvsadm;
+use xvs_dataplane::{DropReason, Plan};
+
+use crate::shared::Shared;
+
+/// Record every counter in the metrics facade.
+pub fn record(shared: &Shared, conn_entries: &[usize]) {
+    for (w, c) in shared.workers.iter().enumerate() {
+        let worker = w.to_string();
+        let set = |name: &'static str, v: u64| {
+            metrics::counter!(name, "worker" => worker.clone()).absolute(v)
+        };
+        set("xvs_rx_packets_total", c.rx_packets.load(Ordering::Relaxed));
+        set("xvs_rx_bytes_total", c.rx_bytes.load(Ordering::Relaxed));
+        set(
+            "xvs_forwarded_packets_total",
+            c.forwarded.load(Ordering::Relaxed),
+        );
+        set(
+            "xvs_to_control_packets_total",
+            c.to_control.load(Ordering::Relaxed),
+        );
+        set(
+            "xvs_need_neighbor_packets_total",
+            c.need_neighbor.load(Ordering::Relaxed),
+        );
+        set(
+            "xvs_not_ours_packets_total",
+            c.passed.load(Ordering::Relaxed),
+        );
+        for r in DropReason::ALL {
+            metrics::counter!("xvs_dropped_packets_total", "worker" => worker.clone(), "reason" => r.name())
+                .absolute(c.drops(*r));
+        }
+        for (reason, n) in c.malformed_by_reason() {
+            metrics::counter!("xvs_malformed_packets_total", "worker" => worker.clone(), "reason" => reason)
+                .absolute(n);
+        }
+        if let Some(d) = shared.drivers.get(w) {
+            set("xvs_tx_packets_total", d.tx_packets.load(Ordering::Relaxed));
+            set(
+                "xvs_tx_ring_full_total",
+                d.tx_ring_full.load(Ordering::Relaxed),
+            );
+            set(
+                "xvs_neighbor_timeout_total",
+                d.neighbor_timeout.load(Ordering::Relaxed),
+            );
+            set(
+                "xvs_punt_dropped_total",
+                d.punt_dropped.load(Ordering::Relaxed),
+            );
+        }
+        if let Some(n) = conn_entries.get(w) {
+            metrics::gauge!("xvs_conn_entries", "worker" => worker.clone()).set(*n as f64);
+        }
+    }
+    let plan = shared.plan.load();
+    for svc in &plan.services {
+        let service = format!("{} {}", svc.protocol, ipvsadm::addr_port(svc.vip, svc.port));
+        let t = svc.shared.stats.totals();
+        let s = |name: &'static str, v: u64| {
+            metrics::counter!(name, "service" => service.clone()).absolute(v)
+        };
+        s("xvs_service_connections_total", t.conns);
+        s("xvs_service_in_packets_total", t.in_packets);
+        s("xvs_service_out_packets_total", t.out_packets);
+        s("xvs_service_in_bytes_total", t.in_bytes);
+        s("xvs_service_out_bytes_total", t.out_bytes);
+        for (sd, id) in svc.sched_dests.iter().zip(&svc.dest_ids) {
+            let Some(d) = plan.dest(*id) else { continue };
+            let dest = ipvsadm::addr_port(sd.addr, sd.port);
+            let t = d.shared.stats.totals();
+            let r = |name: &'static str, v: u64| {
+                metrics::counter!(name, "service" => service.clone(), "real_server" => dest.clone())
+                    .absolute(v)
+            };
+            r("xvs_real_server_connections_total", t.conns);
+            r("xvs_real_server_in_packets_total", t.in_packets);
+            r("xvs_real_server_out_packets_total", t.out_packets);
+            r("xvs_real_server_in_bytes_total", t.in_bytes);
+            r("xvs_real_server_out_bytes_total", t.out_bytes);
+            let g = |name: &'static str, v: u32| {
+                metrics::gauge!(name, "service" => service.clone(), "real_server" => dest.clone())
+                    .set(f64::from(v))
+            };
+            g("xvs_real_server_active_connections", sd.load.activeconns());
+            g("xvs_real_server_inactive_connections", sd.load.inactconns());
+            g("xvs_real_server_weight", sd.weight);
+        }
+    }
+}
+
+/// `ipvsadm -Ln` with live connection counts.
+pub fn list(plan: &Plan) -> String {
+    ipvsadm::list_with(&plan.snapshot, |si, di| {
+        let load = &plan.services[si].sched_dests[di].load;
+        ipvsadm::DestConns {
+            active: load.activeconns(),
+            inactive: load.inactconns(),
+        }
+    })
+}
+
+/// `ipvsadm -Ln --stats`.
+pub fn list_stats(plan: &Plan, exact: bool) -> String {
+    let conv = |t: xvs_dataplane::StatsTotals| ipvsadm::Stats {
+        conns: t.conns,
+        in_packets: t.in_packets,
+        out_packets: t.out_packets,
+        in_bytes: t.in_bytes,
+        out_bytes: t.out_bytes,
+    };
+    ipvsadm::list_stats(
+        &plan.snapshot,
+        |si| conv(plan.services[si].shared.stats.totals()),
+        |si, di| {
+            let id = plan.services[si].dest_ids[di];
+            plan.dest(id)
+                .map(|d| conv(d.shared.stats.totals()))
+                .unwrap_or_default()
+        },
+        exact,
+    )
+}

@@ -1,0 +1,18 @@
+//! xvs-runtime: the daemon behind `xvs run` — pinned poll-mode workers on
+//! AF_XDP sockets around the pure pipeline, the control thread (ARP/ND,
+//! neighbours, announcements, reload, metrics), RCU publication of the
+//! plan, and the local control socket.
+//!
+//! Layer: runtime (uses every other crate). No `unsafe` here: the socket
+//! and XDP code it drives lives in the driver crates.
+
+pub mod api;
+pub mod control;
+pub mod daemon;
+pub mod export;
+pub mod l2;
+pub mod neighbor;
+pub mod shared;
+pub mod worker_loop;
+
+pub use daemon::{default_control_socket, run, RunError, RunOptions};

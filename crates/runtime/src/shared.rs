@@ -1,0 +1,102 @@
+//! State shared between the control thread and the workers: the published
+//! plan and neighbour table (RCU via arc-swap: workers load once per batch,
+//! the control thread is the only writer), the stop flag, and the messages
+//! workers send to the control thread.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ahash::RandomState;
+use arc_swap::ArcSwap;
+use xvs_config::MacAddr;
+use xvs_dataplane::{Neighbors, Plan, WorkerCounters};
+
+/// A published, immutable neighbour table.
+#[derive(Debug, Default)]
+pub struct NeighborMap {
+    map: HashMap<(usize, IpAddr), MacAddr, RandomState>,
+}
+
+impl NeighborMap {
+    pub fn new(entries: HashMap<(usize, IpAddr), MacAddr>) -> NeighborMap {
+        NeighborMap {
+            map: entries.into_iter().collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl Neighbors for NeighborMap {
+    #[inline]
+    fn lookup(&self, iface: usize, ip: IpAddr) -> Option<MacAddr> {
+        self.map.get(&(iface, ip)).copied()
+    }
+}
+
+/// Counters of the driver loop itself (the pipeline's are in WorkerCounters).
+#[derive(Debug, Default)]
+pub struct DriverCounters {
+    /// Frames dropped because the TX ring was full.
+    pub tx_ring_full: AtomicU64,
+    /// Frames that waited for a neighbour too long (or found the queue full).
+    pub neighbor_timeout: AtomicU64,
+    /// Punted frames dropped because the control channel was full.
+    pub punt_dropped: AtomicU64,
+    /// Frames handed to the kernel's TX rings.
+    pub tx_packets: AtomicU64,
+    /// Descriptors from the kernel we could not map to a frame (never expected).
+    pub bad_descriptors: AtomicU64,
+}
+
+impl DriverCounters {
+    #[inline]
+    pub fn add(cell: &AtomicU64, n: u64) {
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Everything a worker needs from the outside world.
+#[derive(Debug)]
+pub struct Shared {
+    pub plan: ArcSwap<Plan>,
+    pub neighbors: ArcSwap<NeighborMap>,
+    pub stop: Arc<AtomicBool>,
+    pub epoch: Instant,
+    pub workers: Vec<Arc<WorkerCounters>>,
+    pub drivers: Vec<Arc<DriverCounters>>,
+}
+
+impl Shared {
+    /// Seconds since start (the connection table's clock).
+    #[inline]
+    pub fn now_secs(&self) -> u32 {
+        self.epoch.elapsed().as_secs() as u32
+    }
+
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+/// Worker → control thread.
+#[derive(Debug)]
+pub enum ControlMsg {
+    /// A frame for the control thread (ARP/ND for our addresses, ping to a VIP, VRRP).
+    Punt { iface: usize, frame: Vec<u8> },
+    /// Please resolve `ip` on `iface`.
+    Resolve { iface: usize, ip: IpAddr },
+}

@@ -1,0 +1,286 @@
+//! One worker thread: the poll-mode loop around the pure pipeline.
+//!
+//! Each iteration (DESIGN.md "Workers"): reap TX completions → refill the
+//! fill rings → take an RX burst from every socket → run each frame
+//! through [`xvs_dataplane::Worker::process`] → queue forwards on the TX ring
+//! of the egress interface → flush TX (kicking the kernel only when
+//! need_wakeup or copy mode asks) → load the current plan (the quiescent
+//! point) for the next batch. The per-packet path takes no locks, makes no
+//! allocations and no syscalls; punted frames (ARP/ND/ping, a few per
+//! second) are copied to the control thread.
+//!
+//! Frames whose next hop is not resolved yet wait in a short queue (at most
+//! [`MAX_PENDING`] frames, [`PENDING_MS`] each) while the control thread
+//! resolves it, then go out with the right MAC, or are dropped and counted.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam::channel::Sender;
+use xvs_config::IdlePolicy;
+use xvs_dataplane::{FrameBuf, Neighbors, Verdict, Worker};
+use xvs_xsk::{poll_readable, Desc, FramePool, Umem, XskSocket};
+
+use crate::shared::{ControlMsg, DriverCounters, Shared};
+
+/// RX burst size per socket.
+pub const BATCH: usize = 64;
+/// Frames that may wait for neighbour resolution at once, per worker.
+pub const MAX_PENDING: usize = 256;
+/// How long a frame may wait for its neighbour.
+pub const PENDING_MS: u64 = 1000;
+/// Idle iterations before the adaptive policy sleeps in poll().
+const SPINS_BEFORE_SLEEP: u32 = 2048;
+/// The adaptive policy's longest sleep.
+const IDLE_POLL_MS: i32 = 10;
+/// Connection-table slots examined per housekeeping pass.
+const EXPIRE_BUDGET: usize = 512;
+
+/// One socket a worker serves.
+#[derive(Debug)]
+pub struct WorkerSocket {
+    /// Index of the interface in the plan.
+    pub iface: usize,
+    pub sock: XskSocket,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    chunk: u64,
+    start: usize,
+    len: usize,
+    iface: usize,
+    next_hop: IpAddr,
+    since_ms: u64,
+}
+
+/// A worker thread's whole state.
+#[derive(Debug)]
+pub struct WorkerLoop {
+    pub id: usize,
+    pub pipeline: Worker,
+    pub umem: Umem,
+    pub pool: FramePool,
+    pub sockets: Vec<WorkerSocket>,
+    /// Interface index → socket used to transmit on it.
+    pub tx_socket: Vec<Option<usize>>,
+    pub shared: Arc<Shared>,
+    pub to_control: Sender<ControlMsg>,
+    pub counters: Arc<DriverCounters>,
+    pub idle: IdlePolicy,
+}
+
+impl WorkerLoop {
+    /// Put as many free frames as fit on every fill ring.
+    fn refill(&mut self, scratch: &mut Vec<u64>) {
+        for s in &mut self.sockets {
+            let want = s.sock.fill.free(1).min(self.pool.len() as u32) as usize;
+            if want == 0 {
+                continue;
+            }
+            self.pool.take(want, scratch);
+            let n = s.sock.fill.produce(scratch);
+            for &a in &scratch[n..] {
+                self.pool.free(a);
+            }
+            if s.sock.fill.needs_wakeup() {
+                s.sock.kick_rx();
+            }
+        }
+    }
+
+    fn reap_completions(&mut self) {
+        let mut done = [0u64; BATCH];
+        for s in &mut self.sockets {
+            loop {
+                let n = s.sock.comp.consume(&mut done);
+                for &a in &done[..n] {
+                    self.pool.free(self.umem.chunk_of(a));
+                }
+                if n < BATCH {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Run until the shared stop flag is set.
+    pub fn run(mut self) {
+        let mut rx = [Desc {
+            addr: 0,
+            len: 0,
+            options: 0,
+        }; BATCH];
+        let mut tx: Vec<Vec<Desc>> = self
+            .sockets
+            .iter()
+            .map(|_| Vec::with_capacity(BATCH * 4))
+            .collect();
+        let mut pending: VecDeque<Pending> = VecDeque::with_capacity(MAX_PENDING);
+        let mut scratch = Vec::with_capacity(4096);
+        let fds: Vec<RawFd> = self.sockets.iter().map(|s| s.sock.fd()).collect();
+        let mut idle_spins = 0u32;
+        let mut iterations = 0u64;
+        self.refill(&mut scratch);
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            let plan = self.shared.plan.load();
+            let neighbors = self.shared.neighbors.load();
+            let now = self.shared.now_secs();
+            self.reap_completions();
+            self.refill(&mut scratch);
+
+            let mut got = 0;
+            for si in 0..self.sockets.len() {
+                let n = self.sockets[si].sock.rx.consume(&mut rx);
+                got += n;
+                let ingress = self.sockets[si].iface;
+                for d in &rx[..n] {
+                    let chunk = self.umem.chunk_of(d.addr);
+                    let Some((frame, off)) = self.umem.frame_mut(d.addr) else {
+                        DriverCounters::add(&self.counters.bad_descriptors, 1);
+                        continue;
+                    };
+                    let Some(mut fb) = FrameBuf::new(frame, off, d.len as usize) else {
+                        DriverCounters::add(&self.counters.bad_descriptors, 1);
+                        self.pool.free(chunk);
+                        continue;
+                    };
+                    let verdict = self
+                        .pipeline
+                        .process(&plan, &**neighbors, now, ingress, &mut fb);
+                    match verdict {
+                        Verdict::Forward { iface } => {
+                            match self.tx_socket.get(iface).copied().flatten() {
+                                Some(ti) => tx[ti].push(Desc {
+                                    addr: chunk + fb.start() as u64,
+                                    len: fb.len() as u32,
+                                    options: 0,
+                                }),
+                                None => self.pool.free(chunk),
+                            }
+                        }
+                        Verdict::NeedNeighbor { iface, next_hop } => {
+                            let _ = self.to_control.try_send(ControlMsg::Resolve {
+                                iface,
+                                ip: next_hop,
+                            });
+                            if pending.len() < MAX_PENDING {
+                                pending.push_back(Pending {
+                                    chunk,
+                                    start: fb.start(),
+                                    len: fb.len(),
+                                    iface,
+                                    next_hop,
+                                    since_ms: self.shared.now_ms(),
+                                });
+                            } else {
+                                DriverCounters::add(&self.counters.neighbor_timeout, 1);
+                                self.pool.free(chunk);
+                            }
+                        }
+                        Verdict::ToControl(_) => {
+                            let msg = ControlMsg::Punt {
+                                iface: ingress,
+                                frame: fb.frame().to_vec(),
+                            };
+                            if self.to_control.try_send(msg).is_err() {
+                                DriverCounters::add(&self.counters.punt_dropped, 1);
+                            }
+                            self.pool.free(chunk);
+                        }
+                        // Not ours (steering should not have sent it) or dropped
+                        // (already counted by the pipeline).
+                        Verdict::Pass | Verdict::Drop(_) => self.pool.free(chunk),
+                    }
+                }
+            }
+
+            if !pending.is_empty() {
+                self.release_pending(&mut pending, &**neighbors, &mut tx);
+            }
+            self.flush_tx(&mut tx);
+
+            iterations += 1;
+            if iterations.is_multiple_of(64) {
+                self.pipeline.housekeeping(&plan, now, EXPIRE_BUDGET);
+            }
+            drop(plan);
+            drop(neighbors);
+
+            if got > 0 {
+                idle_spins = 0;
+                continue;
+            }
+            idle_spins = idle_spins.saturating_add(1);
+            match self.idle {
+                IdlePolicy::Busy => std::hint::spin_loop(),
+                IdlePolicy::Adaptive if idle_spins > SPINS_BEFORE_SLEEP && pending.is_empty() => {
+                    // Sleep until a socket has packets (or a short timeout,
+                    // so housekeeping and the stop flag are still seen).
+                    let _ = poll_readable(&fds, IDLE_POLL_MS);
+                }
+                IdlePolicy::Adaptive => std::hint::spin_loop(),
+            }
+        }
+        // Return everything to the pool; the sockets close on drop.
+        for p in pending {
+            self.pool.free(p.chunk);
+        }
+    }
+
+    fn release_pending<N: Neighbors + ?Sized>(
+        &mut self,
+        pending: &mut VecDeque<Pending>,
+        neighbors: &N,
+        tx: &mut [Vec<Desc>],
+    ) {
+        let now_ms = self.shared.now_ms();
+        for _ in 0..pending.len() {
+            let Some(p) = pending.pop_front() else { break };
+            if let Some(mac) = neighbors.lookup(p.iface, p.next_hop) {
+                if let (Some((frame, _)), Some(ti)) = (
+                    self.umem.frame_mut(p.chunk),
+                    self.tx_socket.get(p.iface).copied().flatten(),
+                ) {
+                    frame[p.start..p.start + 6].copy_from_slice(&mac);
+                    tx[ti].push(Desc {
+                        addr: p.chunk + p.start as u64,
+                        len: p.len as u32,
+                        options: 0,
+                    });
+                    continue;
+                }
+                self.pool.free(p.chunk);
+            } else if now_ms.saturating_sub(p.since_ms) > PENDING_MS {
+                DriverCounters::add(&self.counters.neighbor_timeout, 1);
+                self.pool.free(p.chunk);
+            } else {
+                pending.push_back(p);
+            }
+        }
+    }
+
+    fn flush_tx(&mut self, tx: &mut [Vec<Desc>]) {
+        for (ti, batch) in tx.iter_mut().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let s = &mut self.sockets[ti].sock;
+            let n = s.tx.produce(batch);
+            DriverCounters::add(&self.counters.tx_packets, n as u64);
+            for d in &batch[n..] {
+                self.pool.free(self.umem.chunk_of(d.addr));
+            }
+            if n < batch.len() {
+                DriverCounters::add(&self.counters.tx_ring_full, (batch.len() - n) as u64);
+            }
+            if n > 0 && (s.tx.needs_wakeup() || !s.is_zero_copy()) {
+                s.kick_tx();
+            }
+            batch.clear();
+        }
+    }
+}
