@@ -104,8 +104,19 @@ def serve_udp(name, sockets):
     while True:
         for key, _ in sel.select():
             try:
-                data, peer = key.fileobj.recvfrom(65535)
-                key.fileobj.sendto(prefix + data, peer)
+                # Reply from the address the datagram was sent to: on a DR or
+                # TUN real server that is the VIP (on lo), not the primary
+                # address a wildcard socket would pick (RFC 1122 4.1.3.5).
+                data, anc, _flags, peer = key.fileobj.recvmsg(65535, socket.CMSG_SPACE(20))
+                pktinfo = [
+                    (level, kind, raw)
+                    for level, kind, raw in anc
+                    if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO
+                ]
+                # in6_pktinfo: 16-byte address + interface index; reply with
+                # the address only (interface 0: let routing choose).
+                reply_anc = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, raw[:16] + bytes(4)) for _, _, raw in pktinfo]
+                key.fileobj.sendmsg([prefix + data], reply_anc, 0, peer)
             except OSError as err:
                 # An ICMP error from an earlier reply surfaces here; the
                 # echo service keeps going.
@@ -121,6 +132,7 @@ def main():
     udp = []
     for port in UDP_PORTS:
         sock = dual_stack_socket(socket.SOCK_DGRAM)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
         sock.bind(("::", port))
         udp.append(sock)
     for server in servers:

@@ -1,0 +1,229 @@
+//! End-to-end test support: a lab (network namespaces with a client, the
+//! director and real servers running real HTTP and UDP servers), a real
+//! `xvs run` in the director's namespace, and helpers to read its counters
+//! through its control socket.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use xvs_lab::{Lab, LabProcess, LabSpec, Method};
+
+pub const XVS: &str = env!("CARGO_BIN_EXE_xvs");
+pub const VIP4: &str = "198.18.0.100";
+pub const VIP6: &str = "fd00:0:0:1::100";
+
+/// A lab with a running director.
+pub struct Running {
+    pub lab: Lab,
+    pub xvs: LabProcess,
+    pub sock: PathBuf,
+    pub config: PathBuf,
+    pub decap: Vec<LabProcess>,
+}
+
+/// Build a lab for `method` (or return None, loudly, when not root).
+pub fn lab(test: &str, method: Method, queues: u32) -> Option<Lab> {
+    if !xvs_lab::require_root(test) {
+        return None;
+    }
+    let spec = LabSpec {
+        method,
+        queues,
+        ..LabSpec::new(method)
+    };
+    Some(Lab::build(spec).expect("lab builds"))
+}
+
+/// The director part of a config for `lab` (interfaces with the lab's
+/// names and addresses), with `workers` workers.
+pub fn header(lab: &Lab, workers: usize) -> String {
+    let (c, r) = lab.director_ifaces();
+    let q = lab.spec().queues;
+    let queues: Vec<String> = (0..q).map(|i| i.to_string()).collect();
+    let cores: Vec<String> = (0..workers).map(|i| i.to_string()).collect();
+    format!(
+        concat!(
+            "global:\n  workers: [{cores}]\n  idle: adaptive\n  conn_capacity: 65536\n",
+            "  umem_frames: 4096\n  ring_size: 1024\n",
+            "interfaces:\n",
+            "  - name: {c}\n    addresses: [198.18.0.2/24, \"fd00:0:0:1::2/64\"]\n    queues: [{queues}]\n",
+            "  - name: {r}\n    addresses: [198.18.1.1/24, \"fd00:0:0:2::1/64\"]\n    queues: [{queues}]\n",
+        ),
+        c = c,
+        r = r,
+        cores = cores.join(", "),
+        queues = queues.join(", "),
+    )
+}
+
+/// One service in YAML, with the lab's three real servers.
+#[allow(clippy::too_many_arguments)]
+pub fn service(
+    name: &str,
+    vip: &str,
+    proto: &str,
+    port: u16,
+    method: &str,
+    scheduler: &str,
+    rport: u16,
+    extra: &str,
+    weights: &[u32],
+) -> String {
+    let v6 = vip.contains(':');
+    let mut s = format!(
+        "  - name: {name}\n    vip: \"{vip}\"\n    port: {port}\n    protocol: {proto}\n    scheduler: {scheduler}\n    method: {method}\n{extra}    real_servers:\n"
+    );
+    for (i, w) in weights.iter().enumerate() {
+        let addr = if v6 {
+            format!("fd00:0:0:2::{:x}", 0x11 + i)
+        } else {
+            format!("198.18.1.{}", 11 + i)
+        };
+        s.push_str(&format!(
+            "      - {{ address: \"{addr}\", port: {rport}, weight: {w} }}\n"
+        ));
+    }
+    s
+}
+
+/// Start `xvs run` with `yaml` in the director namespace and wait until it answers.
+pub fn start(lab: Lab, yaml: &str) -> Running {
+    let dir = xvs_lab::lab_dir(lab.prefix());
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("xvs.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let check = Command::new(XVS)
+        .args(["check", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "config rejected:\n{}\n{yaml}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let sock = dir.join("xvs.sock");
+    let ns = lab.ns_director();
+    let xvs = lab
+        .spawn(
+            &ns,
+            &[
+                XVS,
+                "run",
+                "-c",
+                config.to_str().unwrap(),
+                "--control",
+                sock.to_str().unwrap(),
+            ],
+        )
+        .expect("spawn xvs run");
+    let mut r = Running {
+        lab,
+        xvs,
+        sock,
+        config,
+        decap: Vec::new(),
+    };
+    let t0 = Instant::now();
+    while request_opt(&r, "list").is_none() {
+        assert!(r.xvs.is_running(), "xvs run exited:\n{}", r.xvs.log());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "xvs run did not come up:\n{}",
+            r.xvs.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let the first gratuitous ARPs and neighbour probes go out.
+    std::thread::sleep(Duration::from_millis(300));
+    r
+}
+
+fn request_opt(r: &Running, what: &str) -> Option<String> {
+    let out = Command::new(XVS)
+        .args(match what {
+            "list" => vec!["list"],
+            "stats" => vec!["list", "--stats", "--exact"],
+            "metrics" => vec!["metrics"],
+            "reload" => vec!["reload"],
+            other => panic!("unknown request {other}"),
+        })
+        .arg("--control")
+        .arg(&r.sock)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn request(r: &Running, what: &str) -> String {
+    request_opt(r, what).unwrap_or_else(|| panic!("xvs did not answer {what:?}:\n{}", r.xvs.log()))
+}
+
+/// Sum of a Prometheus metric over the series whose labels contain all of `labels`.
+pub fn metric(r: &Running, name: &str, labels: &[&str]) -> u64 {
+    let text = request(r, "metrics");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter(|l| labels.iter().all(|lab| l.contains(lab)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+/// Run `xvs decap` for both VIPs on every real server (TUN mode).
+pub fn start_decap(r: &mut Running) {
+    for i in 1..=r.lab.spec().real_servers {
+        let ns = r.lab.ns_rs(i);
+        let p = r
+            .lab
+            .spawn(
+                &ns,
+                &[
+                    XVS, "decap", "--iface", "eth0", "--vip", VIP4, "--vip", VIP6,
+                ],
+            )
+            .unwrap();
+        r.decap.push(p);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for p in &mut r.decap {
+        assert!(p.is_running(), "xvs decap exited:\n{}", p.log());
+    }
+}
+
+pub fn url(vip: &str, port: u16) -> String {
+    if vip.contains(':') {
+        format!("http://[{vip}]:{port}/")
+    } else {
+        format!("http://{vip}:{port}/")
+    }
+}
+
+pub fn udp(vip: &str, port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(vip.parse::<IpAddr>().unwrap(), port)
+}
+
+/// Assert a report: every request answered, spread exactly as `expected` (name → count).
+pub fn assert_spread(
+    what: &str,
+    report: &xvs_lab::ClientReport,
+    expected: &[(&str, usize)],
+    r: &Running,
+) {
+    let want: std::collections::BTreeMap<String, usize> = expected
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), *v))
+        .collect();
+    assert!(
+        report.failed == 0 && report.by_server == want,
+        "{what}: got {report:?}, want {want:?}\nstats:\n{}\nxvs log:\n{}",
+        request(r, "stats"),
+        r.xvs.log()
+    );
+}
