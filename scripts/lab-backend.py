@@ -58,6 +58,10 @@ class DualStackHTTPServer(ThreadingHTTPServer):
 def make_handler(name):
     class Handler(BaseHTTPRequestHandler):
         server_version = "xvs-lab-backend"
+        # HTTP/1.1 so that ?keepalive=1 can keep a connection open (the
+        # quiescing test sends a second request on an established flow);
+        # every other response closes its connection.
+        protocol_version = "HTTP/1.1"
 
         def version_string(self):
             return self.server_version
@@ -84,7 +88,10 @@ def make_handler(name):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Server", name)
             self.send_header("X-Client", "%s:%d" % (host, port))
-            self.send_header("Connection", "close")
+            keepalive = query.get("keepalive", ["0"])[0] == "1"
+            if not keepalive:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
 
