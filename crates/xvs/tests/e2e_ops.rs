@@ -1,0 +1,305 @@
+//! End to end, operating the director: several workers on several queues
+//! (replies landing on another worker's queue), the director's own
+//! traffic staying reachable, malformed frames dropped and counted while
+//! service goes on, a rejected reload keeping the running config, clean
+//! shutdown detaching everything, and a restart after a crash.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use xvs_lab::Method;
+
+fn two_workers(test: &str, method: Method, method_name: &str, extra: &str, pools: &str) {
+    let Some(lab) = lab(test, method, 2) else {
+        return;
+    };
+    let yaml = header(&lab, 2)
+        + pools
+        + "services:\n"
+        + &service(
+            "web",
+            VIP4,
+            "tcp",
+            80,
+            method_name,
+            "rr",
+            8080,
+            extra,
+            &[1, 1, 1],
+        )
+        + &service(
+            "dns",
+            VIP4,
+            "udp",
+            53,
+            method_name,
+            "rr",
+            5353,
+            extra,
+            &[1, 1, 1],
+        )
+        + &service(
+            "web6",
+            VIP6,
+            "tcp",
+            80,
+            method_name,
+            "rr",
+            8080,
+            extra,
+            &[1, 1, 1],
+        );
+    let r = start(lab, &yaml);
+    for vip in [VIP4, VIP6] {
+        let report = r.lab.http_requests(&url(vip, 80), 120, 20, None).unwrap();
+        assert!(
+            report.failed == 0 && report.ok == 120,
+            "{method_name} HTTP {vip}: {report:?}\n{}",
+            r.xvs.log()
+        );
+        assert_eq!(report.by_server.len(), 3, "{report:?}");
+    }
+    let dns = r.lab.udp_requests(udp(VIP4, 53), 60, None).unwrap();
+    assert!(dns.failed == 0, "{method_name} UDP: {dns:?}");
+    // Both workers took traffic from their own queues.
+    for w in ["worker=\"0\"", "worker=\"1\""] {
+        assert!(
+            metric(&r, "xvs_rx_packets_total", &[w]) > 0,
+            "{w} got nothing:\n{}",
+            request(&r, "metrics")
+        );
+    }
+}
+
+#[test]
+fn nat_with_two_workers_on_two_queues() {
+    two_workers("nat_with_two_workers", Method::Nat, "nat", "", "");
+}
+
+#[test]
+fn fullnat_with_two_workers_on_two_queues() {
+    two_workers(
+        "fullnat_with_two_workers",
+        Method::FullNat,
+        "fullnat",
+        "    local_pool: lip\n",
+        "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n",
+    );
+}
+
+/// Raw frames a client-side host could send to the director, addressed to
+/// the VIP so that steering hands them to xvs, each broken differently.
+const MALFORMED: &str = r#"
+import socket, struct, sys
+dst, src = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
+cip, vip = socket.inet_aton("198.18.0.10"), socket.inet_aton("198.18.0.100")
+def ipv4(total, ihl=5, proto=6, payload=b""):
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, total, 1, 0, 64, proto, 0, cip, vip)
+    return h + payload
+tcp_ok = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 0x50, 0x02, 64240, 0, 0)
+tcp_bad_offset = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 0x20, 0x02, 64240, 0, 0)
+eth = dst + src + b"\x08\x00"
+frames = [
+    eth + ipv4(400, payload=tcp_ok),                 # total length beyond the frame
+    eth + ipv4(40, payload=tcp_bad_offset),          # TCP data offset 2
+    eth + ipv4(24, payload=tcp_ok[:4]),              # TCP header cut short
+    eth + ipv4(40, ihl=3, payload=tcp_ok),           # IHL below 5: steering leaves it to the kernel
+]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for _ in range(5):
+    for f in frames:
+        s.send(f + bytes(max(0, 60 - len(f))))
+print("sent", 5 * len(frames))
+"#;
+
+fn hex(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn malformed_frames_are_dropped_and_counted_while_service_continues() {
+    let Some(lab) = lab("malformed_frames_are_dropped", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let mut r = start(lab, &yaml);
+    assert_eq!(
+        r.lab
+            .http_requests(&url(VIP4, 80), 6, 3, None)
+            .unwrap()
+            .failed,
+        0
+    );
+    let (c_if, _) = r.lab.director_ifaces();
+    let dir_mac = r.lab.mac(&r.lab.ns_director(), &c_if).unwrap();
+    let cl_mac = r.lab.mac(&r.lab.ns_client(), "eth0").unwrap();
+    let out = r
+        .lab
+        .exec(
+            &r.lab.ns_client(),
+            &["python3", "-c", MALFORMED, &hex(dir_mac), &hex(cl_mac)],
+        )
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent 20"));
+    let t0 = std::time::Instant::now();
+    // Fifteen reach xvs; the steering program cannot read a header with
+    // IHL < 5 and passes those five to the kernel, which drops them.
+    while metric(&r, "xvs_dropped_packets_total", &["reason=\"malformed\""]) < 15 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "malformed frames not counted:\n{}",
+            request(&r, "metrics")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for reason in [
+        "ipv4_total_length_beyond_frame",
+        "tcp_bad_data_offset",
+        "tcp_truncated",
+    ] {
+        let label = format!("reason=\"{reason}\"");
+        assert!(
+            metric(&r, "xvs_malformed_packets_total", &[&label]) >= 5,
+            "{reason} not counted"
+        );
+    }
+    let report = r.lab.http_requests(&url(VIP4, 80), 30, 10, None).unwrap();
+    assert_spread(
+        "after malformed frames",
+        &report,
+        &[("rs1", 10), ("rs2", 10), ("rs3", 10)],
+        &r,
+    );
+    assert!(r.xvs.is_running());
+}
+
+#[test]
+fn directors_own_traffic_still_reaches_it() {
+    let Some(lab) = lab("directors_own_traffic", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let r = start(lab, &yaml);
+    let dir = r.lab.ns_director();
+    let _server = r
+        .lab
+        .spawn(
+            &dir,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "9000",
+                "--bind",
+                "198.18.0.2",
+            ],
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let client = r.lab.ns_client();
+    let ping = r
+        .lab
+        .exec(&client, &["ping", "-c", "2", "-W", "2", "198.18.0.2"]);
+    assert!(
+        ping.is_ok(),
+        "ping to the director's own address failed while xvs runs: {ping:?}"
+    );
+    let get = r.lab.exec(
+        &client,
+        &["python3", "-c", "import urllib.request;print(urllib.request.urlopen('http://198.18.0.2:9000/', timeout=5).status)"],
+    );
+    let get = get.expect("TCP to the director's own address");
+    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "200");
+    // And pinging the VIP is answered by xvs itself.
+    assert!(
+        r.lab
+            .exec(&client, &["ping", "-c", "1", "-W", "2", VIP4])
+            .is_ok(),
+        "ping to the VIP"
+    );
+}
+
+#[test]
+fn rejected_reload_keeps_the_running_config() {
+    let Some(lab) = lab("rejected_reload_keeps_config", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let r = start(lab, &yaml);
+    let before = request(&r, "list");
+    std::fs::write(&r.config, yaml.replace("scheduler: rr", "scheduler: nope")).unwrap();
+    request(&r, "reload");
+    let t0 = std::time::Instant::now();
+    while !r.xvs.log().contains("reload failed") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no reload verdict in the log:\n{}",
+            r.xvs.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = r.xvs.log();
+    assert!(
+        log.contains("xvs.yaml:") && log.contains("scheduler"),
+        "the error names file:line:col and the key:\n{log}"
+    );
+    assert_eq!(request(&r, "list"), before);
+    let report = r.lab.http_requests(&url(VIP4, 80), 9, 3, None).unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+}
+
+#[test]
+fn shutdown_detaches_and_a_crash_does_not_stop_a_restart() {
+    let Some(lab) = lab("shutdown_and_restart", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let mut r = start(lab, &yaml);
+    let (c_if, s_if) = r.lab.director_ifaces();
+    let dir = r.lab.ns_director();
+    let xdp_on = |lab: &xvs_lab::Lab, iface: &str| {
+        let out = lab.exec(&dir, &["ip", "link", "show", iface]).unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("xdp")
+    };
+    assert!(xdp_on(&r.lab, &c_if) && xdp_on(&r.lab, &s_if));
+
+    // A crash (SIGKILL): nothing it attached may stop the next start.
+    r.xvs.signal("KILL").unwrap();
+    r.xvs.wait_timeout(Duration::from_secs(5)).unwrap();
+    let Running { lab, xvs, .. } = r;
+    drop(xvs);
+    // The socket file is left behind, as after any crash.
+    let mut r2 = start(lab, &yaml);
+    let report = r2.lab.http_requests(&url(VIP4, 80), 9, 3, None).unwrap();
+    assert_eq!(
+        report.failed,
+        0,
+        "after a restart: {report:?}\n{}",
+        r2.xvs.log()
+    );
+
+    // A clean stop (SIGTERM) detaches the steering program everywhere.
+    r2.xvs.signal("TERM").unwrap();
+    let status = r2
+        .xvs
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap()
+        .expect("xvs exits on SIGTERM");
+    assert!(status.success(), "exit status {status:?}\n{}", r2.xvs.log());
+    assert!(
+        !xdp_on(&r2.lab, &c_if) && !xdp_on(&r2.lab, &s_if),
+        "XDP programs left attached"
+    );
+    assert!(!r2.sock.exists(), "control socket left behind");
+}
