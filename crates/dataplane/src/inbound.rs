@@ -101,6 +101,13 @@ impl Worker {
             .and_then(|id| self.conns.get(id));
         if let Some(e) = found {
             match plan.dest(e.dest_id) {
+                // One-packet scheduling: every datagram is scheduled anew; the
+                // entry the previous one left (NAT/FullNAT, for its reply) is
+                // replaced.
+                Some(d) if d.service.is_some_and(|si| plan.services[si].ops) => {
+                    self.conns.expire_now(e.id);
+                    found = None;
+                }
                 Some(d) if d.available => {
                     if syn && e.n_controlled == 0 && self.reuse(plan, &e, d) {
                         self.conns.expire_now(e.id);
@@ -220,14 +227,19 @@ impl Worker {
             (info.src, info.src_port)
         };
         let mut flags = ConnFlags::for_method(dest.method);
+        // OPS (REFERENCE §3): IPVS never hashes the entry and lets netfilter
+        // conntrack un-NAT the reply. Without conntrack, NAT and FullNAT
+        // keep a hashed entry so the reply can be translated (the next
+        // datagram replaces it, scheduled anew); DR and TUN see no replies,
+        // so their entry is never hashed and expires at once.
         let ops = svc.ops && info.protocol == ip_proto::UDP;
-        if ops {
+        let ops_unhashed = ops && !dest.method.sees_replies();
+        if ops_unhashed {
             flags |= ConnFlags::ONE_PACKET;
         }
         let (state, timeout_secs) = match info.protocol {
             ip_proto::TCP => (ConnState::None, NEW_TCP_TIMEOUT),
-            // OPS entries are never hashed and expire at once (REFERENCE §3).
-            _ if ops => (ConnState::Udp, 0),
+            _ if ops_unhashed => (ConnState::Udp, 0),
             _ => (ConnState::Udp, plan.timeouts.udp),
         };
         let new = NewConn {

@@ -621,3 +621,45 @@ fn reload_carries_the_rr_cursor_of_an_unchanged_service() {
     assert_eq!(pick(w, &plan2, 3), 13);
     assert_eq!(pick(w, &plan2, 4), 11);
 }
+
+#[test]
+fn one_packet_scheduling_schedules_every_datagram_and_still_translates_replies() {
+    let (plan, _reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let c: IpAddr = CLIENT4.into();
+    let vip: IpAddr = VIP4_OPS.into();
+    let mut dests = Vec::new();
+    for i in 0..4u32 {
+        // The same client port every time: without OPS this is one flow.
+        let (v, out) = run(
+            w,
+            &plan,
+            &n,
+            i,
+            CLIENT_IF,
+            &Spec::udp(c, 7777, vip, 53).frame(),
+        );
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let rs: [u8; 4] = out[30..34].try_into().unwrap();
+        dests.push(rs);
+        // The reply from whichever real server got it is translated back.
+        let reply = Spec::udp(IpAddr::V4(rs.into()), RS_UDP_PORT, c, 7777)
+            .macs(rs_mac(usize::from(rs[3] - 11)), DIR_SERVER_MAC);
+        let (v, out) = run(w, &plan, &n, i, SERVER_IF, &reply.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        assert_eq!(out[26..30], VIP4_OPS.octets(), "reply source is the VIP");
+    }
+    assert_eq!(
+        dests,
+        vec![
+            RS4[0].octets(),
+            RS4[1].octets(),
+            RS4[0].octets(),
+            RS4[1].octets()
+        ]
+    );
+    let svc = plan.find_service(17, vip, 53).unwrap();
+    assert_eq!(plan.services[svc].shared.stats.totals().conns, 4);
+}

@@ -58,6 +58,9 @@ pub const VIP4_EMPTY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 15);
 /// FullNAT with a two-port pool (exhaustion).
 pub const VIP4_TINY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 16);
 
+/// UDP NAT service with one-packet scheduling (two real servers).
+pub const VIP4_OPS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 17);
+
 /// VIPs per method (IPv6).
 pub const VIP6_DR: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x10);
 pub const VIP6_NAT: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x11);
