@@ -151,12 +151,11 @@ mod tests {
     /// Run the benched frame a few times and return the last output frame.
     fn bench_output(path: Path) -> Vec<u8> {
         let mut s = established(path).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = 0..0;
         for _ in 0..3 {
-            assert_eq!(
-                s.rig.process(s.ingress, &s.frame),
-                Verdict::Forward { iface: s.egress },
-                "{path:?}"
-            );
+            let (verdict, range) = s.rig.run(s.ingress, &s.frame);
+            assert_eq!(verdict, Verdict::Forward { iface: s.egress }, "{path:?}");
+            out = range;
         }
         assert_eq!(s.rig.table.len(), 1, "{path:?}: hits the one entry");
         assert_eq!(
@@ -164,7 +163,7 @@ mod tests {
             Some(ConnState::Established),
             "{path:?}"
         );
-        s.rig.output().to_vec()
+        s.rig.bytes(out).to_vec()
     }
 
     fn addrs(frame: &[u8]) -> (IpAddr, IpAddr) {

@@ -40,9 +40,10 @@ fn frame(i: usize, flags: u8) -> Vec<u8> {
     .frame()
 }
 
-/// Fill a table with `live` connections (at most [`POPULATED_CAPACITY`]).
-pub fn populated(live: usize) -> Result<Populated, SetupError> {
-    let mut rig = Rig::new(LAB_YAML, POPULATED_CAPACITY, 1024, FastNeighbors::lab())?;
+/// Fill a table of `capacity` IPv4 entries (usually
+/// [`POPULATED_CAPACITY`]) with `live` connections.
+pub fn populated(live: usize, capacity: usize) -> Result<Populated, SetupError> {
+    let mut rig = Rig::new(LAB_YAML, capacity, 1024, FastNeighbors::lab())?;
     for i in 0..live {
         expect_forward(
             &mut rig,
@@ -85,7 +86,7 @@ mod tests {
 
     #[test]
     fn hot_frames_hit_established_entries_without_adding_any() {
-        let mut p = populated(1000).expect("populated");
+        let mut p = populated(1000, 4096).expect("populated");
         assert_eq!(p.frames.len(), 1000, "1 K table: every connection is hot");
         assert_eq!(established_count(&p.rig), 1000);
         for f in &p.frames {
@@ -96,7 +97,7 @@ mod tests {
         }
         assert_eq!(p.rig.table.len(), 1000);
 
-        let p = populated(20_000).expect("populated");
+        let p = populated(20_000, POPULATED_CAPACITY).expect("populated");
         assert_eq!(p.frames.len(), HOT_FLOWS);
         assert_eq!(p.rig.table.len(), 20_000);
         assert_eq!(established_count(&p.rig), HOT_FLOWS, "only the hot ones");

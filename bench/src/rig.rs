@@ -8,6 +8,7 @@
 //! pristine input frame back in; [`Rig::copy_only`] runs exactly that copy
 //! without the pipeline, so its cost can be subtracted.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use xvs_config::Timeouts;
@@ -61,8 +62,6 @@ pub struct Rig {
     /// The clock handed to the pipeline (seconds).
     pub now: u32,
     buf: Box<[u8]>,
-    /// Where the last processed frame ended up in `buf` (start, len).
-    out: (usize, usize),
 }
 
 impl Rig {
@@ -97,7 +96,6 @@ impl Rig {
             worker,
             now: START_SECS,
             buf: vec![0u8; BUFFER].into_boxed_slice(),
-            out: (HEADROOM, 0),
         })
     }
 
@@ -106,19 +104,26 @@ impl Rig {
     /// of every bench.
     #[inline]
     pub fn process(&mut self, ingress: usize, frame: &[u8]) -> Verdict {
+        self.run(ingress, frame).0
+    }
+
+    /// [`Rig::process`], also returning where the output frame lies in the
+    /// buffer (read it with [`Rig::bytes`]). Inlined into `process`, the
+    /// unused range costs nothing there.
+    #[inline]
+    pub fn run(&mut self, ingress: usize, frame: &[u8]) -> (Verdict, Range<usize>) {
         let len = frame.len();
         let Some(dst) = self.buf.get_mut(HEADROOM..HEADROOM + len) else {
-            return Verdict::Drop(DropReason::NoHeadroom);
+            return (Verdict::Drop(DropReason::NoHeadroom), 0..0);
         };
         dst.copy_from_slice(frame);
         let Some(mut pkt) = FrameBuf::new(&mut self.buf, HEADROOM, len) else {
-            return Verdict::Drop(DropReason::NoHeadroom);
+            return (Verdict::Drop(DropReason::NoHeadroom), 0..0);
         };
         let verdict = self
             .worker
             .process(&self.plan, &self.neighbors, self.now, ingress, &mut pkt);
-        self.out = (pkt.start(), pkt.len());
-        verdict
+        (verdict, pkt.start()..pkt.start() + pkt.len())
     }
 
     /// The copy [`Rig::process`] does before the pipeline, alone (same
@@ -134,10 +139,9 @@ impl Rig {
         FrameBuf::new(&mut self.buf, HEADROOM, len).map_or(0, |pkt| pkt.len())
     }
 
-    /// The frame as the last [`Rig::process`] left it.
-    pub fn output(&self) -> &[u8] {
-        let (start, len) = self.out;
-        self.buf.get(start..start + len).unwrap_or(&[])
+    /// The bytes of the buffer at `range` (an output frame from [`Rig::run`]).
+    pub fn bytes(&self, range: Range<usize>) -> &[u8] {
+        self.buf.get(range).unwrap_or(&[])
     }
 
     /// Advance the clock past every timeout and sweep the whole shard, so
@@ -214,11 +218,9 @@ mod tests {
         let syn = Spec::tcp(CLIENT4.into(), 4000, VIP4_DR.into(), TCP_PORT, SYN).frame();
         for _ in 0..2 {
             // The second run sees the pristine frame again (TTL 64, not 63).
-            assert_eq!(
-                rig.process(CLIENT_IF, &syn),
-                Verdict::Forward { iface: SERVER_IF }
-            );
-            let ttl = rig.output()[14 + 8];
+            let (verdict, out) = rig.run(CLIENT_IF, &syn);
+            assert_eq!(verdict, Verdict::Forward { iface: SERVER_IF });
+            let ttl = rig.bytes(out)[14 + 8];
             assert_eq!(ttl, 63, "one TTL decrement per run");
         }
         assert_eq!(rig.table.len(), 1, "the second SYN hit the first entry");
