@@ -303,3 +303,53 @@ fn shutdown_detaches_and_a_crash_does_not_stop_a_restart() {
     );
     assert!(!r2.sock.exists(), "control socket left behind");
 }
+
+#[test]
+fn reload_adds_a_vip_and_steering_follows() {
+    let Some(lab) = lab("reload_adds_a_vip", Method::Nat, 1) else {
+        return;
+    };
+    let one = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let r = start(lab, &one);
+    let new_vip = "198.18.0.101";
+    let before = r.lab.http_requests(&url(new_vip, 80), 3, 3, None).unwrap();
+    assert_eq!(
+        before.ok, 0,
+        "a VIP that is not configured must not answer: {before:?}"
+    );
+    let two = one.clone()
+        + &service(
+            "web2",
+            new_vip,
+            "tcp",
+            80,
+            "nat",
+            "wrr",
+            8080,
+            "",
+            &[1, 0, 2],
+        );
+    std::fs::write(&r.config, two).unwrap();
+    request(&r, "reload");
+    let t0 = std::time::Instant::now();
+    while !request(&r, "list").contains(new_vip) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "reload not applied:\n{}",
+            r.xvs.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = r.lab.http_requests(&url(new_vip, 80), 30, 5, None).unwrap();
+    assert_spread(
+        "new VIP after reload",
+        &report,
+        &[("rs1", 10), ("rs3", 20)],
+        &r,
+    );
+    // The first service carried on.
+    let old = r.lab.http_requests(&url(VIP4, 80), 9, 3, None).unwrap();
+    assert_eq!(old.failed, 0, "{old:?}");
+}
