@@ -128,7 +128,10 @@ pub struct Global {
     /// CPU cores to pin one worker each to; `workers.len()` is the worker count.
     pub workers: Vec<usize>,
     pub idle: IdlePolicy,
-    /// Connection-table capacity (entries, all workers together), allocated up front.
+    /// Connection-table capacity for IPv4 entries (all workers together,
+    /// split evenly between them), allocated up front; `xvs run` sizes the
+    /// IPv6 table at a quarter of it (at least 1024), as IPv6 entries are
+    /// twice as large and usually far fewer.
     pub conn_capacity: usize,
     pub timeouts: Timeouts,
     pub tunables: Tunables,
