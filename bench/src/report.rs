@@ -4,6 +4,11 @@
 //! baseline, and whether that meets the per-packet budget of DESIGN.md
 //! "Performance" (established ≤ 50 ns, new flow ≤ 150 ns; one core at
 //! 10 GbE line rate of 64-byte frames has 67.2 ns per packet).
+//!
+//! On a shared machine other work inflates whole runs, so the suite can be
+//! run several times into named criterion baselines (`-- --save-baseline
+//! run1`, ...); the table then shows, per benchmark, the lowest of the
+//! runs' medians (the run least disturbed) and the range across runs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,11 +50,25 @@ pub enum ReportError {
 pub struct Row {
     /// criterion's full id, `group/function`.
     pub id: String,
-    /// Median time per iteration, ns.
+    /// The lowest of the runs' median times per iteration, ns.
     pub median_ns: f64,
+    /// The highest of the runs' medians, ns.
+    pub worst_ns: f64,
+    /// How many runs (baselines) the figure is taken from.
+    pub runs: usize,
 }
 
 impl Row {
+    /// A benchmark with one run.
+    pub fn single(id: &str, median_ns: f64) -> Row {
+        Row {
+            id: id.to_owned(),
+            median_ns,
+            worst_ns: median_ns,
+            runs: 1,
+        }
+    }
+
     pub fn group(&self) -> &str {
         self.id.split('/').next().unwrap_or("")
     }
@@ -92,16 +111,29 @@ pub fn full_id_of(benchmark: &Value) -> Option<String> {
     benchmark.get("full_id")?.as_str().map(str::to_owned)
 }
 
-/// Every benchmark saved under `dir` (criterion's output directory),
+/// Every benchmark saved under `dir` (criterion's output directory) in
+/// any of the named `baselines` (criterion's own latest run is `new`),
+/// one row per benchmark with the best and worst median over them,
 /// sorted by id.
-pub fn collect(dir: &Path) -> Result<Vec<Row>, ReportError> {
-    let mut rows = Vec::new();
-    walk(dir, &mut rows)?;
-    rows.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(rows)
+pub fn collect(dir: &Path, baselines: &[String]) -> Result<Vec<Row>, ReportError> {
+    let mut medians: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    walk(dir, baselines, &mut medians)?;
+    Ok(medians
+        .into_iter()
+        .map(|(id, m)| Row {
+            id,
+            median_ns: m.iter().copied().fold(f64::INFINITY, f64::min),
+            worst_ns: m.iter().copied().fold(0.0, f64::max),
+            runs: m.len(),
+        })
+        .collect())
 }
 
-fn walk(dir: &Path, rows: &mut Vec<Row>) -> Result<(), ReportError> {
+fn walk(
+    dir: &Path,
+    baselines: &[String],
+    medians: &mut BTreeMap<String, Vec<f64>>,
+) -> Result<(), ReportError> {
     let io = |source| ReportError::Io {
         path: dir.to_owned(),
         source,
@@ -111,22 +143,23 @@ fn walk(dir: &Path, rows: &mut Vec<Row>) -> Result<(), ReportError> {
         if !path.is_dir() {
             continue;
         }
-        if path.file_name().is_some_and(|n| n == "new") {
-            let bench = path.join("benchmark.json");
-            let est = path.join("estimates.json");
-            if bench.is_file() && est.is_file() {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let bench = path.join("benchmark.json");
+        let est = path.join("estimates.json");
+        if bench.is_file() && est.is_file() {
+            if baselines.iter().any(|b| b == name) {
                 let id = full_id_of(&read(&bench)?).ok_or(ReportError::Missing {
                     path: bench,
                     field: "full_id",
                 })?;
-                let median_ns = median_of(&read(&est)?).ok_or(ReportError::Missing {
+                let median = median_of(&read(&est)?).ok_or(ReportError::Missing {
                     path: est,
                     field: "median.point_estimate",
                 })?;
-                rows.push(Row { id, median_ns });
+                medians.entry(id).or_default().push(median);
             }
-        } else if path.file_name().is_none_or(|n| n != "report") {
-            walk(&path, rows)?;
+        } else if name != "report" {
+            walk(&path, baselines, medians)?;
         }
     }
     Ok(())
@@ -142,8 +175,8 @@ pub fn render(rows: &[Row]) -> String {
         .map(|r| (r.group(), r.median_ns))
         .collect();
     let mut out = String::from(
-        "| benchmark | median ns/packet | minus copy | budget | meets budget | share of 67.2 ns line rate |\n\
-         |---|---:|---:|---:|---|---:|\n",
+        "| benchmark | median ns/packet | range over runs | minus copy | budget | meets budget | share of 67.2 ns |\n\
+         |---|---:|---:|---:|---:|---|---:|\n",
     );
     for r in rows {
         let copy = if r.is_baseline() {
@@ -164,10 +197,15 @@ pub fn render(rows: &[Row]) -> String {
             format!("{:.0} %", 100.0 * net / LINE_RATE_NS)
         };
         // Writing to a String cannot fail.
+        let range = if r.runs > 1 {
+            format!("{:.1}–{:.1} ({})", r.median_ns, r.worst_ns, r.runs)
+        } else {
+            "—".to_owned()
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {:.1} | {} | {} | {} | {} |",
-            r.id, r.median_ns, net_text, budget, verdict, share
+            "| `{}` | {:.1} | {} | {} | {} | {} | {} |",
+            r.id, r.median_ns, range, net_text, budget, verdict, share
         );
     }
     out
@@ -196,10 +234,7 @@ mod tests {
 
     #[test]
     fn render_subtracts_the_group_copy_baseline_and_judges_the_net_figure() {
-        let row = |id: &str, median_ns| Row {
-            id: id.to_owned(),
-            median_ns,
-        };
+        let row = Row::single;
         let rows = [
             row("established/dr_in", 45.0),
             row("established/frame_copy", 4.0),
@@ -210,31 +245,67 @@ mod tests {
         ];
         let t = render(&rows);
         assert!(
-            t.contains("| `established/dr_in` | 45.0 | 41.0 | ≤ 50 | yes | 61 % |"),
+            t.contains("| `established/dr_in` | 45.0 | — | 41.0 | ≤ 50 | yes | 61 % |"),
             "{t}"
         );
         assert!(
-            t.contains("| `established/tun_in` | 56.0 | 52.0 | ≤ 50 | **no** |"),
+            t.contains("| `established/tun_in` | 56.0 | — | 52.0 | ≤ 50 | **no** |"),
             "{t}"
         );
         assert!(
-            t.contains("| `established/frame_copy` | 4.0 | — | — | — | — |"),
+            t.contains("| `established/frame_copy` | 4.0 | — | — | — | — | — |"),
             "{t}"
         );
         assert!(
-            t.contains("| `new_flow/rr` | 150.0 | 144.0 | ≤ 150 | yes |"),
+            t.contains("| `new_flow/rr` | 150.0 | — | 144.0 | ≤ 150 | yes |"),
             "{t}"
         );
         // No baseline in the group: judged on the raw figure.
         assert!(
-            t.contains("| `table_size/1k` | 30.0 | — | ≤ 50 | yes |"),
+            t.contains("| `table_size/1k` | 30.0 | — | — | ≤ 50 | yes |"),
             "{t}"
         );
     }
 
     #[test]
     fn collect_reports_a_missing_directory_as_an_error() {
-        let e = collect(Path::new("/nonexistent/criterion")).expect_err("no dir");
+        let e = collect(Path::new("/nonexistent/criterion"), &["new".into()]).expect_err("no dir");
         assert!(e.to_string().contains("/nonexistent/criterion"), "{e}");
+    }
+
+    /// Write one benchmark's saved result as criterion lays it out.
+    fn save(root: &Path, id: &str, baseline: &str, median: f64) {
+        let dir = root.join(id).join(baseline);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let bench = format!(r#"{{"group_id":"g","function_id":"f","full_id":"{id}"}}"#);
+        std::fs::write(dir.join("benchmark.json"), bench).expect("write");
+        let est = format!(r#"{{"median":{{"point_estimate":{median}}}}}"#);
+        std::fs::write(dir.join("estimates.json"), est).expect("write");
+    }
+
+    #[test]
+    fn collect_takes_the_best_and_worst_median_over_the_named_baselines() {
+        let root = std::env::temp_dir().join(format!("xvs-bench-report-{}", std::process::id()));
+        save(&root, "established/dr_in", "run1", 50.0);
+        save(&root, "established/dr_in", "run2", 40.0);
+        save(&root, "established/dr_in", "new", 99.0);
+        save(&root, "new_flow/rr", "run1", 120.0);
+        let runs = ["run1".to_owned(), "run2".to_owned()];
+        let rows = collect(&root, &runs).expect("collect");
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(
+            rows,
+            vec![
+                Row {
+                    id: "established/dr_in".into(),
+                    median_ns: 40.0,
+                    worst_ns: 50.0,
+                    runs: 2
+                },
+                Row::single("new_flow/rr", 120.0),
+            ]
+        );
+        let t = render(&rows);
+        assert!(t.contains("| 40.0 | 40.0–50.0 (2) |"), "{t}");
     }
 }
