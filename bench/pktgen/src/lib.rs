@@ -8,10 +8,11 @@
 //! Layer: benchmark tool. This library holds the pure parts, each tested
 //! beside its code: frame templates and their per-flow patching
 //! ([`frame`]), the flow range ([`flows`]), rate pacing ([`pacer`]), the
-//! parsers behind destination-MAC resolution ([`neigh`]) and the JSON
-//! report ([`report`]). The sockets, clock and counters live in the
-//! `xvs-pktgen` binary.
+//! parsers behind destination-MAC resolution ([`neigh`]) and CPU
+//! accounting ([`cpu`]), and the JSON report ([`report`]). The sockets,
+//! clock and counters live in the `xvs-pktgen` binary.
 
+pub mod cpu;
 pub mod flows;
 pub mod frame;
 pub mod neigh;

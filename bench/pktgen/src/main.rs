@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use clap::Parser;
+use xvs_pktgen::cpu::USER_HZ;
 use xvs_pktgen::neigh::{format_mac, parse_mac};
 use xvs_pktgen::{FlowSet, FrameSpec, JsonObject, Pacer, L4};
 
@@ -98,6 +99,14 @@ struct Cli {
     /// Milliseconds to wait after the last frame before reading counters.
     #[arg(long, default_value_t = 300)]
     drain_ms: u64,
+    /// A forwarder thread (TID) whose run time over the counting window is
+    /// reported, with received packets per second of it (repeatable).
+    #[arg(long = "cpu-of")]
+    cpu_of: Vec<u32>,
+    /// A core whose time by kind (user, system, softirq, ...) over the
+    /// counting window is reported (repeatable).
+    #[arg(long = "cpu-stat")]
+    cpu_stat: Vec<usize>,
 }
 
 fn mac_arg(s: &str) -> Result<[u8; 6], String> {
@@ -181,12 +190,14 @@ fn run(cli: Cli) -> Result<()> {
     }
 
     let tx0 = (own.stat("tx_packets")?, own.stat("tx_dropped")?);
+    let cpu0 = sys::cpu_snapshot(&cli.cpu_of, &cli.cpu_stat)?;
     let t_rx0 = Instant::now();
     let rx0 = sys::rx_packets(&counted)?;
     let stats = generator.run(Duration::from_secs_f64(cli.duration), Pacer::new(cli.pps))?;
     std::thread::sleep(Duration::from_millis(cli.drain_ms));
     let rx1 = sys::rx_packets(&counted)?;
     let window = t_rx0.elapsed().as_secs_f64();
+    let cpu1 = sys::cpu_snapshot(&cli.cpu_of, &cli.cpu_stat)?;
     let tx1 = (own.stat("tx_packets")?, own.stat("tx_dropped")?);
 
     let secs = stats.elapsed.as_secs_f64();
@@ -214,6 +225,7 @@ fn run(cli: Cli) -> Result<()> {
         .uint("tx_dropped", tx1.1.saturating_sub(tx0.1))
         .uint("ring_full_rounds", stats.ring_full_rounds)
         .float("tx_pps", wire_tx as f64 / secs, 0);
+    let mut rx_net = None;
     if !counted.is_empty() {
         let d = delta(&rx1, &rx0);
         let total: u64 = d.iter().sum();
@@ -230,6 +242,27 @@ fn run(cli: Cli) -> Result<()> {
             .float("rx_net", net, 0)
             .float("rx_pps", net / secs, 0)
             .float("delivered_ratio", net / wire_tx.max(1) as f64, 4);
+        rx_net = Some(net);
+    }
+    out = out.float("window_s", window, 3);
+    if !cli.cpu_of.is_empty() {
+        let ns: u64 = delta(&cpu1.threads_ns, &cpu0.threads_ns).iter().sum();
+        let secs = ns as f64 / 1e9;
+        out = out.float("fwd_cpu_s", secs, 3);
+        if let Some(net) = rx_net {
+            out = out.float("rx_per_fwd_cpu_s", net / secs, 0);
+        }
+    }
+    for (i, core) in cli.cpu_stat.iter().enumerate() {
+        let d = cpu1.cores[i].since(&cpu0.cores[i]);
+        let s = |ticks: u64| ticks as f64 / USER_HZ;
+        let times = JsonObject::new()
+            .float("user", s(d.user + d.nice), 2)
+            .float("system", s(d.system), 2)
+            .float("softirq", s(d.softirq + d.irq), 2)
+            .float("idle", s(d.idle + d.iowait), 2)
+            .float("steal", s(d.steal), 2);
+        out = out.object(&format!("cpu{core}"), &times);
     }
     println!("{}", out.render());
     Ok(())

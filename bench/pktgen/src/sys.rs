@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use xvs_pktgen::cpu::{parse_proc_stat, parse_schedstat, CpuTimes};
 use xvs_pktgen::neigh::{parse_mac, parse_proc_arp, parse_route_get, Route};
 
 /// A counter of one interface: in this namespace (`IF`) or another one
@@ -68,6 +69,39 @@ impl IfaceRef {
 /// Sum of `rx_packets` over `ifaces`, and each one.
 pub fn rx_packets(ifaces: &[IfaceRef]) -> Result<Vec<u64>> {
     ifaces.iter().map(|i| i.stat("rx_packets")).collect()
+}
+
+/// Run time of thread `tid` so far, in nanoseconds.
+pub fn thread_runtime_ns(tid: u32) -> Result<u64> {
+    let path = format!("/proc/{tid}/schedstat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_schedstat(&text).ok_or_else(|| anyhow!("{path}: unexpected contents {text:?}"))
+}
+
+/// Times of `core` so far, from /proc/stat.
+pub fn core_times(core: usize) -> Result<CpuTimes> {
+    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    parse_proc_stat(&text, core).ok_or_else(|| anyhow!("/proc/stat has no cpu{core} line"))
+}
+
+/// A snapshot of everything CPU-related the report compares.
+#[derive(Debug, Clone)]
+pub struct CpuSnapshot {
+    pub threads_ns: Vec<u64>,
+    pub cores: Vec<CpuTimes>,
+}
+
+pub fn cpu_snapshot(tids: &[u32], cores: &[usize]) -> Result<CpuSnapshot> {
+    Ok(CpuSnapshot {
+        threads_ns: tids
+            .iter()
+            .map(|&t| thread_runtime_ns(t))
+            .collect::<Result<_>>()?,
+        cores: cores
+            .iter()
+            .map(|&c| core_times(c))
+            .collect::<Result<_>>()?,
+    })
 }
 
 /// The kernel's route to `dst` in this namespace.
@@ -136,6 +170,15 @@ mod tests {
         assert!(IfaceRef::parse("a/b/c").is_err());
         assert!(IfaceRef::parse("/eth0").is_err());
         assert!(IfaceRef::parse("ns/").is_err());
+    }
+
+    #[test]
+    fn our_own_thread_and_core_times_are_readable() {
+        let me = std::process::id();
+        assert!(thread_runtime_ns(me).unwrap() > 0, "this process has run");
+        let snap = cpu_snapshot(&[me], &[0]).unwrap();
+        assert_eq!((snap.threads_ns.len(), snap.cores.len()), (1, 1));
+        assert!(core_times(100_000).is_err());
     }
 
     #[test]
