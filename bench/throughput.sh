@@ -355,7 +355,7 @@ Measured {now} with
 Traffic: {env["SIZE"]}-byte frames (FCS included, so {int(env["SIZE"]) - 4} bytes on the veth),
 UDP to the VIP 198.18.0.100:9 from {env["FLOWS"]} flows (source ports 1024 up, one source
 address), flat out for {env["DURATION"]} s, from `xvs-pktgen` (AF_XDP, copy mode) pinned to
-core {env["GEN_CORE"]} in the client namespace; every forwarder worker 0 on core {env["FWD_CORE"]}.
+core {env["GEN_CORE"]} in the client namespace; the (first) forwarder worker on core {env["FWD_CORE"]}.
 Delivered = packets counted at the three real servers' interfaces (rx_packets,
 minus the background measured for 0.5 s before each run) per second of sending;
 offered = what the generator's interface transmitted per second. Each candidate
