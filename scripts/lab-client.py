@@ -25,6 +25,7 @@ import http.client
 import ipaddress
 import json
 import os
+import random
 import socket
 import sys
 import threading
@@ -69,14 +70,24 @@ def http_once(target, source, timeout, known):
         conn.close()
 
 
+# UDP requests use consecutive source ports from a random base, so that
+# the N datagrams of one run are N distinct flows. With kernel-chosen
+# ephemeral ports two of them can share a port by chance, and a load
+# balancer rightly treats them as one flow (one real server).
+UDP_PORT_BASE = random.randrange(20000, 50000)
+
+
 def udp_once(target, source, timeout, known, seq):
     host, port = target
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.settimeout(timeout)
-        if source:
-            sock.bind((source, 0))
+        any_addr = "::" if family == socket.AF_INET6 else "0.0.0.0"
+        try:
+            sock.bind((source or any_addr, UDP_PORT_BASE + seq % 10000))
+        except OSError:
+            sock.bind((source or any_addr, 0))
         payload = b"xvs-lab %d %s" % (seq, os.urandom(6).hex().encode())
         sock.sendto(payload, (host, port))
         data, peer = sock.recvfrom(65535)

@@ -318,7 +318,11 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             if tx_socket[ii].is_none() {
                 tx_socket[ii] = Some(sockets.len());
             }
-            sockets.push(WorkerSocket { iface: ii, sock });
+            sockets.push(WorkerSocket {
+                iface: ii,
+                sock,
+                tx_in_flight: 0,
+            });
         }
         let pool = FramePool::new(&umem);
         let pipeline = Worker::new(

@@ -56,6 +56,12 @@ pub struct DriverCounters {
     pub tx_packets: AtomicU64,
     /// Descriptors from the kernel we could not map to a frame (never expected).
     pub bad_descriptors: AtomicU64,
+    /// The kernel's own AF_XDP counters for this worker's sockets
+    /// (XDP_STATISTICS, sampled once a second): packets dropped before
+    /// xvs saw them, and why.
+    pub kernel_rx_dropped: AtomicU64,
+    pub kernel_fill_ring_empty: AtomicU64,
+    pub kernel_rx_ring_full: AtomicU64,
 }
 
 impl DriverCounters {

@@ -45,7 +45,13 @@ pub struct WorkerSocket {
     /// Index of the interface in the plan.
     pub iface: usize,
     pub sock: XskSocket,
+    /// Frames on the TX ring not yet completed.
+    pub tx_in_flight: u32,
 }
+
+/// In copy mode one `sendto` transmits at most 32 frames (the kernel's
+/// TX batch), so a burst needs several kicks; bounded per loop.
+const MAX_KICKS: usize = 8;
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -74,10 +80,19 @@ pub struct WorkerLoop {
 }
 
 impl WorkerLoop {
-    /// Put as many free frames as fit on every fill ring.
+    /// Top every fill ring up to its share of the UMEM: half the frames
+    /// split between the sockets (the rest stay free for TX and for frames
+    /// waiting on a neighbour), so a quiet interface does not hold frames
+    /// a busy one needs.
     fn refill(&mut self, scratch: &mut Vec<u64>) {
+        let share = (self.umem.frames() as usize / (2 * self.sockets.len().max(1))).max(1) as u32;
         for s in &mut self.sockets {
-            let want = s.sock.fill.free(1).min(self.pool.len() as u32) as usize;
+            let size = s.sock.fill.size();
+            let on_ring = size - s.sock.fill.free(size).min(size);
+            let want = share
+                .min(size)
+                .saturating_sub(on_ring)
+                .min(self.pool.len() as u32) as usize;
             if want == 0 {
                 continue;
             }
@@ -97,6 +112,7 @@ impl WorkerLoop {
         for s in &mut self.sockets {
             loop {
                 let n = s.sock.comp.consume(&mut done);
+                s.tx_in_flight = s.tx_in_flight.saturating_sub(n as u32);
                 for &a in &done[..n] {
                     self.pool.free(self.umem.chunk_of(a));
                 }
@@ -124,6 +140,7 @@ impl WorkerLoop {
         let fds: Vec<RawFd> = self.sockets.iter().map(|s| s.sock.fd()).collect();
         let mut idle_spins = 0u32;
         let mut iterations = 0u64;
+        let mut stats_sampled_at = u32::MAX;
         self.refill(&mut scratch);
         while !self.shared.stop.load(Ordering::Relaxed) {
             let plan = self.shared.plan.load();
@@ -206,6 +223,10 @@ impl WorkerLoop {
             iterations += 1;
             if iterations.is_multiple_of(64) {
                 self.pipeline.housekeeping(&plan, now, EXPIRE_BUDGET);
+                if now != stats_sampled_at {
+                    stats_sampled_at = now;
+                    self.sample_socket_stats();
+                }
             }
             drop(plan);
             drop(neighbors);
@@ -265,22 +286,63 @@ impl WorkerLoop {
 
     fn flush_tx(&mut self, tx: &mut [Vec<Desc>]) {
         for (ti, batch) in tx.iter_mut().enumerate() {
-            if batch.is_empty() {
+            let ws = &mut self.sockets[ti];
+            if !batch.is_empty() {
+                let n = ws.sock.tx.produce(batch);
+                ws.tx_in_flight += n as u32;
+                DriverCounters::add(&self.counters.tx_packets, n as u64);
+                for d in &batch[n..] {
+                    self.pool.free(self.umem.chunk_of(d.addr));
+                }
+                if n < batch.len() {
+                    DriverCounters::add(&self.counters.tx_ring_full, (batch.len() - n) as u64);
+                }
+                batch.clear();
+            }
+            if ws.tx_in_flight == 0 {
                 continue;
             }
-            let s = &mut self.sockets[ti].sock;
-            let n = s.tx.produce(batch);
-            DriverCounters::add(&self.counters.tx_packets, n as u64);
-            for d in &batch[n..] {
-                self.pool.free(self.umem.chunk_of(d.addr));
+            if ws.sock.is_zero_copy() {
+                if ws.sock.tx.needs_wakeup() {
+                    ws.sock.kick_tx();
+                }
+                continue;
             }
-            if n < batch.len() {
-                DriverCounters::add(&self.counters.tx_ring_full, (batch.len() - n) as u64);
+            // Copy mode: the kernel transmits only inside sendto, 32
+            // frames at a time; keep kicking while our frames are queued,
+            // or the TX ring backs up, the fill ring runs dry and the
+            // kernel drops at RX before we see the packets.
+            let mut done = [0u64; BATCH];
+            for _ in 0..MAX_KICKS {
+                ws.sock.kick_tx();
+                let n = ws.sock.comp.consume(&mut done);
+                ws.tx_in_flight = ws.tx_in_flight.saturating_sub(n as u32);
+                for &a in &done[..n] {
+                    self.pool.free(self.umem.chunk_of(a));
+                }
+                if ws.tx_in_flight == 0 || n == 0 {
+                    break;
+                }
             }
-            if n > 0 && (s.tx.needs_wakeup() || !s.is_zero_copy()) {
-                s.kick_tx();
-            }
-            batch.clear();
         }
+    }
+
+    /// Copy the kernel's per-socket drop counters into ours (once a second).
+    fn sample_socket_stats(&mut self) {
+        let mut rx_dropped = 0;
+        let mut fill_empty = 0;
+        let mut rx_full = 0;
+        for s in &self.sockets {
+            if let Ok(st) = s.sock.statistics() {
+                rx_dropped += st.rx_dropped;
+                fill_empty += st.rx_fill_ring_empty_descs;
+                rx_full += st.rx_ring_full;
+            }
+        }
+        let c = &self.counters;
+        c.kernel_rx_dropped.store(rx_dropped, Ordering::Relaxed);
+        c.kernel_fill_ring_empty
+            .store(fill_empty, Ordering::Relaxed);
+        c.kernel_rx_ring_full.store(rx_full, Ordering::Relaxed);
     }
 }
