@@ -198,6 +198,16 @@ impl<const W: usize> Store<W> {
         })
     }
 
+    /// Reader: the slot of a present entry with `key` and the consistent
+    /// copy of it the key was compared against (so a caller that wants the
+    /// entry does not read the slot a second time).
+    pub(crate) fn find_fields(&self, hash: u64, key: &Key, now: u32) -> Option<(u32, Fields)> {
+        self.index.find(hash, key.kind, |slot| {
+            let f = self.read(slot as usize)?;
+            (key.matches(&f) && alive(&f, now)).then_some((slot, f))
+        })
+    }
+
     /// Owner: take a free slot, returning it with the generation its next
     /// entry will have.
     pub(crate) fn alloc(&self) -> Option<(u32, u32)> {

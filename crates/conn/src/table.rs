@@ -380,6 +380,85 @@ impl ConnTable {
         })
     }
 
+    /// As [`Self::find`], returning the consistent copy the key matched.
+    pub(crate) fn find_entry<const W: usize>(
+        &self,
+        worker: usize,
+        key: &Key,
+        now: u32,
+    ) -> Option<ConnEntry>
+    where
+        Shard: PickStore<W>,
+    {
+        let hash = key.hash::<W>(&self.hasher);
+        let n = self.shards.len();
+        let first = if worker < n { worker } else { 0 };
+        (0..n).map(|i| (first + i) % n).find_map(|s| {
+            let (slot, f) = self.shards[s].store().find_fields(hash, key, now)?;
+            Some(ConnEntry::from_fields(
+                ConnId::new(f.seq, W == V6_WORDS, s, slot),
+                &f,
+            ))
+        })
+    }
+
+    fn find_any_entry(&self, worker: usize, v6: bool, key: &Key, now: u32) -> Option<ConnEntry> {
+        if v6 {
+            self.find_entry::<V6_WORDS>(worker, key, now)
+        } else {
+            self.find_entry::<V4_WORDS>(worker, key, now)
+        }
+    }
+
+    /// [`Self::lookup_in`] and [`Self::get`] in one pass over the slot: the
+    /// per-packet path wants the entry, not just its id.
+    #[allow(clippy::too_many_arguments)] // the 5-tuple plus worker and clock
+    pub fn lookup_in_entry(
+        &self,
+        worker: usize,
+        proto: u8,
+        caddr: IpAddr,
+        cport: u16,
+        vaddr: IpAddr,
+        vport: u16,
+        now_secs: u32,
+    ) -> Option<ConnEntry> {
+        let (v6, a, b) = pair(caddr, vaddr)?;
+        let key = Key {
+            kind: KeyKind::Input,
+            proto,
+            a,
+            pa: cport,
+            b,
+            pb: vport,
+        };
+        self.find_any_entry(worker, v6, &key, now_secs)
+    }
+
+    /// [`Self::lookup_out`] and [`Self::get`] in one pass over the slot.
+    #[allow(clippy::too_many_arguments)]
+    pub fn lookup_out_entry(
+        &self,
+        worker: usize,
+        proto: u8,
+        daddr: IpAddr,
+        dport: u16,
+        laddr: IpAddr,
+        lport: u16,
+        now_secs: u32,
+    ) -> Option<ConnEntry> {
+        let (v6, a, b) = pair(daddr, laddr)?;
+        let key = Key {
+            kind: KeyKind::Output,
+            proto,
+            a,
+            pa: dport,
+            b,
+            pb: lport,
+        };
+        self.find_any_entry(worker, v6, &key, now_secs)
+    }
+
     fn find_any(&self, worker: usize, v6: bool, key: &Key, now: u32) -> Option<ConnId> {
         if v6 {
             self.find::<V6_WORDS>(worker, key, now)

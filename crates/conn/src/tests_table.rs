@@ -705,3 +705,26 @@ fn on_expire_may_insert_on_the_same_worker() {
     assert!(new_ids.iter().all(Result::is_ok), "{new_ids:?}");
     assert_eq!(lookup_in(&t, 0, &nat4(101), 4), new_ids[0].ok());
 }
+
+#[test]
+fn entry_lookups_return_what_get_returns() {
+    let t = ConnTable::new(64, 2);
+    let c = nat4(4242);
+    let id = ins(&t, 0, &c, 10);
+    let by_id = t.get(id).unwrap();
+    let e = t
+        .lookup_in_entry(1, c.protocol, c.caddr, c.cport, c.vaddr, c.vport, 11)
+        .unwrap();
+    assert_eq!(e, by_id);
+    let e = t
+        .lookup_out_entry(1, c.protocol, c.daddr, c.dport, c.laddr, c.lport, 11)
+        .unwrap();
+    assert_eq!(e, by_id);
+    assert!(t
+        .lookup_in_entry(0, c.protocol, c.caddr, c.cport + 1, c.vaddr, c.vport, 11)
+        .is_none());
+    // Expired entries are absent here too.
+    assert!(t
+        .lookup_in_entry(0, c.protocol, c.caddr, c.cport, c.vaddr, c.vport, 10_000)
+        .is_none());
+}

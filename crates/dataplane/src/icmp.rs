@@ -39,18 +39,15 @@ impl Worker {
             Err(v) => return v,
         };
         // The quoted packet is a reply VIP:vport → CIP:cport.
-        let entry = self
-            .conns
-            .lookup_in(
-                self.id,
-                err.protocol,
-                err.dst,
-                err.dst_port,
-                err.src,
-                err.src_port,
-                ctx.now,
-            )
-            .and_then(|id| self.conns.get(id));
+        let entry = self.conns.lookup_in_entry(
+            self.id,
+            err.protocol,
+            err.dst,
+            err.dst_port,
+            err.src,
+            err.src_port,
+            ctx.now,
+        );
         let Some(e) = entry else {
             return Verdict::Drop(DropReason::IcmpNoConn);
         };
@@ -61,7 +58,7 @@ impl Worker {
         if matches!(method, ForwardMethod::Dr | ForwardMethod::Tun) {
             return self.forward_to_real_server(ctx, pkt, &mut info, &e, dest);
         }
-        let prep = match self.prepare(ctx, pkt, &mut info, e.daddr, Encap::None) {
+        let prep = match self.prepare(ctx, pkt, &mut info, e.daddr, dest.egress, Encap::None) {
             Ok(p) => p,
             Err(v) => return v,
         };
@@ -99,18 +96,15 @@ impl Worker {
         };
         // The quoted packet is the one the real server received:
         // CIP:cport (FullNAT: LIP:lport) → RIP:rport.
-        let entry = self
-            .conns
-            .lookup_out(
-                self.id,
-                quoted.protocol,
-                quoted.dst,
-                quoted.dst_port,
-                quoted.src,
-                quoted.src_port,
-                ctx.now,
-            )
-            .and_then(|id| self.conns.get(id));
+        let entry = self.conns.lookup_out_entry(
+            self.id,
+            quoted.protocol,
+            quoted.dst,
+            quoted.dst_port,
+            quoted.src,
+            quoted.src_port,
+            ctx.now,
+        );
         let Some(e) = entry else {
             return if to_local {
                 Verdict::Drop(DropReason::IcmpNoConn)
@@ -123,7 +117,7 @@ impl Worker {
             Ok(None) => return Verdict::Pass,
             Err(v) => return v,
         };
-        let prep = match self.prepare(ctx, pkt, &mut info, e.caddr, Encap::None) {
+        let prep = match self.prepare(ctx, pkt, &mut info, e.caddr, None, Encap::None) {
             Ok(p) => p,
             Err(v) => return v,
         };

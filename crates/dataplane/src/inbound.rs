@@ -97,8 +97,7 @@ impl Worker {
 
         let mut found = self
             .conns
-            .lookup_in(self.id, proto, caddr, cport, vaddr, vport, ctx.now)
-            .and_then(|id| self.conns.get(id));
+            .lookup_in_entry(self.id, proto, caddr, cport, vaddr, vport, ctx.now);
         if let Some(e) = found {
             match plan.dest(e.dest_id) {
                 // One-packet scheduling: every datagram is scheduled anew; the
@@ -417,7 +416,7 @@ impl Worker {
         } else {
             Encap::None
         };
-        let prep = match self.prepare(ctx, pkt, info, e.daddr, encap) {
+        let prep = match self.prepare(ctx, pkt, info, e.daddr, dest.egress, encap) {
             Ok(p) => p,
             Err(v) => return v,
         };

@@ -29,18 +29,15 @@ impl Worker {
                 Verdict::Pass
             };
         }
-        let entry = self
-            .conns
-            .lookup_out(
-                self.id,
-                info.protocol,
-                info.src,
-                info.src_port,
-                info.dst,
-                info.dst_port,
-                ctx.now,
-            )
-            .and_then(|id| self.conns.get(id));
+        let entry = self.conns.lookup_out_entry(
+            self.id,
+            info.protocol,
+            info.src,
+            info.src_port,
+            info.dst,
+            info.dst_port,
+            ctx.now,
+        );
         let Some(e) = entry else {
             // Not a reply we know: traffic to a FullNAT local address is
             // ours and dropped; anything else belongs to the kernel.
@@ -66,7 +63,7 @@ impl Worker {
         info: &mut FrameInfo,
         e: &ConnEntry,
     ) -> Verdict {
-        let prep = match self.prepare(ctx, pkt, info, e.caddr, Encap::None) {
+        let prep = match self.prepare(ctx, pkt, info, e.caddr, None, Encap::None) {
             Ok(p) => p,
             Err(v) => return v,
         };

@@ -20,13 +20,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ahash::RandomState;
 use xvs_config::{
     ForwardMethod, Interface, MacAddr, Persistence, Protocol, Snapshot, Timeouts, Tunables,
 };
 use xvs_sched::{DestLoad, SchedDest, SchedError, ServiceScheduler, Thresholds};
 
 use crate::counters::Stats;
+use crate::route::{route, Egress};
 
 /// Everything shared about one real server across plans: its load counters
 /// (read by the schedulers) and its statistics.
@@ -107,6 +107,9 @@ pub struct PlanDest {
     pub available: bool,
     pub thresholds: Thresholds,
     pub mac: Option<MacAddr>,
+    /// Where packets to this real server leave (worked out once here, not
+    /// per packet); `None` when no interface reaches it.
+    pub egress: Option<Egress>,
     pub shared: Arc<DestShared>,
 }
 
@@ -151,9 +154,70 @@ pub struct Plan {
     pub timeouts: Timeouts,
     pub tunables: Tunables,
     pub workers: usize,
-    service_index: HashMap<(u8, IpAddr, u16), usize, RandomState>,
-    vips: HashMap<IpAddr, (), RandomState>,
-    local_addresses: HashMap<IpAddr, (), RandomState>,
+    service_index: HashMap<(u128, u32), usize, FoldHash>,
+    vips: HashMap<u128, (), FoldHash>,
+    local_addresses: HashMap<u128, (), FoldHash>,
+}
+
+/// An address as one integer: IPv4 as its IPv4-mapped IPv6 form, so the
+/// per-packet maps hash one `u128` instead of an enum.
+#[inline]
+fn addr_key(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v4) => (0xffff_u128 << 32) | u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+#[inline]
+fn service_key(protocol: u8, vip: IpAddr, port: u16) -> (u128, u32) {
+    (addr_key(vip), (u32::from(port) << 8) | u32::from(protocol))
+}
+
+/// The per-packet maps' hasher: keys are a handful of integers chosen by
+/// the operator (VIPs, ports), not by attackers — a packet only ever looks
+/// keys up — so a multiply-fold hash is enough and costs a few cycles
+/// (ahash's portable fallback, used when the build has no AES, costs more).
+#[derive(Clone, Copy, Debug, Default)]
+struct FoldHash;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FoldHasher(u64);
+
+impl std::hash::BuildHasher for FoldHash {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher(0x243F_6A88_85A3_08D3)
+    }
+}
+
+impl std::hash::Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        let m = u128::from(self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+    #[inline]
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+    #[inline]
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
 }
 
 /// Why a snapshot could not be compiled (validated configs compile; this
@@ -179,8 +243,8 @@ impl Plan {
         let workers = snapshot.global.workers.len().max(1);
         let mut services = Vec::with_capacity(snapshot.services.len());
         let mut dests: Vec<Option<PlanDest>> = Vec::new();
-        let mut service_index = HashMap::with_hasher(RandomState::new());
-        let mut vips = HashMap::with_hasher(RandomState::new());
+        let mut service_index = HashMap::with_hasher(FoldHash);
+        let mut vips = HashMap::with_hasher(FoldHash);
 
         for (si, svc) in snapshot.services.iter().enumerate() {
             let service_shared = registry.service((svc.protocol, svc.vip, svc.port));
@@ -227,6 +291,7 @@ impl Plan {
                     available: true,
                     thresholds,
                     mac: rs.mac,
+                    egress: route(&snapshot.interfaces, rs.address),
                     shared,
                 });
             }
@@ -240,8 +305,8 @@ impl Plan {
                 service: svc.name.clone(),
                 source,
             })?;
-            service_index.insert((svc.protocol.number(), svc.vip, svc.port), si);
-            vips.insert(svc.vip, ());
+            service_index.insert(service_key(svc.protocol.number(), svc.vip, svc.port), si);
+            vips.insert(addr_key(svc.vip), ());
             services.push(PlanService {
                 protocol: svc.protocol,
                 vip: svc.vip,
@@ -276,6 +341,7 @@ impl Plan {
                         available: false,
                         thresholds: d.thresholds,
                         mac: d.mac,
+                        egress: d.egress,
                         shared: Arc::clone(&d.shared),
                     });
                 }
@@ -290,10 +356,10 @@ impl Plan {
                 worker_ports: split_ports(p.port_min, p.port_max, workers),
             })
             .collect::<Vec<_>>();
-        let mut local_addresses = HashMap::with_hasher(RandomState::new());
+        let mut local_addresses = HashMap::with_hasher(FoldHash);
         for p in &pools {
             for a in &p.addresses {
-                local_addresses.insert(*a, ());
+                local_addresses.insert(addr_key(*a), ());
             }
         }
 
@@ -318,20 +384,20 @@ impl Plan {
     #[inline]
     pub fn find_service(&self, protocol: u8, vip: IpAddr, port: u16) -> Option<usize> {
         self.service_index
-            .get(&(protocol, vip, port))
-            .or_else(|| self.service_index.get(&(protocol, vip, 0)))
+            .get(&service_key(protocol, vip, port))
+            .or_else(|| self.service_index.get(&service_key(protocol, vip, 0)))
             .copied()
     }
 
     #[inline]
     pub fn is_vip(&self, addr: IpAddr) -> bool {
-        self.vips.contains_key(&addr)
+        self.vips.contains_key(&addr_key(addr))
     }
 
     /// True for a FullNAT local address (replies to it are ours).
     #[inline]
     pub fn is_local_address(&self, addr: IpAddr) -> bool {
-        self.local_addresses.contains_key(&addr)
+        self.local_addresses.contains_key(&addr_key(addr))
     }
 
     #[inline]
