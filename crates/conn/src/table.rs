@@ -423,15 +423,7 @@ impl ConnTable {
         vport: u16,
         now_secs: u32,
     ) -> Option<ConnEntry> {
-        let (v6, a, b) = pair(caddr, vaddr)?;
-        let key = Key {
-            kind: KeyKind::Input,
-            proto,
-            a,
-            pa: cport,
-            b,
-            pb: vport,
-        };
+        let (v6, key) = flow_key(KeyKind::Input, proto, caddr, cport, vaddr, vport)?;
         self.find_any_entry(worker, v6, &key, now_secs)
     }
 
@@ -447,15 +439,7 @@ impl ConnTable {
         lport: u16,
         now_secs: u32,
     ) -> Option<ConnEntry> {
-        let (v6, a, b) = pair(daddr, laddr)?;
-        let key = Key {
-            kind: KeyKind::Output,
-            proto,
-            a,
-            pa: dport,
-            b,
-            pb: lport,
-        };
+        let (v6, key) = flow_key(KeyKind::Output, proto, daddr, dport, laddr, lport)?;
         self.find_any_entry(worker, v6, &key, now_secs)
     }
 
@@ -482,15 +466,7 @@ impl ConnTable {
         vport: u16,
         now_secs: u32,
     ) -> Option<ConnId> {
-        let (v6, a, b) = pair(caddr, vaddr)?;
-        let key = Key {
-            kind: KeyKind::Input,
-            proto,
-            a,
-            pa: cport,
-            b,
-            pb: vport,
-        };
+        let (v6, key) = flow_key(KeyKind::Input, proto, caddr, cport, vaddr, vport)?;
         self.find_any(worker, v6, &key, now_secs)
     }
 
@@ -509,15 +485,7 @@ impl ConnTable {
         lport: u16,
         now_secs: u32,
     ) -> Option<ConnId> {
-        let (v6, a, b) = pair(daddr, laddr)?;
-        let key = Key {
-            kind: KeyKind::Output,
-            proto,
-            a,
-            pa: dport,
-            b,
-            pb: lport,
-        };
+        let (v6, key) = flow_key(KeyKind::Output, proto, daddr, dport, laddr, lport)?;
         self.find_any(worker, v6, &key, now_secs)
     }
 
@@ -583,4 +551,27 @@ impl ConnTable {
             }
         }
     }
+}
+
+/// The index key of a flow in one direction, and whether it is IPv6.
+fn flow_key(
+    kind: KeyKind,
+    proto: u8,
+    a: IpAddr,
+    pa: u16,
+    b: IpAddr,
+    pb: u16,
+) -> Option<(bool, Key)> {
+    let (v6, a, b) = pair(a, b)?;
+    Some((
+        v6,
+        Key {
+            kind,
+            proto,
+            a,
+            pa,
+            b,
+            pb,
+        },
+    ))
 }
