@@ -146,17 +146,14 @@ fn malformed_frames_are_dropped_and_counted_while_service_continues() {
         )
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("sent 20"));
-    let t0 = std::time::Instant::now();
     // Fifteen reach xvs; the steering program cannot read a header with
     // IHL < 5 and passes those five to the kernel, which drops them.
-    while metric(&r, "xvs_dropped_packets_total", &["reason=\"malformed\""]) < 15 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "malformed frames not counted:\n{}",
-            request(&r, "metrics")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        5,
+        "malformed frames not counted",
+        || metric(&r, "xvs_dropped_packets_total", &["reason=\"malformed\""]) >= 15,
+        || request(&r, "metrics"),
+    );
     for reason in [
         "ipv4_total_length_beyond_frame",
         "tcp_bad_data_offset",
@@ -238,15 +235,12 @@ fn rejected_reload_keeps_the_running_config() {
     let before = request(&r, "list");
     std::fs::write(&r.config, yaml.replace("scheduler: rr", "scheduler: nope")).unwrap();
     request(&r, "reload");
-    let t0 = std::time::Instant::now();
-    while !r.xvs.log().contains("reload failed") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "no reload verdict in the log:\n{}",
-            r.xvs.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        5,
+        "no reload verdict in the log",
+        || r.xvs.log().contains("reload failed"),
+        || r.xvs.log(),
+    );
     let log = r.xvs.log();
     assert!(
         log.contains("xvs.yaml:") && log.contains("scheduler"),
@@ -333,15 +327,12 @@ fn reload_adds_a_vip_and_steering_follows() {
         );
     std::fs::write(&r.config, two).unwrap();
     request(&r, "reload");
-    let t0 = std::time::Instant::now();
-    while !request(&r, "list").contains(new_vip) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "reload not applied:\n{}",
-            r.xvs.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        5,
+        "reload not applied",
+        || request(&r, "list").contains(new_vip),
+        || r.xvs.log(),
+    );
     let report = r.lab.http_requests(&url(new_vip, 80), 30, 5, None).unwrap();
     assert_spread(
         "new VIP after reload",

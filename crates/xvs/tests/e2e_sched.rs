@@ -131,15 +131,12 @@ fn weight_zero_takes_no_new_connections_while_established_ones_finish() {
         )
         .unwrap();
     // rr sends the first connection to rs1.
-    let t0 = std::time::Instant::now();
-    while !keep.log().contains("rs") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "keep-alive client got no answer: {}",
-            keep.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        10,
+        "keep-alive client got no answer",
+        || keep.log().contains("rs"),
+        || keep.log(),
+    );
     assert_eq!(keep.log().lines().next(), Some("rs1"), "{}", keep.log());
 
     // Quiesce rs1 with a reload.
@@ -148,16 +145,12 @@ fn weight_zero_takes_no_new_connections_while_established_ones_finish() {
         + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[0, 1, 1]);
     std::fs::write(&r.config, quiesced).unwrap();
     assert!(request(&r, "reload").contains("reload"));
-    let t0 = std::time::Instant::now();
-    while !request(&r, "list").contains("198.18.1.11:80               Masq    0") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "reload not applied:\n{}\n{}",
-            request(&r, "list"),
-            r.xvs.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        5,
+        "reload not applied",
+        || request(&r, "list").contains("198.18.1.11:80               Masq    0"),
+        || format!("{}\n{}", request(&r, "list"), r.xvs.log()),
+    );
     // New connections avoid rs1 ...
     let report = r.lab.http_requests(&url(VIP4, 80), 30, 5, None).unwrap();
     assert_eq!(report.failed, 0, "{report:?}");

@@ -142,6 +142,20 @@ pub fn start(lab: Lab, yaml: &str) -> Running {
     r
 }
 
+/// Poll `done` every 50 ms until it holds; after `secs` seconds fail with
+/// `what` and the diagnostics `why` gives.
+pub fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool, why: impl Fn() -> String) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "{what}:\n{}",
+            why()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn request_opt(r: &Running, what: &str) -> Option<String> {
     let out = Command::new(XVS)
         .args(match what {
