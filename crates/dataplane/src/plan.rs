@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ahash::RandomState;
+
 use xvs_config::{
     ForwardMethod, Interface, MacAddr, Persistence, Protocol, Snapshot, Timeouts, Tunables,
 };
@@ -154,9 +156,9 @@ pub struct Plan {
     pub timeouts: Timeouts,
     pub tunables: Tunables,
     pub workers: usize,
-    service_index: HashMap<(u128, u32), usize, FoldHash>,
-    vips: HashMap<u128, (), FoldHash>,
-    local_addresses: HashMap<u128, (), FoldHash>,
+    service_index: HashMap<(u128, u32), usize, RandomState>,
+    vips: HashMap<u128, (), RandomState>,
+    local_addresses: HashMap<u128, (), RandomState>,
 }
 
 /// An address as one integer: IPv4 as its IPv4-mapped IPv6 form, so the
@@ -172,52 +174,6 @@ fn addr_key(a: IpAddr) -> u128 {
 #[inline]
 fn service_key(protocol: u8, vip: IpAddr, port: u16) -> (u128, u32) {
     (addr_key(vip), (u32::from(port) << 8) | u32::from(protocol))
-}
-
-/// The per-packet maps' hasher: keys are a handful of integers chosen by
-/// the operator (VIPs, ports), not by attackers — a packet only ever looks
-/// keys up — so a multiply-fold hash is enough and costs a few cycles
-/// (ahash's portable fallback, used when the build has no AES, costs more).
-#[derive(Clone, Copy, Debug, Default)]
-struct FoldHash;
-
-#[derive(Clone, Copy, Debug, Default)]
-struct FoldHasher(u64);
-
-impl std::hash::BuildHasher for FoldHash {
-    type Hasher = FoldHasher;
-    fn build_hasher(&self) -> FoldHasher {
-        FoldHasher(0x243F_6A88_85A3_08D3)
-    }
-}
-
-impl std::hash::Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, x: u64) {
-        let m = u128::from(self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = (m as u64) ^ ((m >> 64) as u64);
-    }
-    #[inline]
-    fn write_u128(&mut self, x: u128) {
-        self.write_u64(x as u64);
-        self.write_u64((x >> 64) as u64);
-    }
-    #[inline]
-    fn write_u32(&mut self, x: u32) {
-        self.write_u64(u64::from(x));
-    }
-    #[inline]
-    fn write_usize(&mut self, x: usize) {
-        self.write_u64(x as u64);
-    }
 }
 
 /// Why a snapshot could not be compiled (validated configs compile; this
@@ -243,8 +199,8 @@ impl Plan {
         let workers = snapshot.global.workers.len().max(1);
         let mut services = Vec::with_capacity(snapshot.services.len());
         let mut dests: Vec<Option<PlanDest>> = Vec::new();
-        let mut service_index = HashMap::with_hasher(FoldHash);
-        let mut vips = HashMap::with_hasher(FoldHash);
+        let mut service_index = HashMap::with_hasher(RandomState::new());
+        let mut vips = HashMap::with_hasher(RandomState::new());
 
         for (si, svc) in snapshot.services.iter().enumerate() {
             let service_shared = registry.service((svc.protocol, svc.vip, svc.port));
@@ -356,7 +312,7 @@ impl Plan {
                 worker_ports: split_ports(p.port_min, p.port_max, workers),
             })
             .collect::<Vec<_>>();
-        let mut local_addresses = HashMap::with_hasher(FoldHash);
+        let mut local_addresses = HashMap::with_hasher(RandomState::new());
         for p in &pools {
             for a in &p.addresses {
                 local_addresses.insert(addr_key(*a), ());

@@ -12,7 +12,7 @@
 use std::net::IpAddr;
 
 use xvs_config::MacAddr;
-use xvs_wire::{ethernet, icmp, icmpv6, ipip, FrameInfo, FrameKind};
+use xvs_wire::{ethernet, icmp, icmpv6, ipip, rewrite, FrameInfo, FrameKind};
 
 use crate::frame_buf::FrameBuf;
 use crate::route::{self, Egress, Neighbors};
@@ -22,35 +22,6 @@ use crate::worker::{Ctx, Worker};
 const ETH_HEADER: usize = 14;
 const IPV4_HEADER: usize = 20;
 const IPV6_HEADER: usize = 40;
-
-/// Decrement the TTL / hop limit of a packet `parse_frame` has validated
-/// (so the header is there and its fields are where `info` says), patching
-/// the IPv4 header checksum by RFC 1624 — without re-validating the header
-/// as `rewrite::decrement_hop_limit` does for arbitrary input. False, frame
-/// untouched, when it is 0 or 1 (ip_vs_xmit.c decrement_ttl: drop and send
-/// time exceeded).
-fn decrement_hop_limit(frame: &mut [u8], info: &mut FrameInfo) -> bool {
-    let l3 = info.l3_offset;
-    let v6 = info.kind == FrameKind::Ipv6;
-    let at = l3 + if v6 { 7 } else { 8 };
-    let Some(&hl) = frame.get(at) else {
-        return false;
-    };
-    if hl <= 1 {
-        return false;
-    }
-    frame[at] = hl - 1;
-    info.hop_limit = hl - 1;
-    if !v6 {
-        // TTL shares a 16-bit word with the protocol; the checksum follows it.
-        let old = u16::from_be_bytes([hl, frame[l3 + 9]]);
-        let new = u16::from_be_bytes([hl - 1, frame[l3 + 9]]);
-        let hc = u16::from_be_bytes([frame[l3 + 10], frame[l3 + 11]]);
-        let hc = xvs_wire::checksum::update_u16(hc, old, new);
-        frame[l3 + 10..l3 + 12].copy_from_slice(&hc.to_be_bytes());
-    }
-    true
-}
 
 /// Whether the packet leaves as it is or inside an IPIP tunnel to `rip`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,14 +89,21 @@ impl Worker {
                 Verdict::Drop(DropReason::TooBig)
             });
         }
-        if !decrement_hop_limit(pkt.frame_mut(), info) {
-            return Err(self.reply_icmp(
-                ctx,
-                pkt,
-                info,
-                IcmpReply::TimeExceeded,
-                DropReason::TtlExceeded,
-            ));
+        match rewrite::decrement_hop_limit(pkt.frame_mut(), info) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(self.reply_icmp(
+                    ctx,
+                    pkt,
+                    info,
+                    IcmpReply::TimeExceeded,
+                    DropReason::TtlExceeded,
+                ))
+            }
+            Err(e) => {
+                self.counters.count_malformed(&e);
+                return Err(Verdict::Drop(DropReason::Malformed));
+            }
         }
         Ok(Prepared {
             egress,

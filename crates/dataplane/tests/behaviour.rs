@@ -561,6 +561,33 @@ fn arp_vrrp_and_foreign_traffic_are_classified() {
         run(w, &plan, &n, 1, CLIENT_IF, &arp[..len]).0,
         Verdict::ToControl(xvs_dataplane::Punt::Arp)
     );
+    // VRRP (IP protocol 112, RFC 5798) goes to the control thread.
+    let mut vrrp = Vec::new();
+    etherparse::Ethernet2Header {
+        source: GW_MAC,
+        destination: [0x01, 0x00, 0x5e, 0, 0, 0x12],
+        ether_type: etherparse::EtherType::IPV4,
+    }
+    .write(&mut vrrp)
+    .unwrap();
+    let advert = [
+        0x21u8, 51, 100, 1, 0, 1, 0, 0, 198, 18, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    etherparse::Ipv4Header::new(
+        advert.len() as u16,
+        255,
+        etherparse::IpNumber(112),
+        [198, 18, 0, 3],
+        [224, 0, 0, 18],
+    )
+    .unwrap()
+    .write(&mut vrrp)
+    .unwrap();
+    vrrp.extend_from_slice(&advert);
+    assert_eq!(
+        run(w, &plan, &n, 1, CLIENT_IF, &vrrp).0,
+        Verdict::ToControl(xvs_dataplane::Punt::Vrrp)
+    );
     // Ping to a VIP goes to the control thread.
     let mut ping = Vec::new();
     etherparse::PacketBuilder::ethernet2(GW_MAC, DIR_CLIENT_MAC)
