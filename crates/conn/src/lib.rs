@@ -27,6 +27,7 @@
 pub mod flags;
 pub mod tcp_state;
 
+mod conn4;
 mod entry;
 mod hash;
 mod index;
@@ -35,6 +36,7 @@ mod store;
 mod table;
 mod update;
 
+pub use conn4::Conn4;
 pub use entry::{ConnEntry, ConnId, InsertError, NewConn, TableConfig, TableError, Transition};
 pub use flags::ConnFlags;
 pub use table::ConnTable;

@@ -181,6 +181,10 @@ impl<const W: usize> Store<W> {
         self.slots.len() * std::mem::size_of::<Slot<W>>() + self.index.bytes()
     }
 
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
     pub(crate) fn slot(&self, i: usize) -> Option<&Slot<W>> {
         self.slots.get(i)
     }
@@ -285,11 +289,6 @@ impl<const W: usize> Store<W> {
             }
         }
         n
-    }
-
-    #[cfg(test)]
-    pub(crate) fn index(&self) -> &Index {
-        &self.index
     }
 }
 

@@ -17,8 +17,8 @@ use xvs_config::ForwardMethod;
 
 use crate::hash::KeyHasher;
 use crate::{
-    ConnFlags, ConnId, ConnState, ConnTable, InsertError, NewConn, TableConfig,
-    CONTROLLER_REARM_SECS,
+    Conn4, ConnEntry, ConnFlags, ConnId, ConnState, ConnTable, Direction, InsertError, NewConn,
+    TableConfig, CONTROLLER_REARM_SECS,
 };
 
 const WORKERS: usize = 2;
@@ -364,6 +364,23 @@ impl World {
                     .lookup_in(worker, 6, client(v6, cl), cport, vip(v6), vport, now);
                 let want = self.find(|x| x.v6 == v6 && x.input == Some((cl, cport, vport)));
                 prop_assert_eq!(got, want);
+                let entry =
+                    self.t
+                        .lookup_in_entry(worker, 6, client(v6, cl), cport, vip(v6), vport, now);
+                prop_assert_eq!(entry.map(|e| e.id), want);
+                if let (IpAddr::V4(c), IpAddr::V4(v)) = (client(v6, cl), vip(v6)) {
+                    let c4 = self.t.lookup4(
+                        worker,
+                        Direction::Input,
+                        6,
+                        c.into(),
+                        cport,
+                        v.into(),
+                        vport,
+                        now,
+                    );
+                    prop_assert_eq!(c4.map(compact), entry.map(|e| compact_of(&e)));
+                }
             }
             Op::LookupOut {
                 worker,
@@ -377,6 +394,23 @@ impl World {
                     .lookup_out(worker, 6, rip(v6, rs), 80, client(v6, cl), cport, now);
                 let want = self.find(|x| x.v6 == v6 && x.output == Some((rs, cl, cport)));
                 prop_assert_eq!(got, want);
+                let entry =
+                    self.t
+                        .lookup_out_entry(worker, 6, rip(v6, rs), 80, client(v6, cl), cport, now);
+                prop_assert_eq!(entry.map(|e| e.id), want);
+                if let (IpAddr::V4(r), IpAddr::V4(c)) = (rip(v6, rs), client(v6, cl)) {
+                    let c4 = self.t.lookup4(
+                        worker,
+                        Direction::Output,
+                        6,
+                        r.into(),
+                        80,
+                        c.into(),
+                        cport,
+                        now,
+                    );
+                    prop_assert_eq!(c4.map(compact), entry.map(|e| compact_of(&e)));
+                }
             }
             Op::LookupTemplate {
                 worker,
@@ -440,6 +474,48 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// A [`Conn4`]'s fields, as a tuple to compare with a [`ConnEntry`]'s.
+type Compact = (ConnId, u8, u32, u8, u32, u32, u32, u32, [(IpAddr, u16); 4]);
+
+fn compact(c: Conn4) -> Compact {
+    let a = |x: u32| IpAddr::V4(x.into());
+    (
+        c.id,
+        c.protocol,
+        c.flags.bits(),
+        c.state,
+        c.timeout_secs,
+        c.expires_at,
+        c.dest_id,
+        c.n_controlled,
+        [
+            (a(c.caddr), c.cport),
+            (a(c.vaddr), c.vport),
+            (a(c.daddr), c.dport),
+            (a(c.laddr), c.lport),
+        ],
+    )
+}
+
+fn compact_of(e: &ConnEntry) -> Compact {
+    (
+        e.id,
+        e.protocol,
+        e.flags.bits(),
+        e.state as u8,
+        e.timeout_secs,
+        e.expires_at,
+        e.dest_id,
+        e.n_controlled,
+        [
+            (e.caddr, e.cport),
+            (e.vaddr, e.vport),
+            (e.daddr, e.dport),
+            (e.laddr, e.lport),
+        ],
+    )
 }
 
 proptest! {

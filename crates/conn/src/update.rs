@@ -26,6 +26,45 @@ pub const CONTROLLER_REARM_SECS: u32 = 60;
 
 const TCP: u8 = 6;
 
+/// The IPVS TCP transition of an entry's flags and state byte for a
+/// segment with `tcp_flags` in `dir` (set_tcp_state()): on an entry with
+/// `NOOUTPUT`, an `Output` packet clears the flag and uses the OUTPUT
+/// table, an `Input` packet uses INPUT-ONLY; a state change moves the
+/// entry between active and inactive (active ⇔ ESTABLISHED, REFERENCE
+/// §4.3). `None` for a template or a state byte that is no state.
+pub(crate) fn tcp_step(
+    mut flags: ConnFlags,
+    state: u8,
+    dir: Direction,
+    tcp_flags: u8,
+) -> Option<(ConnFlags, ConnState)> {
+    if flags.contains(ConnFlags::TEMPLATE) {
+        return None;
+    }
+    let cur = ConnState::from_u8(state)?;
+    let table = if flags.contains(ConnFlags::NOOUTPUT) {
+        if dir == Direction::Output {
+            flags.remove(ConnFlags::NOOUTPUT);
+            Direction::Output
+        } else {
+            Direction::InputOnly
+        }
+    } else {
+        dir
+    };
+    let next = next_state(table, tcp_flags, cur)?;
+    if next != cur {
+        // REFERENCE §4.3: only a state change moves the counters.
+        let inactive = flags.contains(ConnFlags::INACTIVE);
+        if !inactive && next != ConnState::Established {
+            flags.insert(ConnFlags::INACTIVE);
+        } else if inactive && next == ConnState::Established {
+            flags.remove(ConnFlags::INACTIVE);
+        }
+    }
+    Some((flags, next))
+}
+
 impl ConnTable {
     /// Apply the IPVS TCP transition (REFERENCE §4.2) for a segment with
     /// `tcp_flags` travelling in `dir`, from any worker.
@@ -50,31 +89,8 @@ impl ConnTable {
             return None;
         }
         let (old, new) = slot.update(STATE, id.gen(), |w| {
-            let mut flags = ConnFlags(state_flags(w));
-            if flags.contains(ConnFlags::TEMPLATE) {
-                return None;
-            }
-            let cur = ConnState::from_u8(state_state(w))?;
-            let table = if flags.contains(ConnFlags::NOOUTPUT) {
-                if dir == Direction::Output {
-                    flags.remove(ConnFlags::NOOUTPUT);
-                    Direction::Output
-                } else {
-                    Direction::InputOnly
-                }
-            } else {
-                dir
-            };
-            let next = next_state(table, tcp_flags, cur)?;
-            if next != cur {
-                // REFERENCE §4.3: only a state change moves the counters.
-                let inactive = flags.contains(ConnFlags::INACTIVE);
-                if !inactive && next != ConnState::Established {
-                    flags.insert(ConnFlags::INACTIVE);
-                } else if inactive && next == ConnState::Established {
-                    flags.remove(ConnFlags::INACTIVE);
-                }
-            }
+            let (flags, next) =
+                tcp_step(ConnFlags(state_flags(w)), state_state(w), dir, tcp_flags)?;
             Some(state_word(
                 flags.bits(),
                 next as u8,

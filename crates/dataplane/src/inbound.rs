@@ -82,6 +82,7 @@ impl Worker {
         ctx: &mut Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
         mut info: FrameInfo,
+        known_new: bool,
     ) -> Verdict {
         if info.fragment == Fragment::NotFirst {
             // No ports: IPVS reassembles first; we have no reassembly.
@@ -95,9 +96,12 @@ impl Worker {
             && info.tcp_flags & tcp::flags::RST == 0;
         let (caddr, cport, vaddr, vport) = (info.src, info.src_port, info.dst, info.dst_port);
 
-        let mut found = self
-            .conns
-            .lookup_in_entry(self.id, proto, caddr, cport, vaddr, vport, ctx.now);
+        let mut found = if known_new {
+            None
+        } else {
+            self.conns
+                .lookup_in_entry(self.id, proto, caddr, cport, vaddr, vport, ctx.now)
+        };
         if let Some(e) = found {
             match plan.dest(e.dest_id) {
                 // One-packet scheduling: every datagram is scheduled anew; the
@@ -153,7 +157,15 @@ impl Worker {
         let Some(dest) = plan.dest(entry.dest_id) else {
             return Verdict::Drop(DropReason::DestUnavailable);
         };
-        self.track(ctx, &entry, dest, Direction::Input, &info);
+        self.track(
+            ctx,
+            entry.id,
+            entry.protocol,
+            entry.flags,
+            dest,
+            Direction::Input,
+            info.tcp_flags,
+        );
         dest.shared.stats.count_in(self.id, info.ip_len);
         dest.service_shared.stats.count_in(self.id, info.ip_len);
         self.forward_to_real_server(ctx, pkt, &mut info, &entry, dest)
@@ -174,20 +186,24 @@ impl Worker {
                     && e.flags.contains(ConnFlags::NOOUTPUT)))
     }
 
-    /// Apply the TCP transition (or the UDP idle timeout) and move the real
-    /// server between its active and inactive counts.
+    /// Apply the TCP transition (or the UDP idle timeout) to entry `id`
+    /// (`protocol`, `flags` as found) and move the real server between its
+    /// active and inactive counts.
+    #[allow(clippy::too_many_arguments)] // the entry's id, protocol and flags, and the packet's
     pub(crate) fn track<N: Neighbors + ?Sized>(
         &self,
         ctx: &Ctx<'_, N>,
-        e: &ConnEntry,
+        id: ConnId,
+        protocol: u8,
+        flags: ConnFlags,
         dest: &PlanDest,
         dir: Direction,
-        info: &FrameInfo,
+        tcp_flags: u8,
     ) {
-        if e.protocol == ip_proto::TCP {
+        if protocol == ip_proto::TCP {
             if let Some(t) =
                 self.conns
-                    .tcp_transition(e.id, dir, info.tcp_flags, &ctx.plan.timeouts, ctx.now)
+                    .tcp_transition(id, dir, tcp_flags, &ctx.plan.timeouts, ctx.now)
             {
                 if t.became_active {
                     dest.shared.load.activate(self.id);
@@ -195,8 +211,8 @@ impl Worker {
                     dest.shared.load.deactivate(self.id);
                 }
             }
-        } else if !e.flags.contains(ConnFlags::ONE_PACKET) {
-            self.conns.touch(e.id, ctx.plan.timeouts.udp, ctx.now);
+        } else if !flags.contains(ConnFlags::ONE_PACKET) {
+            self.conns.touch(id, ctx.plan.timeouts.udp, ctx.now);
         }
     }
 

@@ -9,6 +9,7 @@
 //! threads or clocks: the AF_XDP driver feeds it.
 
 mod counters;
+mod fast;
 mod frame_buf;
 mod icmp;
 mod inbound;

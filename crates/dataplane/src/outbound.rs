@@ -48,7 +48,15 @@ impl Worker {
             };
         };
         if let Some(dest) = ctx.plan.dest(e.dest_id) {
-            self.track(ctx, &e, dest, Direction::Output, &info);
+            self.track(
+                ctx,
+                e.id,
+                e.protocol,
+                e.flags,
+                dest,
+                Direction::Output,
+                info.tcp_flags,
+            );
             dest.shared.stats.count_out(self.id, info.ip_len);
             dest.service_shared.stats.count_out(self.id, info.ip_len);
         }

@@ -22,6 +22,7 @@ use xvs_sched::{SchedDest, SchedState};
 use xvs_wire::{ip_proto, parse_frame, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
+use crate::fast::Fast;
 use crate::frame_buf::FrameBuf;
 use crate::plan::Plan;
 use crate::route::Neighbors;
@@ -53,6 +54,8 @@ pub struct Worker {
     pub(crate) pool_rotor: Vec<usize>,
     /// Where ICMP errors are built before they replace the frame.
     pub(crate) scratch: Box<[u8; SCRATCH_LEN]>,
+    /// Whether established IPv4 flows take [`crate::fast`] (the default).
+    pub(crate) fast_path: bool,
 }
 
 impl Worker {
@@ -75,7 +78,15 @@ impl Worker {
             pool_cursors: Vec::new(),
             pool_rotor: Vec::new(),
             scratch: Box::new([0; SCRATCH_LEN]),
+            fast_path: true,
         }
+    }
+
+    /// Turn the established-flow fast path off or on. Off, every packet
+    /// takes the general pipeline; the result is the same, only slower
+    /// (tests compare the two; benches time both).
+    pub fn set_fast_path(&mut self, enabled: bool) {
+        self.fast_path = enabled;
     }
 
     pub fn id(&self) -> usize {
@@ -172,7 +183,15 @@ impl Worker {
             now: now_secs,
             ingress,
         };
-        let verdict = self.classify(&mut ctx, pkt);
+        let verdict = if self.fast_path {
+            match self.fast_path(&ctx, pkt) {
+                Fast::Done(v) => v,
+                Fast::NewFlow => self.classify(&mut ctx, pkt, true),
+                Fast::General => self.classify(&mut ctx, pkt, false),
+            }
+        } else {
+            self.classify(&mut ctx, pkt, false)
+        };
         match verdict {
             Verdict::Forward { .. } => WorkerCounters::count(&self.counters.forwarded),
             Verdict::NeedNeighbor { .. } => WorkerCounters::count(&self.counters.need_neighbor),
@@ -187,10 +206,13 @@ impl Worker {
         verdict
     }
 
+    /// The general pipeline. `new_flow`: the fast path already found no
+    /// connection for this packet to a VIP.
     fn classify<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &mut Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
+        new_flow: bool,
     ) -> Verdict {
         let info = match parse_frame(pkt.frame()) {
             Ok(info) => info,
@@ -213,7 +235,7 @@ impl Worker {
         }
         if ctx.plan.is_vip(info.dst) {
             return match info.protocol {
-                ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info),
+                ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info, new_flow),
                 ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_to_vip(ctx, pkt, info),
                 _ => Verdict::Drop(DropReason::NoService),
             };

@@ -1,0 +1,75 @@
+//! Run one established path (or a round of new flows) many times in a
+//! plain loop, for profilers: `valgrind --tool=callgrind` counts the
+//! instructions per packet exactly, which a shared VM's timings cannot.
+//!
+//! ```sh
+//! cargo build -p xvs-bench --release --bin path-profile
+//! valgrind --tool=callgrind target/release/path-profile dr_in 100000
+//! ```
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use xvs_bench::new_flow::run_round;
+use xvs_bench::{established, new_flows, Path};
+use xvs_config::SchedulerKind;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (Some(what), Some(n)) = (
+        args.next(),
+        args.next().and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: path-profile <dr_in|nat_in|...|new_<sched>> <iterations>");
+        return ExitCode::from(2);
+    };
+    if let Some(name) = what.strip_prefix("new_") {
+        let Some(kind) = SchedulerKind::ALL.into_iter().find(|k| k.name() == name) else {
+            eprintln!("no scheduler {name}");
+            return ExitCode::from(2);
+        };
+        let mut s = match new_flows(kind) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("setup: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let rounds = n.div_ceil(s.frames.len()).max(1);
+        for _ in 0..rounds {
+            if let Err(e) = run_round(&mut s) {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+            s.rig.expire_all();
+        }
+        println!("{} new flows", rounds * s.frames.len());
+        return ExitCode::SUCCESS;
+    }
+    let Some(path) = Path::ALL.into_iter().find(|p| p.name() == what) else {
+        eprintln!("no path {what}");
+        return ExitCode::from(2);
+    };
+    let mut e = match established(path) {
+        Ok(e) => e,
+        Err(err) => {
+            eprintln!("setup: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut forwarded = 0usize;
+    for _ in 0..n {
+        if matches!(
+            e.rig.process(e.ingress, black_box(&e.frame)),
+            xvs_dataplane::Verdict::Forward { .. }
+        ) {
+            forwarded += 1;
+        }
+    }
+    println!("{forwarded}/{n} forwarded");
+    if forwarded == n {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

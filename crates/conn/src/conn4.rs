@@ -1,0 +1,162 @@
+//! The per-packet view of an IPv4 connection: [`ConnTable::lookup4`]
+//! finds an entry by its input or output key and returns [`Conn4`], the
+//! fields decoded straight from one consistent copy of the 64-byte slot,
+//! with addresses as `u32` — no `IpAddr`, no 128-byte [`crate::ConnEntry`].
+//! It answers exactly what [`ConnTable::lookup_in_entry`] and
+//! [`ConnTable::lookup_out_entry`] answer for IPv4 (same index probe, same
+//! key match, same liveness rule; a test holds them together), and
+//! [`Conn4::unchanged_by`] says when a packet would leave the entry as it
+//! is, so the established-flow path writes nothing.
+
+use crate::entry::ConnId;
+use crate::flags::ConnFlags;
+use crate::index::KeyKind;
+use crate::slot::{
+    dest_n_controlled, state_flags, state_state, state_timeout, timer_expires, Slot, ADDRS, DEST,
+    KEY_INPUT, KEY_OUTPUT, MAX24, PORTS, SEQ, STATE, TIMER, V4_WORDS,
+};
+use crate::table::ConnTable;
+use crate::tcp_state::{ConnState, Direction};
+use crate::update::tcp_step;
+use xvs_config::Timeouts;
+
+const TCP: u8 = 6;
+
+/// An IPv4 connection entry as one lookup saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conn4 {
+    pub id: ConnId,
+    pub protocol: u8,
+    pub flags: ConnFlags,
+    /// The raw state byte (a [`ConnState`] as written).
+    pub state: u8,
+    pub timeout_secs: u32,
+    pub expires_at: u32,
+    pub dest_id: u32,
+    pub n_controlled: u32,
+    pub caddr: u32,
+    pub cport: u16,
+    pub vaddr: u32,
+    pub vport: u16,
+    pub daddr: u32,
+    pub dport: u16,
+    pub laddr: u32,
+    pub lport: u16,
+}
+
+impl Conn4 {
+    fn from_words(id: ConnId, w: &[u64; V4_WORDS]) -> Conn4 {
+        Conn4 {
+            id,
+            protocol: (w[SEQ] >> 32) as u8,
+            flags: ConnFlags(state_flags(w[STATE])),
+            state: state_state(w[STATE]),
+            timeout_secs: state_timeout(w[STATE]),
+            expires_at: timer_expires(w[TIMER]),
+            dest_id: w[DEST] as u32,
+            n_controlled: dest_n_controlled(w[DEST]),
+            caddr: (w[ADDRS] >> 32) as u32,
+            cport: (w[PORTS] >> 48) as u16,
+            vaddr: w[ADDRS] as u32,
+            vport: (w[PORTS] >> 32) as u16,
+            daddr: (w[ADDRS + 1] >> 32) as u32,
+            dport: (w[PORTS] >> 16) as u16,
+            laddr: w[ADDRS + 1] as u32,
+            lport: w[PORTS] as u16,
+        }
+    }
+
+    /// True when a packet in `dir` (with `tcp_flags` for TCP) at `now_secs`
+    /// would change nothing: [`ConnTable::tcp_transition`] (TCP) or
+    /// [`ConnTable::touch`] with the UDP timeout (other protocols) would
+    /// write back the same state, flags, timeout and expiry. Then the
+    /// caller may skip them; otherwise it calls them.
+    pub fn unchanged_by(
+        &self,
+        dir: Direction,
+        tcp_flags: u8,
+        timeouts: &Timeouts,
+        now_secs: u32,
+    ) -> bool {
+        let (flags, state, timeout) = if self.protocol == TCP {
+            match tcp_step(self.flags, self.state, dir, tcp_flags) {
+                Some((flags, next)) => (flags, next as u8, next.timeout(timeouts).min(MAX24)),
+                // tcp_transition declines: nothing is written.
+                None => return true,
+            }
+        } else {
+            (self.flags, self.state, timeouts.udp.min(MAX24))
+        };
+        flags == self.flags
+            && state == self.state
+            && timeout == self.timeout_secs
+            && now_secs.saturating_add(timeout) == self.expires_at
+    }
+
+    /// The state, when the byte is one.
+    pub fn conn_state(&self) -> Option<ConnState> {
+        ConnState::from_u8(self.state)
+    }
+}
+
+impl ConnTable {
+    /// The IPv4 connection with input key ⟨proto, a:pa → b:pb⟩ (`Input`:
+    /// client → VIP) or output key (`Output`: real server → director-side
+    /// address), as [`Self::lookup_in_entry`] / [`Self::lookup_out_entry`]
+    /// find it, searching `worker`'s shard first.
+    #[allow(clippy::too_many_arguments)] // the 5-tuple plus direction, worker and clock
+    #[inline]
+    pub fn lookup4(
+        &self,
+        worker: usize,
+        dir: Direction,
+        proto: u8,
+        a: u32,
+        pa: u16,
+        b: u32,
+        pb: u16,
+        now_secs: u32,
+    ) -> Option<Conn4> {
+        let (kind, key_bit) = match dir {
+            Direction::Output => (KeyKind::Output, KEY_OUTPUT),
+            _ => (KeyKind::Input, KEY_INPUT),
+        };
+        let addrs = (u64::from(a) << 32) | u64::from(b);
+        let ports = (u32::from(pa) << 16) | u32::from(pb);
+        let meta = ((kind as u64) << 48) | (u64::from(proto) << 32) | u64::from(ports);
+        // The same words, in the same order, as Key::hash for IPv4.
+        let hash = self.hasher.hash(&[addrs, meta]);
+        let n = self.shards.len();
+        let first = if worker < n { worker } else { 0 };
+        for i in 0..n {
+            let s = if first + i < n {
+                first + i
+            } else {
+                first + i - n
+            };
+            let store = &self.shards[s].v4;
+            let found = store.index().find(hash, kind, |slot| {
+                let w = store.slot(slot as usize).and_then(Slot::read)?;
+                let flags = ConnFlags(state_flags(w[STATE]));
+                let keyed = ((w[SEQ] >> 40) as u8) & key_bit != 0;
+                let (key_addrs, key_ports) = if kind == KeyKind::Input {
+                    (w[ADDRS], (w[PORTS] >> 32) as u32)
+                } else {
+                    (w[ADDRS + 1], w[PORTS] as u32)
+                };
+                let hit = keyed
+                    && flags.contains(ConnFlags::HASHED)
+                    && !flags.contains(ConnFlags::TEMPLATE)
+                    && (w[SEQ] >> 32) as u8 == proto
+                    && key_addrs == addrs
+                    && key_ports == ports
+                    && (now_secs < timer_expires(w[TIMER]) || dest_n_controlled(w[DEST]) > 0);
+                hit.then(|| Conn4::from_words(ConnId::new(w[SEQ] as u32, false, s, slot), &w))
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,322 @@
+//! The established-flow fast path changes nothing but speed: two identical
+//! directors, one with the fast path and one without, get the same random
+//! traffic — new flows, handshakes, data, FIN/RST, replies from the real
+//! servers (to other workers too), every method, IPv4 and IPv6, low TTLs,
+//! oversized packets, reloads of time — and must give the same verdict and
+//! output bytes for every packet, and end with the same connection table,
+//! counters and real-server loads.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use xvs_conn::{ConnEntry, ConnTable};
+use xvs_dataplane::{DestRegistry, DropReason, Plan, Worker};
+use xvs_testkit::*;
+
+const WORKERS: usize = 2;
+
+struct Director {
+    plan: Plan,
+    _reg: DestRegistry,
+    table: Arc<ConnTable>,
+    workers: Vec<Worker>,
+}
+
+impl Director {
+    fn new(fast: bool) -> Director {
+        let (plan, reg) = lab_plan(WORKERS);
+        let (table, mut workers) = workers(&plan, WORKERS);
+        for w in &mut workers {
+            w.set_fast_path(fast);
+        }
+        Director {
+            plan,
+            _reg: reg,
+            table,
+            workers,
+        }
+    }
+
+    fn entries(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        self.table
+            .for_each(|e: &ConnEntry| v.push(format!("{e:?}")));
+        v.sort();
+        v
+    }
+
+    /// Everything countable: per-worker counters, per-service and
+    /// per-real-server statistics and loads.
+    fn counters(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for w in &self.workers {
+            let c = w.counters();
+            v.push(format!(
+                "rx {} {} fwd {} ctl {} pass {} nn {}",
+                c.rx_packets.load(Ordering::Relaxed),
+                c.rx_bytes.load(Ordering::Relaxed),
+                c.forwarded.load(Ordering::Relaxed),
+                c.to_control.load(Ordering::Relaxed),
+                c.passed.load(Ordering::Relaxed),
+                c.need_neighbor.load(Ordering::Relaxed),
+            ));
+            for &r in DropReason::ALL {
+                v.push(format!("drop {r:?} {}", c.drops(r)));
+            }
+            for (r, n) in c.malformed_by_reason() {
+                v.push(format!("malformed {r} {n}"));
+            }
+        }
+        for s in &self.plan.services {
+            v.push(format!("svc {:?}", s.shared.stats.totals()));
+            for d in &s.sched_dests {
+                v.push(format!(
+                    "load {} {} {}",
+                    d.load.activeconns(),
+                    d.load.inactconns(),
+                    d.load.persistconns()
+                ));
+            }
+        }
+        for id in 0..64 {
+            if let Some(d) = self.plan.dest(id) {
+                v.push(format!("dest {id} {:?}", d.shared.stats.totals()));
+            }
+        }
+        v
+    }
+}
+
+/// One step of the traffic.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Client → VIP.
+    In {
+        worker: usize,
+        vip: usize,
+        client: usize,
+        cport: u16,
+        udp: bool,
+        flags: u8,
+        ttl: u8,
+        big: bool,
+    },
+    /// A real server's reply on an existing entry (picked by position).
+    Reply {
+        worker: usize,
+        pick: usize,
+        flags: u8,
+        ttl: u8,
+    },
+    /// Time passes and every worker does its housekeeping.
+    Tick { secs: u32 },
+}
+
+const VIPS: [IpAddr; 10] = [
+    IpAddr::V4(VIP4_DR),
+    IpAddr::V4(VIP4_NAT),
+    IpAddr::V4(VIP4_TUN),
+    IpAddr::V4(VIP4_FNAT),
+    IpAddr::V4(VIP4_PERSIST),
+    IpAddr::V4(VIP4_EMPTY),
+    IpAddr::V4(VIP4_OPS),
+    IpAddr::V6(VIP6_NAT),
+    IpAddr::V6(VIP6_FNAT),
+    IpAddr::V4(VIP4_TINY),
+];
+
+fn flags() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        4 => Just(ACK),
+        2 => Just(PSH | ACK),
+        2 => Just(SYN),
+        1 => Just(SYN | ACK),
+        1 => Just(FIN | ACK),
+        1 => Just(RST),
+        1 => Just(RST | ACK),
+        1 => Just(0),
+    ]
+}
+
+fn ttl() -> impl Strategy<Value = u8> {
+    prop_oneof![8 => Just(64u8), 1 => Just(1), 1 => Just(2)]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        5 => (0..WORKERS, 0..VIPS.len(), 0usize..3, 40000u16..40004, any::<bool>(), flags(), ttl(), prop::bool::weighted(0.05))
+            .prop_map(|(worker, vip, client, cport, udp, flags, ttl, big)| Step::In {
+                worker, vip, client, cport, udp, flags, ttl, big,
+            }),
+        4 => (0..WORKERS, any::<usize>(), flags(), ttl())
+            .prop_map(|(worker, pick, flags, ttl)| Step::Reply { worker, pick, flags, ttl }),
+        1 => prop_oneof![Just(1u32), Just(30), Just(400)].prop_map(|secs| Step::Tick { secs }),
+    ]
+}
+
+fn client_addr(v6: bool, i: usize) -> IpAddr {
+    if v6 {
+        let mut o = CLIENT6.octets();
+        o[15] += i as u8;
+        IpAddr::from(o)
+    } else {
+        let mut o = CLIENT4.octets();
+        o[3] += i as u8;
+        IpAddr::from(o)
+    }
+}
+
+/// The frame of a step, from the reference director's table for replies.
+fn frame_of(step: &Step, reference: &Director) -> Option<(usize, usize, Vec<u8>)> {
+    match *step {
+        Step::In {
+            worker,
+            vip,
+            client,
+            cport,
+            udp,
+            flags,
+            ttl,
+            big,
+        } => {
+            let vip = VIPS[vip];
+            let src = client_addr(vip.is_ipv6(), client);
+            let spec = if udp {
+                Spec::udp(src, cport, vip, UDP_PORT)
+            } else {
+                Spec::tcp(src, cport, vip, TCP_PORT, flags)
+            };
+            let payload = if big {
+                vec![7u8; 1480]
+            } else {
+                b"data".to_vec()
+            };
+            Some((worker, CLIENT_IF, spec.ttl(ttl).payload(&payload).frame()))
+        }
+        Step::Reply {
+            worker,
+            pick,
+            flags,
+            ttl,
+        } => {
+            let mut replies = Vec::new();
+            reference.table.for_each(|e| {
+                if !e.is_template() {
+                    replies.push((e.protocol, e.daddr, e.dport, e.laddr, e.lport));
+                }
+            });
+            replies.sort_by_key(|r| format!("{r:?}"));
+            let &(proto, daddr, dport, laddr, lport) = replies.get(pick % replies.len().max(1))?;
+            let spec = if proto == 17 {
+                Spec::udp(daddr, dport, laddr, lport)
+            } else {
+                Spec::tcp(daddr, dport, laddr, lport, flags)
+            };
+            let frame = spec.macs(rs_mac(0), DIR_SERVER_MAC).ttl(ttl).frame();
+            Some((worker, SERVER_IF, frame))
+        }
+        Step::Tick { .. } => None,
+    }
+}
+
+fn check(steps: &[Step]) -> Result<(), TestCaseError> {
+    let mut fast = Director::new(true);
+    let mut general = Director::new(false);
+    let n = lab_neighbors();
+    let mut now = 1u32;
+    for (i, step) in steps.iter().enumerate() {
+        if let Step::Tick { secs } = step {
+            now += secs;
+            for d in [&mut fast, &mut general] {
+                for w in &mut d.workers {
+                    w.housekeeping(&d.plan, now, 100_000);
+                }
+            }
+            continue;
+        }
+        let Some((worker, ingress, frame)) = frame_of(step, &general) else {
+            continue;
+        };
+        let a = run(
+            &mut fast.workers[worker],
+            &fast.plan,
+            &n,
+            now,
+            ingress,
+            &frame,
+        );
+        let b = run(
+            &mut general.workers[worker],
+            &general.plan,
+            &n,
+            now,
+            ingress,
+            &frame,
+        );
+        prop_assert_eq!(&a, &b, "step {}: {:?}", i, step);
+        prop_assert_eq!(fast.entries(), general.entries(), "step {}: {:?}", i, step);
+    }
+    prop_assert_eq!(fast.counters(), general.counters());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn fast_path_matches_the_general_pipeline(steps in proptest::collection::vec(step(), 1..120)) {
+        check(&steps)?;
+    }
+}
+
+/// A plain handshake and data exchange per method, so the fast path is
+/// known to be taken (the bench fixtures check the same from the other side).
+#[test]
+fn established_flows_of_every_method_agree() {
+    let mut steps = Vec::new();
+    for vip in 0..4 {
+        for (flags, reply) in [(SYN, false), (SYN | ACK, true), (ACK, false)] {
+            steps.push(if reply {
+                Step::Reply {
+                    worker: 1,
+                    pick: 0,
+                    flags,
+                    ttl: 64,
+                }
+            } else {
+                Step::In {
+                    worker: 0,
+                    vip,
+                    client: 0,
+                    cport: 40000,
+                    udp: false,
+                    flags,
+                    ttl: 64,
+                    big: false,
+                }
+            });
+        }
+        for _ in 0..3 {
+            steps.push(Step::In {
+                worker: 0,
+                vip,
+                client: 0,
+                cport: 40000,
+                udp: false,
+                flags: ACK | PSH,
+                ttl: 64,
+                big: false,
+            });
+            steps.push(Step::Reply {
+                worker: 1,
+                pick: 0,
+                flags: ACK,
+                ttl: 64,
+            });
+        }
+        steps.push(Step::Tick { secs: 1000 });
+    }
+    check(&steps).unwrap();
+}

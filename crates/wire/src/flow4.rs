@@ -1,0 +1,332 @@
+//! The commonest frame a director forwards, at fixed offsets: untagged
+//! Ethernet, an IPv4 header without options, not a fragment, TCP or UDP.
+//!
+//! [`Flow4::parse`] accepts only frames [`crate::parse_frame`] accepts too,
+//! and reads the same values from them (a property test holds it to that);
+//! anything else — VLAN tags, options, fragments, IPv6, ICMP, damage — is
+//! `None`, and the caller takes the general path. The rewrites patch every
+//! checksum by RFC 1624 in the same order as [`crate::rewrite`], so a frame
+//! leaves byte for byte as the general path would send it.
+
+use crate::checksum;
+use crate::ip_proto;
+
+/// Frame offset of the IPv4 header.
+pub const IP_AT: usize = 14;
+/// Frame offset of the TCP/UDP header.
+pub const L4_AT: usize = IP_AT + 20;
+
+const TTL_AT: usize = IP_AT + 8;
+const IP_CSUM_AT: usize = IP_AT + 10;
+const SRC_AT: usize = IP_AT + 12;
+const DST_AT: usize = IP_AT + 16;
+const TCP_CSUM_AT: usize = L4_AT + 16;
+const UDP_CSUM_AT: usize = L4_AT + 6;
+/// Ethernet + IPv4 + the smaller transport header (UDP).
+const MIN_FRAME: usize = L4_AT + 8;
+
+/// What the data plane needs of such a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow4 {
+    pub src: u32,
+    pub dst: u32,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub protocol: u8,
+    /// TCP control bits, 0 for UDP.
+    pub tcp_flags: u8,
+    pub ttl: u8,
+    pub dont_fragment: bool,
+    /// IPv4 total length (Ethernet padding excluded).
+    pub ip_len: u16,
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl Flow4 {
+    /// The frame's flow, or `None` when it is not of the fixed shape (or
+    /// is damaged: the general parser then says how).
+    #[inline]
+    pub fn parse(frame: &[u8]) -> Option<Flow4> {
+        if frame.len() < MIN_FRAME || frame[12] != 0x08 || frame[13] != 0x00 || frame[IP_AT] != 0x45
+        {
+            return None;
+        }
+        let total = be16(frame, IP_AT + 2);
+        let l4_len = usize::from(total).checked_sub(20)?;
+        if IP_AT + usize::from(total) > frame.len() {
+            return None;
+        }
+        // Any fragment (MF set or an offset) has its own rules.
+        let frag = be16(frame, IP_AT + 6);
+        if frag & 0x3FFF != 0 {
+            return None;
+        }
+        let protocol = frame[IP_AT + 9];
+        let tcp_flags = match protocol {
+            ip_proto::TCP => {
+                let data_offset = usize::from(*frame.get(L4_AT + 12)? >> 4) * 4;
+                if l4_len < 20 || data_offset < 20 || data_offset > l4_len {
+                    return None;
+                }
+                frame[L4_AT + 13]
+            }
+            ip_proto::UDP => {
+                if l4_len < 8 || usize::from(be16(frame, L4_AT + 4)) != l4_len {
+                    return None;
+                }
+                0
+            }
+            _ => return None,
+        };
+        Some(Flow4 {
+            src: be32(frame, SRC_AT),
+            dst: be32(frame, DST_AT),
+            src_port: be16(frame, L4_AT),
+            dst_port: be16(frame, L4_AT + 2),
+            protocol,
+            tcp_flags,
+            ttl: frame[TTL_AT],
+            dont_fragment: frag & 0x4000 != 0,
+            ip_len: total,
+        })
+    }
+
+    /// The TTL decrement of a forward (the caller checked `ttl > 1`).
+    #[inline]
+    pub fn decrement_ttl(&mut self, frame: &mut [u8]) {
+        let ttl = self.ttl.wrapping_sub(1);
+        let old = u16::from_be_bytes([self.ttl, self.protocol]);
+        let new = u16::from_be_bytes([ttl, self.protocol]);
+        frame[TTL_AT] = ttl;
+        let hc = checksum::update_u16(be16(frame, IP_CSUM_AT), old, new);
+        frame[IP_CSUM_AT..IP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+        self.ttl = ttl;
+    }
+
+    /// Rewrite the source address and port (NAT replies, FullNAT).
+    #[inline]
+    pub fn set_src(&mut self, frame: &mut [u8], addr: u32, port: u16) {
+        self.rewrite(frame, SRC_AT, L4_AT, self.src, self.src_port, addr, port);
+        self.src = addr;
+        self.src_port = port;
+    }
+
+    /// Rewrite the destination address and port (NAT, FullNAT).
+    #[inline]
+    pub fn set_dst(&mut self, frame: &mut [u8], addr: u32, port: u16) {
+        self.rewrite(
+            frame,
+            DST_AT,
+            L4_AT + 2,
+            self.dst,
+            self.dst_port,
+            addr,
+            port,
+        );
+        self.dst = addr;
+        self.dst_port = port;
+    }
+
+    #[allow(clippy::too_many_arguments)] // two (offset, old, new) triples
+    #[inline]
+    fn rewrite(
+        &self,
+        frame: &mut [u8],
+        addr_at: usize,
+        port_at: usize,
+        old_addr: u32,
+        old_port: u16,
+        addr: u32,
+        port: u16,
+    ) {
+        let hc = checksum::update_u32(be16(frame, IP_CSUM_AT), old_addr, addr);
+        frame[addr_at..addr_at + 4].copy_from_slice(&addr.to_be_bytes());
+        frame[IP_CSUM_AT..IP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+        frame[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+        // Port first, then the pseudo-header address, as crate::rewrite.
+        let l4 = |hc: u16| {
+            let hc = checksum::update_u16(hc, old_port, port);
+            checksum::update_u32(hc, old_addr, addr)
+        };
+        if self.protocol == ip_proto::TCP {
+            let hc = l4(be16(frame, TCP_CSUM_AT));
+            frame[TCP_CSUM_AT..TCP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+        } else {
+            // UDP over IPv4: 0 means "no checksum" and stays 0.
+            let old = be16(frame, UDP_CSUM_AT);
+            if old != 0 {
+                let hc = checksum::udp_wire_value(l4(old));
+                frame[UDP_CSUM_AT..UDP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{parse_frame, Fragment, FrameInfo, FrameKind};
+    use crate::rewrite;
+    use etherparse::PacketBuilder;
+    use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn agrees(f: &Flow4, i: &FrameInfo) {
+        assert_eq!(i.kind, FrameKind::Ipv4);
+        assert_eq!(i.vlan, None);
+        assert_eq!((i.l3_offset, i.l4_offset), (IP_AT, L4_AT));
+        assert_eq!(i.fragment, Fragment::None);
+        assert_eq!(i.src, IpAddr::V4(Ipv4Addr::from(f.src)));
+        assert_eq!(i.dst, IpAddr::V4(Ipv4Addr::from(f.dst)));
+        assert_eq!((i.src_port, i.dst_port), (f.src_port, f.dst_port));
+        assert_eq!((i.protocol, i.tcp_flags), (f.protocol, f.tcp_flags));
+        assert_eq!((i.hop_limit, i.dont_fragment), (f.ttl, f.dont_fragment));
+        assert_eq!(i.ip_len, usize::from(f.ip_len));
+    }
+
+    fn tcp_frame(payload: &[u8], flags_syn: bool) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([198, 18, 0, 1], [198, 18, 0, 100], 64)
+            .tcp(40000, 80, 7, 1000);
+        let b = if flags_syn { b.syn() } else { b.ack(9) };
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn udp_frame(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([198, 18, 0, 1], [198, 18, 0, 100], 64)
+            .udp(5353, 53)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn reads_what_the_general_parser_reads() {
+        for frame in [
+            tcp_frame(b"x", true),
+            tcp_frame(b"", false),
+            udp_frame(b"q"),
+        ] {
+            let f = Flow4::parse(&frame).expect("fixed-shape frame");
+            agrees(&f, &parse_frame(&frame).unwrap());
+        }
+        // Ethernet padding after a short packet is not part of it.
+        let mut padded = udp_frame(b"");
+        padded.resize(60, 0);
+        let f = Flow4::parse(&padded).unwrap();
+        assert_eq!(f.ip_len, 28);
+        agrees(&f, &parse_frame(&padded).unwrap());
+    }
+
+    #[test]
+    fn leaves_other_shapes_to_the_general_path() {
+        let base = tcp_frame(b"x", false);
+        let mut v = base.clone();
+        v[14] = 0x46; // options
+        assert!(Flow4::parse(&v).is_none());
+        let mut v = base.clone();
+        v[14 + 6] = 0x20; // MF
+        assert!(Flow4::parse(&v).is_none());
+        let mut v = base.clone();
+        v[14 + 7] = 1; // offset
+        assert!(Flow4::parse(&v).is_none());
+        let mut v = base.clone();
+        v[12] = 0x81; // VLAN
+        assert!(Flow4::parse(&v).is_none());
+        let mut v = base.clone();
+        v[14 + 9] = 1; // ICMP
+        assert!(Flow4::parse(&v).is_none());
+        let mut v = base.clone();
+        v[L4_AT + 12] = 0x40; // data offset 16
+        assert!(Flow4::parse(&v).is_none());
+        assert!(Flow4::parse(&base[..base.len() - 1]).is_none());
+        let mut v = udp_frame(b"abc");
+        v[L4_AT + 5] += 1; // UDP length
+        assert!(Flow4::parse(&v).is_none());
+    }
+
+    /// The fast rewrites give the general rewrites' bytes.
+    fn same_rewrites(frame: &[u8], addr: u32, port: u16) {
+        let mut fast = frame.to_vec();
+        let mut general = frame.to_vec();
+        let mut f = Flow4::parse(&fast).unwrap();
+        let mut info = parse_frame(&general).unwrap();
+        if f.ttl > 1 {
+            f.decrement_ttl(&mut fast);
+            rewrite::decrement_hop_limit(&mut general, &mut info).unwrap();
+        }
+        f.set_dst(&mut fast, addr, port);
+        rewrite::set_dst(&mut general, &mut info, Ipv4Addr::from(addr).into(), port).unwrap();
+        f.set_src(&mut fast, addr ^ 0x0101, port ^ 0x5a5a);
+        let src = Ipv4Addr::from(addr ^ 0x0101).into();
+        rewrite::set_src(&mut general, &mut info, src, port ^ 0x5a5a).unwrap();
+        assert_eq!(fast, general);
+        agrees(&f, &info);
+    }
+
+    proptest! {
+        /// On any bytes, a frame the fast parser takes is one the general
+        /// parser takes, with the same reading.
+        #[test]
+        fn never_disagrees_with_parse_frame(
+            seed in prop_oneof![Just(0u8), Just(1), Just(2)],
+            payload in proptest::collection::vec(any::<u8>(), 0..40),
+            flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
+            cut in 0usize..100,
+        ) {
+            let mut frame = match seed {
+                0 => tcp_frame(&payload, false),
+                1 => tcp_frame(&payload, true),
+                _ => udp_frame(&payload),
+            };
+            for (at, v) in flips {
+                if let Some(b) = frame.get_mut(at) {
+                    *b = v;
+                }
+            }
+            frame.truncate(frame.len().saturating_sub(cut % 8));
+            if let Some(f) = Flow4::parse(&frame) {
+                let info = parse_frame(&frame).expect("general parser accepts it too");
+                agrees(&f, &info);
+            }
+        }
+
+        #[test]
+        fn rewrites_match_the_general_ones(
+            payload in proptest::collection::vec(any::<u8>(), 0..40),
+            udp in any::<bool>(),
+            zero_udp_sum in any::<bool>(),
+            ttl in 0u8..4,
+            addr in any::<u32>(),
+            port in any::<u16>(),
+        ) {
+            let mut frame = if udp { udp_frame(&payload) } else { tcp_frame(&payload, false) };
+            if udp && zero_udp_sum {
+                frame[UDP_CSUM_AT] = 0;
+                frame[UDP_CSUM_AT + 1] = 0;
+            }
+            let old_ttl = frame[TTL_AT];
+            frame[TTL_AT] = ttl;
+            let hc = checksum::update_u16(
+                be16(&frame, IP_CSUM_AT),
+                u16::from_be_bytes([old_ttl, frame[IP_AT + 9]]),
+                u16::from_be_bytes([ttl, frame[IP_AT + 9]]),
+            );
+            frame[IP_CSUM_AT..IP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+            same_rewrites(&frame, addr, port);
+        }
+    }
+}
