@@ -50,7 +50,7 @@ fn bench_new_flow(c: &mut Criterion) {
         group.bench_function(kind.name(), |b| {
             b.iter_custom(|iters| {
                 rounds(&mut s, iters, |rig, frame| {
-                    black_box(rig.process(CLIENT_IF, frame));
+                    black_box(rig.transmit(CLIENT_IF, frame));
                 })
             })
         });

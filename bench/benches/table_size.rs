@@ -52,7 +52,7 @@ fn bench_table_size(c: &mut Criterion) {
                 } else {
                     next + 1
                 };
-                rig.process(CLIENT_IF, black_box(frame))
+                rig.transmit(CLIENT_IF, black_box(frame))
             })
         });
         if name == "live_1m" {

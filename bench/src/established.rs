@@ -179,6 +179,25 @@ mod tests {
         }
     }
 
+    /// The timed body: the ring forwards every iteration, out of the
+    /// expected interface, with the frame of the same length as `run`
+    /// gives, and keeps doing so as its buffers are recycled.
+    #[test]
+    fn the_ring_forwards_every_iteration() {
+        for path in Path::ALL {
+            let mut e = established(path).unwrap();
+            let expected_len = bench_output(path).len();
+            e.rig.prime_ring(&e.frame);
+            for i in 0..40 {
+                let (iface, _, len) = e
+                    .rig
+                    .transmit_ring(e.ingress, &e.frame)
+                    .unwrap_or_else(|| panic!("{path:?} iteration {i} not forwarded"));
+                assert_eq!((iface, len), (e.egress, expected_len), "{path:?} {i}");
+            }
+        }
+    }
+
     #[test]
     fn paths_apply_their_method_rewrite() {
         let client: IpAddr = CLIENT4.into();

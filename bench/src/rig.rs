@@ -62,7 +62,14 @@ pub struct Rig {
     /// The clock handed to the pipeline (seconds).
     pub now: u32,
     buf: Box<[u8]>,
+    /// [`Rig::transmit_ring`]'s buffers and the next one to process.
+    ring: Box<[u8]>,
+    ring_next: usize,
+    ring_len: usize,
 }
+
+/// Buffers in [`Rig::transmit_ring`]'s rotation.
+const RING: usize = 8;
 
 impl Rig {
     /// A rig for the YAML configuration `yaml` (a fixture: panics if it is
@@ -96,6 +103,9 @@ impl Rig {
             worker,
             now: START_SECS,
             buf: vec![0u8; BUFFER].into_boxed_slice(),
+            ring: vec![0u8; BUFFER * RING].into_boxed_slice(),
+            ring_next: 0,
+            ring_len: 0,
         })
     }
 
@@ -105,6 +115,61 @@ impl Rig {
     #[inline]
     pub fn process(&mut self, ingress: usize, frame: &[u8]) -> Verdict {
         self.run(ingress, frame).0
+    }
+
+    /// What the AF_XDP driver does with each received frame, and what the
+    /// benches time: [`Rig::process`], then the TX descriptor taken from
+    /// the verdict (interface, frame offset and length) as the driver's
+    /// `match` takes it, or `None` when the frame is not transmitted.
+    /// Consuming the verdict field by field, as the driver does, rather
+    /// than copying the whole enum out keeps a store-forwarding stall of
+    /// the harness's own making out of the figures.
+    #[inline]
+    pub fn transmit(&mut self, ingress: usize, frame: &[u8]) -> Option<(usize, usize, usize)> {
+        match self.run(ingress, frame) {
+            (Verdict::Forward { iface }, r) => Some((iface, r.start, r.end - r.start)),
+            _ => None,
+        }
+    }
+
+    /// Fill every buffer of the rotation [`Rig::transmit_ring`] uses with
+    /// `frame`.
+    pub fn prime_ring(&mut self, frame: &[u8]) {
+        self.ring_len = frame.len().min(BUFFER - HEADROOM);
+        for chunk in self.ring.chunks_mut(BUFFER) {
+            chunk[HEADROOM..HEADROOM + self.ring_len].copy_from_slice(&frame[..self.ring_len]);
+        }
+        self.ring_next = 0;
+    }
+
+    /// [`Rig::transmit`] of the frame given to [`Rig::prime_ring`], as the
+    /// driver meets it: written into its buffer well before the worker
+    /// reads it. A rotation of [`RING`] buffers: each iteration processes
+    /// the oldest and copies the pristine frame back into it, for its turn
+    /// [`RING`] iterations later. Copying into the one buffer and parsing
+    /// it at once instead makes the CPU stall on loads that span the
+    /// copy's stores — a cost of the harness, not of the pipeline: the
+    /// kernel or NIC wrote a real frame long before. The copy is still done
+    /// every iteration (and subtracted with `frame_copy`), so `frame`
+    /// must be the one the ring was primed with.
+    #[inline]
+    pub fn transmit_ring(&mut self, ingress: usize, frame: &[u8]) -> Option<(usize, usize, usize)> {
+        let k = self.ring_next;
+        self.ring_next = if k + 1 == RING { 0 } else { k + 1 };
+        let chunk = self.ring.get_mut(k * BUFFER..(k + 1) * BUFFER)?;
+        let len = self.ring_len;
+        let mut pkt = FrameBuf::new(chunk, HEADROOM, len)?;
+        let verdict = self
+            .worker
+            .process(&self.plan, &self.neighbors, self.now, ingress, &mut pkt);
+        let out = match verdict {
+            Verdict::Forward { iface } => Some((iface, pkt.start(), pkt.len())),
+            _ => None,
+        };
+        chunk
+            .get_mut(HEADROOM..HEADROOM + len)?
+            .copy_from_slice(frame.get(..len)?);
+        out
     }
 
     /// [`Rig::process`], also returning where the output frame lies in the

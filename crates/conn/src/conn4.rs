@@ -16,11 +16,13 @@ use crate::slot::{
     KEY_INPUT, KEY_OUTPUT, MAX24, PORTS, SEQ, STATE, TIMER, V4_WORDS,
 };
 use crate::table::ConnTable;
-use crate::tcp_state::{ConnState, Direction};
+use crate::tcp_state::{tcp_flags, ConnState, Direction};
 use crate::update::tcp_step;
 use xvs_config::Timeouts;
 
 const TCP: u8 = 6;
+/// The flags that decide a segment's class (RST, SYN, FIN, ACK).
+const ACK_CLASS_MASK: u8 = tcp_flags::RST | tcp_flags::SYN | tcp_flags::FIN | tcp_flags::ACK;
 
 /// An IPv4 connection entry as one lookup saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub struct Conn4 {
 }
 
 impl Conn4 {
+    #[inline]
     fn from_words(id: ConnId, w: &[u64; V4_WORDS]) -> Conn4 {
         Conn4 {
             id,
@@ -71,6 +74,7 @@ impl Conn4 {
     /// [`ConnTable::touch`] with the UDP timeout (other protocols) would
     /// write back the same state, flags, timeout and expiry. Then the
     /// caller may skip them; otherwise it calls them.
+    #[inline]
     pub fn unchanged_by(
         &self,
         dir: Direction,
@@ -78,6 +82,20 @@ impl Conn4 {
         timeouts: &Timeouts,
         now_secs: u32,
     ) -> bool {
+        // The common case first: an ACK (no SYN/FIN/RST) on ESTABLISHED
+        // stays ESTABLISHED in all three tables and moves no counter, so
+        // only the NOOUTPUT clearing and the timer can change. (A test
+        // checks this against the tables for every state and flag byte.)
+        if self.protocol == TCP
+            && self.state == ConnState::Established as u8
+            && tcp_flags & ACK_CLASS_MASK == tcp_flags::ACK
+            && !self.flags.contains(ConnFlags::TEMPLATE)
+        {
+            let timeout = timeouts.tcp.min(MAX24);
+            return !(dir == Direction::Output && self.flags.contains(ConnFlags::NOOUTPUT))
+                && timeout == self.timeout_secs
+                && now_secs.saturating_add(timeout) == self.expires_at;
+        }
         let (flags, state, timeout) = if self.protocol == TCP {
             match tcp_step(self.flags, self.state, dir, tcp_flags) {
                 Some((flags, next)) => (flags, next as u8, next.timeout(timeouts).min(MAX24)),
@@ -89,6 +107,25 @@ impl Conn4 {
         };
         flags == self.flags
             && state == self.state
+            && timeout == self.timeout_secs
+            && now_secs.saturating_add(timeout) == self.expires_at
+    }
+
+    /// [`Self::unchanged_by`] without its ESTABLISHED shortcut (tests).
+    #[cfg(test)]
+    fn unchanged_by_tables(
+        &self,
+        dir: Direction,
+        tcp_flags: u8,
+        timeouts: &Timeouts,
+        now_secs: u32,
+    ) -> bool {
+        let Some((flags, next)) = tcp_step(self.flags, self.state, dir, tcp_flags) else {
+            return true;
+        };
+        let timeout = next.timeout(timeouts).min(MAX24);
+        flags == self.flags
+            && next as u8 == self.state
             && timeout == self.timeout_secs
             && now_secs.saturating_add(timeout) == self.expires_at
     }
@@ -158,5 +195,53 @@ impl ConnTable {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_established_shortcut_agrees_with_the_tables() {
+        let timeouts = Timeouts::default();
+        let now = 1000;
+        for state in ConnState::ALL {
+            for flag_bits in [0u32, 0x40, 0xC0, 0x140, 0x1C0, 0x1040] {
+                for tcp in 0..=u8::MAX {
+                    for dir in [Direction::Input, Direction::Output, Direction::InputOnly] {
+                        for (timeout, expires) in [
+                            (timeouts.tcp, now + timeouts.tcp),
+                            (timeouts.tcp, now + 1),
+                            (7, now + 7),
+                        ] {
+                            let c = Conn4 {
+                                id: ConnId::from_raw(0),
+                                protocol: TCP,
+                                flags: ConnFlags(flag_bits),
+                                state: state as u8,
+                                timeout_secs: timeout,
+                                expires_at: expires,
+                                dest_id: 0,
+                                n_controlled: 0,
+                                caddr: 0,
+                                cport: 0,
+                                vaddr: 0,
+                                vport: 0,
+                                daddr: 0,
+                                dport: 0,
+                                laddr: 0,
+                                lport: 0,
+                            };
+                            assert_eq!(
+                                c.unchanged_by(dir, tcp, &timeouts, now),
+                                c.unchanged_by_tables(dir, tcp, &timeouts, now),
+                                "{state:?} flags {flag_bits:#x} tcp {tcp:#x} {dir:?} {timeout} {expires}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -55,6 +55,7 @@ impl ConnState {
     ];
 
     /// The state for a stored byte; `None` for a value no state has.
+    #[inline]
     pub const fn from_u8(v: u8) -> Option<ConnState> {
         if (v as usize) < ConnState::ALL.len() {
             Some(ConnState::ALL[v as usize])
@@ -84,6 +85,7 @@ impl ConnState {
 
     /// Idle timeout of this state in seconds (REFERENCE §4.1). NONE has no
     /// knob in ipvsadm: 2 s as in the kernel's tcp_timeouts[].
+    #[inline]
     pub const fn timeout(self, t: &Timeouts) -> u32 {
         match self {
             ConnState::None => NONE_TIMEOUT_SECS,
@@ -146,6 +148,7 @@ pub mod tcp_flags {
 /// Classify a segment by its flags byte: RST wins, then SYN, then FIN, then
 /// ACK (tcp_state_idx() in ip_vs_proto_tcp.c). `None` when the segment has
 /// none of the four; such a segment moves the entry to CLOSE.
+#[inline]
 pub const fn classify(flags: u8) -> Option<PacketClass> {
     if flags & tcp_flags::RST != 0 {
         Some(PacketClass::Rst)
@@ -203,6 +206,7 @@ const INPUT_ONLY: Table = [
 /// Next TCP state for a packet with `flags` in direction `dir` on an entry
 /// in `cur`. `None` when `cur` is not a TCP state (`Udp`): the TCP tables do
 /// not apply.
+#[inline]
 pub fn next_state(dir: Direction, flags: u8, cur: ConnState) -> Option<ConnState> {
     let col = cur as usize;
     if col >= 11 {

@@ -32,6 +32,7 @@ const TCP: u8 = 6;
 /// table, an `Input` packet uses INPUT-ONLY; a state change moves the
 /// entry between active and inactive (active ⇔ ESTABLISHED, REFERENCE
 /// §4.3). `None` for a template or a state byte that is no state.
+#[inline]
 pub(crate) fn tcp_step(
     mut flags: ConnFlags,
     state: u8,

@@ -54,7 +54,7 @@ impl Worker {
             return Fast::General;
         };
         let plan = ctx.plan;
-        let to_vip = plan.is_vip(IpAddr::V4(Ipv4Addr::from(flow.dst)));
+        let to_vip = plan.is_vip4(flow.dst);
         let dir = if to_vip {
             Direction::Input
         } else {

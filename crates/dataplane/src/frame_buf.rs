@@ -13,24 +13,29 @@ pub struct FrameBuf<'a> {
 
 impl<'a> FrameBuf<'a> {
     /// `None` when `start + len` does not fit in `buf`.
+    #[inline]
     pub fn new(buf: &'a mut [u8], start: usize, len: usize) -> Option<FrameBuf<'a>> {
         (start.checked_add(len)? <= buf.len()).then_some(FrameBuf { buf, start, len })
     }
 
     /// The frame bytes.
+    #[inline]
     pub fn frame(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.len]
     }
 
+    #[inline]
     pub fn frame_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.start + self.len]
     }
 
     /// Offset of the frame in the buffer (the headroom in front of it).
+    #[inline]
     pub fn start(&self) -> usize {
         self.start
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -40,6 +45,7 @@ impl<'a> FrameBuf<'a> {
     }
 
     /// The whole buffer, for builders that work across the frame boundary.
+    #[inline]
     pub(crate) fn buffer_mut(&mut self) -> &mut [u8] {
         self.buf
     }
@@ -50,6 +56,7 @@ impl<'a> FrameBuf<'a> {
 
     /// Make `buf[start..start + len]` the frame (bounds checked by callers
     /// against `capacity`; out-of-range values are clamped so this never panics).
+    #[inline]
     pub(crate) fn set_bounds(&mut self, start: usize, len: usize) {
         let start = start.min(self.buf.len());
         self.start = start;

@@ -45,11 +45,12 @@ fn fold64(mut acc: u64) -> u32 {
 }
 
 /// Folds the carries of a sum into 16 bits (end-around carry).
-pub fn fold(mut sum: u32) -> u16 {
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    // The loop leaves sum < 2^16.
+#[inline]
+pub fn fold(sum: u32) -> u16 {
+    // Two end-around carries always suffice for 32 bits: the first leaves
+    // at most 0xffff + 0xffff, the second at most 0xffff. No loop, no branch.
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
     sum as u16
 }
 
@@ -131,12 +132,14 @@ pub(crate) fn patch(buf: &mut [u8], at: usize, f: impl FnOnce(u16) -> u16) {
 ///
 /// Unlike eqn. 2 of RFC 1141 this never produces the wrong zero: for data
 /// that is not all zeros the result is the one a full recompute gives.
+#[inline]
 pub fn update_u16(checksum: u16, old: u16, new: u16) -> u16 {
     let sum = u32::from(!checksum) + u32::from(!old) + u32::from(new);
     !fold(sum)
 }
 
 /// RFC 1624 for a 32-bit field (two adjacent aligned words).
+#[inline]
 pub fn update_u32(checksum: u16, old: u32, new: u32) -> u16 {
     let sum = u32::from(!checksum)
         + u32::from(!(old >> 16) as u16)
@@ -171,6 +174,7 @@ pub fn update_ipv6_addr(checksum: u16, old: &Ipv6Addr, new: &Ipv6Addr) -> u16 {
 
 /// RFC 768: a UDP checksum that computes to zero is sent as all ones, since
 /// zero on the wire means "no checksum" (IPv4) or is invalid (RFC 8200 §8.1).
+#[inline]
 pub fn udp_wire_value(checksum: u16) -> u16 {
     if checksum == 0 {
         0xffff

@@ -20,8 +20,6 @@ const TTL_AT: usize = IP_AT + 8;
 const IP_CSUM_AT: usize = IP_AT + 10;
 const SRC_AT: usize = IP_AT + 12;
 const DST_AT: usize = IP_AT + 16;
-const TCP_CSUM_AT: usize = L4_AT + 16;
-const UDP_CSUM_AT: usize = L4_AT + 6;
 /// Ethernet + IPv4 + the smaller transport header (UDP).
 const MIN_FRAME: usize = L4_AT + 8;
 
@@ -103,12 +101,16 @@ impl Flow4 {
     /// The TTL decrement of a forward (the caller checked `ttl > 1`).
     #[inline]
     pub fn decrement_ttl(&mut self, frame: &mut [u8]) {
+        // TTL, protocol and the header checksum: one bounds check.
+        let Some(h) = frame.get_mut(TTL_AT..IP_CSUM_AT + 2) else {
+            return;
+        };
         let ttl = self.ttl.wrapping_sub(1);
         let old = u16::from_be_bytes([self.ttl, self.protocol]);
         let new = u16::from_be_bytes([ttl, self.protocol]);
-        frame[TTL_AT] = ttl;
-        let hc = checksum::update_u16(be16(frame, IP_CSUM_AT), old, new);
-        frame[IP_CSUM_AT..IP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+        h[0] = ttl;
+        let hc = checksum::update_u16(u16::from_be_bytes([h[2], h[3]]), old, new);
+        h[2..4].copy_from_slice(&hc.to_be_bytes());
         self.ttl = ttl;
     }
 
@@ -148,24 +150,38 @@ impl Flow4 {
         addr: u32,
         port: u16,
     ) {
-        let hc = checksum::update_u32(be16(frame, IP_CSUM_AT), old_addr, addr);
-        frame[addr_at..addr_at + 4].copy_from_slice(&addr.to_be_bytes());
-        frame[IP_CSUM_AT..IP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
-        frame[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+        // Parsed frames hold the whole IPv4 header and the transport
+        // header: these never fail, and they drop every later bounds check.
+        let Some(ip) = frame.get_mut(IP_AT..L4_AT) else {
+            return;
+        };
+        let at = addr_at - IP_AT;
+        let hc = checksum::update_u32(be16(ip, 10), old_addr, addr);
+        ip[at..at + 4].copy_from_slice(&addr.to_be_bytes());
+        ip[10..12].copy_from_slice(&hc.to_be_bytes());
         // Port first, then the pseudo-header address, as crate::rewrite.
         let l4 = |hc: u16| {
             let hc = checksum::update_u16(hc, old_port, port);
             checksum::update_u32(hc, old_addr, addr)
         };
+        let port_at = port_at - L4_AT;
         if self.protocol == ip_proto::TCP {
-            let hc = l4(be16(frame, TCP_CSUM_AT));
-            frame[TCP_CSUM_AT..TCP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+            let Some(t) = frame.get_mut(L4_AT..L4_AT + 20) else {
+                return;
+            };
+            t[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+            let hc = l4(be16(t, 16));
+            t[16..18].copy_from_slice(&hc.to_be_bytes());
         } else {
+            let Some(u) = frame.get_mut(L4_AT..L4_AT + 8) else {
+                return;
+            };
+            u[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
             // UDP over IPv4: 0 means "no checksum" and stays 0.
-            let old = be16(frame, UDP_CSUM_AT);
+            let old = be16(u, 6);
             if old != 0 {
                 let hc = checksum::udp_wire_value(l4(old));
-                frame[UDP_CSUM_AT..UDP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
+                u[6..8].copy_from_slice(&hc.to_be_bytes());
             }
         }
     }
@@ -315,8 +331,8 @@ mod tests {
         ) {
             let mut frame = if udp { udp_frame(&payload) } else { tcp_frame(&payload, false) };
             if udp && zero_udp_sum {
-                frame[UDP_CSUM_AT] = 0;
-                frame[UDP_CSUM_AT + 1] = 0;
+                frame[L4_AT + 6] = 0;
+                frame[L4_AT + 7] = 0;
             }
             let old_ttl = frame[TTL_AT];
             frame[TTL_AT] = ttl;
