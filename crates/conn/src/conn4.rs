@@ -137,6 +137,17 @@ impl Conn4 {
 }
 
 impl ConnTable {
+    /// The IPv4 entry `id` names, as [`Self::get`] reads it; `None` for a
+    /// stale or IPv6 id.
+    #[inline]
+    pub fn get4(&self, id: ConnId) -> Option<Conn4> {
+        if id.is_ipv6() {
+            return None;
+        }
+        let w = self.shards.get(id.worker())?.v4.slot(id.slot())?.read()?;
+        (w[SEQ] as u32 == id.gen()).then(|| Conn4::from_words(id, &w))
+    }
+
     /// The IPv4 connection with input key ⟨proto, a:pa → b:pb⟩ (`Input`:
     /// client → VIP) or output key (`Output`: real server → director-side
     /// address), as [`Self::lookup_in_entry`] / [`Self::lookup_out_entry`]

@@ -41,7 +41,7 @@ pub use entry::{ConnEntry, ConnId, InsertError, NewConn, TableConfig, TableError
 pub use flags::ConnFlags;
 pub use table::ConnTable;
 pub use tcp_state::{ConnState, Direction, INITIAL_TIMEOUT_SECS};
-pub use update::CONTROLLER_REARM_SECS;
+pub use update::{opened_tcp, CONTROLLER_REARM_SECS};
 
 #[cfg(test)]
 mod tests_model;

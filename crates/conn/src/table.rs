@@ -277,6 +277,30 @@ impl ConnTable {
     /// client tuple on one queue), with `Full` if this shard has no free
     /// slot for the family.
     pub fn insert(&self, worker: usize, c: &NewConn, now_secs: u32) -> Result<ConnId, InsertError> {
+        self.insert_with(worker, c, now_secs, true)
+    }
+
+    /// [`Self::insert`] for a connection whose input key the caller has
+    /// just looked up (`lookup_in*`) and not found: only the other keys are
+    /// searched for a clash. The window this leaves — another worker
+    /// inserting the same client tuple in between — is the one `insert`
+    /// already has between its search and its publish.
+    pub fn insert_unseen(
+        &self,
+        worker: usize,
+        c: &NewConn,
+        now_secs: u32,
+    ) -> Result<ConnId, InsertError> {
+        self.insert_with(worker, c, now_secs, false)
+    }
+
+    fn insert_with(
+        &self,
+        worker: usize,
+        c: &NewConn,
+        now_secs: u32,
+        check_input: bool,
+    ) -> Result<ConnId, InsertError> {
         let shard = self
             .shards
             .get(worker)
@@ -322,9 +346,9 @@ impl ConnTable {
             laddr,
         };
         if v6 {
-            self.insert_in::<V6_WORDS>(worker, fields, c.controller, now_secs)
+            self.insert_in::<V6_WORDS>(worker, fields, c.controller, now_secs, check_input)
         } else {
-            self.insert_in::<V4_WORDS>(worker, fields, c.controller, now_secs)
+            self.insert_in::<V4_WORDS>(worker, fields, c.controller, now_secs, check_input)
         }
     }
 
@@ -334,11 +358,15 @@ impl ConnTable {
         mut fields: Fields,
         controller: Option<ConnId>,
         now: u32,
+        check_input: bool,
     ) -> Result<ConnId, InsertError>
     where
         Shard: PickStore<W>,
     {
         for key in Key::all_of(&fields) {
+            if !check_input && key.kind == KeyKind::Input {
+                continue;
+            }
             if let Some(id) = self.find::<W>(worker, &key, now) {
                 return Err(InsertError::Exists(id));
             }

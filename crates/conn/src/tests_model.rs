@@ -380,6 +380,9 @@ impl World {
                         now,
                     );
                     prop_assert_eq!(c4.map(compact), entry.map(|e| compact_of(&e)));
+                    if let Some(e) = entry {
+                        prop_assert_eq!(self.t.get4(e.id).map(compact), Some(compact_of(&e)));
+                    }
                 }
             }
             Op::LookupOut {
@@ -410,6 +413,9 @@ impl World {
                         now,
                     );
                     prop_assert_eq!(c4.map(compact), entry.map(|e| compact_of(&e)));
+                    if let Some(e) = entry {
+                        prop_assert_eq!(self.t.get4(e.id).map(compact), Some(compact_of(&e)));
+                    }
                 }
             }
             Op::LookupTemplate {

@@ -198,6 +198,30 @@ fn fullnat_replies_are_found_by_local_address() {
     let mut d = c;
     d.cport = 1001;
     assert_eq!(t.insert(1, &d, 0), Err(InsertError::Exists(id)));
+    // Also when the caller vouches for the input key: the output key is
+    // still checked.
+    assert_eq!(t.insert_unseen(1, &d, 0), Err(InsertError::Exists(id)));
+}
+
+#[test]
+fn insert_unseen_skips_only_the_input_key_search() {
+    let t = ConnTable::new(16, 1);
+    let dr = flow(
+        ForwardMethod::Dr,
+        "198.51.100.50",
+        1000,
+        "198.18.10.100",
+        "10.0.0.11",
+    );
+    let id = ins(&t, 0, &dr, 0);
+    assert_eq!(t.insert(0, &dr, 0), Err(InsertError::Exists(id)));
+    // The caller's word is taken: a second entry with the same input key
+    // goes in (what two racing workers could do anyway), and lookups find
+    // one of them.
+    let id2 = t.insert_unseen(0, &dr, 0).expect("inserted");
+    assert_ne!(id, id2);
+    assert!(matches!(lookup_in(&t, 0, &dr, 0), Some(x) if x == id || x == id2));
+    assert_eq!(t.len(), 2);
 }
 
 #[test]

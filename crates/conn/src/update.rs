@@ -66,6 +66,15 @@ pub(crate) fn tcp_step(
     Some((flags, next))
 }
 
+/// The flags and state a new TCP entry has once the packet that opened
+/// it (client → VIP, `tcp_flags`) has been tracked: what inserting it in
+/// NONE and then applying [`ConnTable::tcp_transition`] would leave, so
+/// the opener can insert it that way in one step.
+pub fn opened_tcp(flags: ConnFlags, tcp_flags: u8) -> (ConnFlags, ConnState) {
+    tcp_step(flags, ConnState::None as u8, Direction::Input, tcp_flags)
+        .unwrap_or((flags, ConnState::None))
+}
+
 impl ConnTable {
     /// Apply the IPVS TCP transition (REFERENCE §4.2) for a segment with
     /// `tcp_flags` travelling in `dir`, from any worker.

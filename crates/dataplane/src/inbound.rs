@@ -6,7 +6,9 @@
 use std::net::IpAddr;
 
 use xvs_config::ForwardMethod;
-use xvs_conn::{ConnEntry, ConnFlags, ConnId, ConnState, Direction, InsertError, NewConn};
+use xvs_conn::{
+    opened_tcp, ConnEntry, ConnFlags, ConnId, ConnState, Direction, InsertError, NewConn,
+};
 use xvs_sched::SchedKey;
 use xvs_wire::{ip_proto, rewrite, tcp, Fragment, FrameInfo};
 
@@ -17,8 +19,6 @@ use crate::verdict::{DropReason, Verdict};
 use crate::worker::{Ctx, Worker};
 use crate::xmit::{Encap, IcmpReply};
 
-/// New TCP entries live 3 s in NONE until their first transition (REFERENCE §4.1).
-const NEW_TCP_TIMEOUT: u32 = 3;
 /// FullNAT: local ports tried per local address before giving up on a new flow.
 const FULLNAT_MAX_PROBE: u32 = 256;
 
@@ -82,7 +82,6 @@ impl Worker {
         ctx: &mut Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
         mut info: FrameInfo,
-        known_new: bool,
     ) -> Verdict {
         if info.fragment == Fragment::NotFirst {
             // No ports: IPVS reassembles first; we have no reassembly.
@@ -96,12 +95,9 @@ impl Worker {
             && info.tcp_flags & tcp::flags::RST == 0;
         let (caddr, cport, vaddr, vport) = (info.src, info.src_port, info.dst, info.dst_port);
 
-        let mut found = if known_new {
-            None
-        } else {
-            self.conns
-                .lookup_in_entry(self.id, proto, caddr, cport, vaddr, vport, ctx.now)
-        };
+        let mut found = self
+            .conns
+            .lookup_in_entry(self.id, proto, caddr, cport, vaddr, vport, ctx.now);
         if let Some(e) = found {
             match plan.dest(e.dest_id) {
                 // One-packet scheduling: every datagram is scheduled anew; the
@@ -125,50 +121,73 @@ impl Worker {
                 _ => return Verdict::Drop(DropReason::DestUnavailable),
             }
         }
-        let entry = match found {
-            Some(e) => e,
+        let (entry, tracked) = match found {
+            Some(e) => (e, false),
             None => {
-                let Some(si) = plan.find_service(proto, vaddr, vport) else {
-                    return Verdict::Drop(DropReason::NoService);
+                let (id, tracked) = match self.open(ctx, pkt, &info) {
+                    Ok(opened) => opened,
+                    Err(v) => return v,
                 };
-                // Only a SYN opens a TCP connection (sloppy_tcp: any non-RST).
-                let opens = !is_tcp
-                    || syn
-                    || (plan.tunables.sloppy_tcp && info.tcp_flags & tcp::flags::RST == 0);
-                if !opens {
-                    return Verdict::Drop(DropReason::TcpNotSyn);
-                }
-                match self.new_conn(ctx, si, &info) {
-                    Ok(e) => e,
-                    Err(DropReason::NoRealServer) => {
-                        // ip_vs_leave: port unreachable to the client, drop.
-                        return self.reply_icmp(
-                            ctx,
-                            pkt,
-                            &info,
-                            IcmpReply::PortUnreachable,
-                            DropReason::NoRealServer,
-                        );
-                    }
-                    Err(reason) => return Verdict::Drop(reason),
+                match self.conns.get(id) {
+                    Some(e) => (e, tracked),
+                    None => return Verdict::Drop(DropReason::ConnTableFull),
                 }
             }
         };
         let Some(dest) = plan.dest(entry.dest_id) else {
             return Verdict::Drop(DropReason::DestUnavailable);
         };
-        self.track(
-            ctx,
-            entry.id,
-            entry.protocol,
-            entry.flags,
-            dest,
-            Direction::Input,
-            info.tcp_flags,
-        );
+        if !tracked {
+            self.track(
+                ctx,
+                entry.id,
+                entry.protocol,
+                entry.flags,
+                dest,
+                Direction::Input,
+                info.tcp_flags,
+            );
+        }
         dest.shared.stats.count_in(self.id, info.ip_len);
         dest.service_shared.stats.count_in(self.id, info.ip_len);
         self.forward_to_real_server(ctx, pkt, &mut info, &entry, dest)
+    }
+
+    /// A packet to a VIP that no connection has: find its service, check
+    /// that it may open a connection, and schedule and insert one. The
+    /// entry's id, and whether the packet is already tracked in it (see
+    /// [`Worker::new_conn`]). `Err` is the verdict when nothing opens
+    /// (dropped, or answered with port unreachable as ip_vs_leave does).
+    pub(crate) fn open<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        pkt: &mut FrameBuf<'_>,
+        info: &FrameInfo,
+    ) -> Result<(ConnId, bool), Verdict> {
+        let plan = ctx.plan;
+        let Some(si) = plan.find_service(info.protocol, info.dst, info.dst_port) else {
+            return Err(Verdict::Drop(DropReason::NoService));
+        };
+        // Only a SYN opens a TCP connection (sloppy_tcp: any non-RST).
+        let rst = info.tcp_flags & tcp::flags::RST != 0;
+        let opens = info.protocol != ip_proto::TCP
+            || (info.tcp_flags & tcp::flags::SYN != 0 && !rst)
+            || (plan.tunables.sloppy_tcp && !rst);
+        if !opens {
+            return Err(Verdict::Drop(DropReason::TcpNotSyn));
+        }
+        match self.new_conn(ctx, si, info) {
+            Ok(opened) => Ok(opened),
+            // ip_vs_leave: port unreachable to the client, drop.
+            Err(DropReason::NoRealServer) => Err(self.reply_icmp(
+                ctx,
+                pkt,
+                info,
+                IcmpReply::PortUnreachable,
+                DropReason::NoRealServer,
+            )),
+            Err(reason) => Err(Verdict::Drop(reason)),
+        }
     }
 
     /// conn_reuse_mode / expire_nodest_conn: should a new-connection packet
@@ -216,13 +235,18 @@ impl Worker {
         }
     }
 
-    /// Schedule a new connection for service `si` and insert its entry.
+    /// Schedule a new connection for service `si` and insert its entry,
+    /// already in the state the opening packet leaves it in (a TCP entry
+    /// goes straight to SYN_RECV, say, instead of NONE and a transition a
+    /// moment later: the same entry and counters with one write instead of
+    /// three). Returns its id and `true`, or `false` when another worker
+    /// inserted the flow first and the packet still has to be tracked.
     fn new_conn<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
         si: usize,
         info: &FrameInfo,
-    ) -> Result<ConnEntry, DropReason> {
+    ) -> Result<(ConnId, bool), DropReason> {
         let plan = ctx.plan;
         let svc = &plan.services[si];
         let (pos, template) = self.schedule(ctx, si, info)?;
@@ -253,7 +277,11 @@ impl Worker {
             flags |= ConnFlags::ONE_PACKET;
         }
         let (state, timeout_secs) = match info.protocol {
-            ip_proto::TCP => (ConnState::None, NEW_TCP_TIMEOUT),
+            ip_proto::TCP => {
+                let (f, state) = opened_tcp(flags, info.tcp_flags);
+                flags = f;
+                (state, state.timeout(&plan.timeouts))
+            }
             _ if ops_unhashed => (ConnState::Udp, 0),
             _ => (ConnState::Udp, plan.timeouts.udp),
         };
@@ -273,20 +301,23 @@ impl Worker {
             state,
             timeout_secs,
         };
-        let id = match self.conns.insert(self.id, &new, ctx.now) {
+        // open() is only reached after the input key missed.
+        let id = match self.conns.insert_unseen(self.id, &new, ctx.now) {
             Ok(id) => id,
             Err(InsertError::Full) => return Err(DropReason::ConnTableFull),
             // Another worker inserted the same flow a moment ago: use it.
-            Err(InsertError::Exists(id)) => {
-                return self.conns.get(id).ok_or(DropReason::ConnTableFull);
-            }
+            Err(InsertError::Exists(id)) => return Ok((id, false)),
             Err(InsertError::AddressFamilyMismatch) => return Err(DropReason::FamilyMismatch),
             Err(_) => return Err(DropReason::ConnTableFull),
         };
         dest.shared.load.bind_conn(self.id, dest.thresholds);
+        if !flags.contains(ConnFlags::INACTIVE) {
+            // Opened straight into ESTABLISHED (sloppy_tcp with an ACK).
+            dest.shared.load.activate(self.id);
+        }
         dest.shared.stats.count_conn(self.id);
         svc.shared.stats.count_conn(self.id);
-        self.conns.get(id).ok_or(DropReason::ConnTableFull)
+        Ok((id, true))
     }
 
     /// Run the scheduler, through a persistence template when the service

@@ -186,11 +186,10 @@ impl Worker {
         let verdict = if self.fast_path {
             match self.fast_path(&ctx, pkt) {
                 Fast::Done(v) => v,
-                Fast::NewFlow => self.classify(&mut ctx, pkt, true),
-                Fast::General => self.classify(&mut ctx, pkt, false),
+                Fast::General => self.classify(&mut ctx, pkt),
             }
         } else {
-            self.classify(&mut ctx, pkt, false)
+            self.classify(&mut ctx, pkt)
         };
         match verdict {
             Verdict::Forward { .. } => WorkerCounters::count(&self.counters.forwarded),
@@ -206,13 +205,11 @@ impl Worker {
         verdict
     }
 
-    /// The general pipeline. `new_flow`: the fast path already found no
-    /// connection for this packet to a VIP.
+    /// The general pipeline.
     fn classify<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &mut Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
-        new_flow: bool,
     ) -> Verdict {
         let info = match parse_frame(pkt.frame()) {
             Ok(info) => info,
@@ -235,7 +232,7 @@ impl Worker {
         }
         if ctx.plan.is_vip(info.dst) {
             return match info.protocol {
-                ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info, new_flow),
+                ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info),
                 ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_to_vip(ctx, pkt, info),
                 _ => Verdict::Drop(DropReason::NoService),
             };

@@ -8,7 +8,10 @@
 //! checksum by RFC 1624 in the same order as [`crate::rewrite`], so a frame
 //! leaves byte for byte as the general path would send it.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use crate::checksum;
+use crate::frame::{Fragment, FrameInfo, FrameKind};
 use crate::ip_proto;
 
 /// Frame offset of the IPv4 header.
@@ -96,6 +99,26 @@ impl Flow4 {
             dont_fragment: frag & 0x4000 != 0,
             ip_len: total,
         })
+    }
+
+    /// The summary [`crate::parse_frame`] gives for this frame.
+    pub fn info(&self) -> FrameInfo {
+        FrameInfo {
+            l3_offset: IP_AT,
+            vlan: None,
+            kind: FrameKind::Ipv4,
+            l4_offset: L4_AT,
+            protocol: self.protocol,
+            src: IpAddr::V4(Ipv4Addr::from(self.src)),
+            dst: IpAddr::V4(Ipv4Addr::from(self.dst)),
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            tcp_flags: self.tcp_flags,
+            fragment: Fragment::None,
+            ip_len: usize::from(self.ip_len),
+            hop_limit: self.ttl,
+            dont_fragment: self.dont_fragment,
+        }
     }
 
     /// The TTL decrement of a forward (the caller checked `ttl > 1`).
@@ -190,13 +213,13 @@ impl Flow4 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{parse_frame, Fragment, FrameInfo, FrameKind};
+    use crate::frame::parse_frame;
     use crate::rewrite;
     use etherparse::PacketBuilder;
     use proptest::prelude::*;
-    use std::net::{IpAddr, Ipv4Addr};
 
     fn agrees(f: &Flow4, i: &FrameInfo) {
+        assert_eq!(&f.info(), i);
         assert_eq!(i.kind, FrameKind::Ipv4);
         assert_eq!(i.vlan, None);
         assert_eq!((i.l3_offset, i.l4_offset), (IP_AT, L4_AT));
