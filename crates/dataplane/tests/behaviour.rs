@@ -690,3 +690,39 @@ fn one_packet_scheduling_schedules_every_datagram_and_still_translates_replies()
     let svc = plan.find_service(17, vip, 53).unwrap();
     assert_eq!(plan.services[svc].shared.stats.totals().conns, 4);
 }
+
+#[test]
+fn sloppy_tcp_opens_on_an_ack_straight_into_established_and_active() {
+    let (plan, mut reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (table, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let c: IpAddr = CLIENT4.into();
+    let vip: IpAddr = VIP4_NAT.into();
+    let ack = Spec::tcp(c, 6000, vip, TCP_PORT, ACK).frame();
+    // Without sloppy_tcp a mid-stream ACK opens nothing.
+    assert_eq!(
+        run(w, &plan, &n, 1, CLIENT_IF, &ack).0,
+        Verdict::Drop(DropReason::TcpNotSyn)
+    );
+    let plan = reloaded(&plan, &mut reg, |s| s.global.tunables.sloppy_tcp = true);
+    assert_eq!(
+        run(w, &plan, &n, 1, CLIENT_IF, &ack).0,
+        Verdict::Forward { iface: SERVER_IF }
+    );
+    // INPUT table: NONE --ack--> ESTABLISHED, so the entry is active at
+    // once with the ESTABLISHED timeout (REFERENCE §4.2, §4.3).
+    let svc = plan.find_service(6, vip, TCP_PORT).unwrap();
+    let load = &plan.services[svc].sched_dests[0].load;
+    assert_eq!((load.activeconns(), load.inactconns()), (1, 0));
+    let mut seen = Vec::new();
+    table.for_each(|e| seen.push((e.state, e.timeout_secs, e.expires_at)));
+    let tcp = plan.timeouts.tcp;
+    assert_eq!(seen, vec![(xvs_conn::ConnState::Established, tcp, 1 + tcp)]);
+    // A RST still opens nothing.
+    let rst = Spec::tcp(c, 6001, vip, TCP_PORT, RST | ACK).frame();
+    assert_eq!(
+        run(w, &plan, &n, 1, CLIENT_IF, &rst).0,
+        Verdict::Drop(DropReason::TcpNotSyn)
+    );
+}
