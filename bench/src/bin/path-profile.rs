@@ -6,6 +6,9 @@
 //! cargo build -p xvs-bench --release --bin path-profile
 //! valgrind --tool=callgrind target/release/path-profile dr_in 100000
 //! ```
+//!
+//! With `--general` the worker's fast path is off: every packet takes the
+//! general pipeline (the A/B the fast path is judged by).
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -15,12 +18,15 @@ use xvs_bench::{established, new_flows, Path};
 use xvs_config::SchedulerKind;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let general = args.iter().any(|a| a == "--general");
+    args.retain(|a| a != "--general");
+    let mut args = args.into_iter();
     let (Some(what), Some(n)) = (
         args.next(),
         args.next().and_then(|n| n.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: path-profile <dr_in|nat_in|...|new_<sched>> <iterations>");
+        eprintln!("usage: path-profile [--general] <dr_in|nat_in|...|new_<sched>> <iterations>");
         return ExitCode::from(2);
     };
     if let Some(name) = what.strip_prefix("new_") {
@@ -35,6 +41,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        s.rig.worker.set_fast_path(!general);
         let rounds = n.div_ceil(s.frames.len()).max(1);
         for _ in 0..rounds {
             if let Err(e) = run_round(&mut s) {
@@ -58,6 +65,7 @@ fn main() -> ExitCode {
         }
     };
     let mut forwarded = 0usize;
+    e.rig.worker.set_fast_path(!general);
     e.rig.prime_ring(&e.frame);
     for _ in 0..n {
         if e.rig
