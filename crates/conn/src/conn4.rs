@@ -96,6 +96,18 @@ impl Conn4 {
                 && timeout == self.timeout_secs
                 && now_secs.saturating_add(timeout) == self.expires_at;
         }
+        self.unchanged_by_tables(dir, tcp_flags, timeouts, now_secs)
+    }
+
+    /// [`Self::unchanged_by`] without its ESTABLISHED shortcut: the
+    /// transition tables (or the UDP timeout) decide.
+    fn unchanged_by_tables(
+        &self,
+        dir: Direction,
+        tcp_flags: u8,
+        timeouts: &Timeouts,
+        now_secs: u32,
+    ) -> bool {
         let (flags, state, timeout) = if self.protocol == TCP {
             match tcp_step(self.flags, self.state, dir, tcp_flags) {
                 Some((flags, next)) => (flags, next as u8, next.timeout(timeouts).min(MAX24)),
@@ -107,25 +119,6 @@ impl Conn4 {
         };
         flags == self.flags
             && state == self.state
-            && timeout == self.timeout_secs
-            && now_secs.saturating_add(timeout) == self.expires_at
-    }
-
-    /// [`Self::unchanged_by`] without its ESTABLISHED shortcut (tests).
-    #[cfg(test)]
-    fn unchanged_by_tables(
-        &self,
-        dir: Direction,
-        tcp_flags: u8,
-        timeouts: &Timeouts,
-        now_secs: u32,
-    ) -> bool {
-        let Some((flags, next)) = tcp_step(self.flags, self.state, dir, tcp_flags) else {
-            return true;
-        };
-        let timeout = next.timeout(timeouts).min(MAX24);
-        flags == self.flags
-            && next as u8 == self.state
             && timeout == self.timeout_secs
             && now_secs.saturating_add(timeout) == self.expires_at
     }
