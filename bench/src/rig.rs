@@ -68,6 +68,16 @@ pub struct Rig {
     ring_len: usize,
 }
 
+/// The TX descriptor the driver takes from a verdict: (interface, frame
+/// offset, length) for a forward, nothing otherwise.
+#[inline]
+fn tx_desc(verdict: Verdict, start: usize, len: usize) -> Option<(usize, usize, usize)> {
+    match verdict {
+        Verdict::Forward { iface } => Some((iface, start, len)),
+        _ => None,
+    }
+}
+
 /// Buffers in [`Rig::transmit_ring`]'s rotation.
 const RING: usize = 8;
 
@@ -126,10 +136,8 @@ impl Rig {
     /// the harness's own making out of the figures.
     #[inline]
     pub fn transmit(&mut self, ingress: usize, frame: &[u8]) -> Option<(usize, usize, usize)> {
-        match self.run(ingress, frame) {
-            (Verdict::Forward { iface }, r) => Some((iface, r.start, r.end - r.start)),
-            _ => None,
-        }
+        let (verdict, r) = self.run(ingress, frame);
+        tx_desc(verdict, r.start, r.end - r.start)
     }
 
     /// Fill every buffer of the rotation [`Rig::transmit_ring`] uses with
@@ -162,10 +170,7 @@ impl Rig {
         let verdict = self
             .worker
             .process(&self.plan, &self.neighbors, self.now, ingress, &mut pkt);
-        let out = match verdict {
-            Verdict::Forward { iface } => Some((iface, pkt.start(), pkt.len())),
-            _ => None,
-        };
+        let out = tx_desc(verdict, pkt.start(), pkt.len());
         chunk
             .get_mut(HEADROOM..HEADROOM + len)?
             .copy_from_slice(frame.get(..len)?);

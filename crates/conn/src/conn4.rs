@@ -167,14 +167,7 @@ impl ConnTable {
         let meta = ((kind as u64) << 48) | (u64::from(proto) << 32) | u64::from(ports);
         // The same words, in the same order, as Key::hash for IPv4.
         let hash = self.hasher.hash(&[addrs, meta]);
-        let n = self.shards.len();
-        let first = if worker < n { worker } else { 0 };
-        for i in 0..n {
-            let s = if first + i < n {
-                first + i
-            } else {
-                first + i - n
-            };
+        for s in self.probe_order(worker) {
             let store = &self.shards[s].v4;
             let found = store.index().find(hash, kind, |slot| {
                 let w = store.slot(slot as usize).and_then(Slot::read)?;

@@ -394,15 +394,28 @@ impl ConnTable {
         Ok(ConnId::new(gen, W == V6_WORDS, worker, slot))
     }
 
+    /// The shards a lookup searches, `worker`'s own first (most lookups
+    /// hit there), then the others in turn.
+    #[inline]
+    pub(crate) fn probe_order(&self, worker: usize) -> impl Iterator<Item = usize> {
+        let n = self.shards.len();
+        let first = if worker < n { worker } else { 0 };
+        (0..n).map(move |i| {
+            if first + i < n {
+                first + i
+            } else {
+                first + i - n
+            }
+        })
+    }
+
     /// Search every shard, `worker`'s first, for a present entry with `key`.
     pub(crate) fn find<const W: usize>(&self, worker: usize, key: &Key, now: u32) -> Option<ConnId>
     where
         Shard: PickStore<W>,
     {
         let hash = key.hash::<W>(&self.hasher);
-        let n = self.shards.len();
-        let first = if worker < n { worker } else { 0 };
-        (0..n).map(|i| (first + i) % n).find_map(|s| {
+        self.probe_order(worker).find_map(|s| {
             let (slot, gen) = self.shards[s].store().find(hash, key, now)?;
             Some(ConnId::new(gen, W == V6_WORDS, s, slot))
         })
@@ -419,9 +432,7 @@ impl ConnTable {
         Shard: PickStore<W>,
     {
         let hash = key.hash::<W>(&self.hasher);
-        let n = self.shards.len();
-        let first = if worker < n { worker } else { 0 };
-        (0..n).map(|i| (first + i) % n).find_map(|s| {
+        self.probe_order(worker).find_map(|s| {
             let (slot, f) = self.shards[s].store().find_fields(hash, key, now)?;
             Some(ConnEntry::from_fields(
                 ConnId::new(f.seq, W == V6_WORDS, s, slot),

@@ -32,6 +32,8 @@ pub struct WorkerCounters {
     pub to_control: AtomicU64,
     pub passed: AtomicU64,
     pub need_neighbor: AtomicU64,
+    /// Frames the fast path handled (a share of rx, not a verdict).
+    pub fast_path: AtomicU64,
     drops: [AtomicU64; DropReason::COUNT],
     /// Malformed frames by wire reason (index = `WireError::index()`).
     malformed: [AtomicU64; xvs_wire::WireError::COUNT],
@@ -46,6 +48,7 @@ impl Default for WorkerCounters {
             to_control: AtomicU64::new(0),
             passed: AtomicU64::new(0),
             need_neighbor: AtomicU64::new(0),
+            fast_path: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             malformed: std::array::from_fn(|_| AtomicU64::new(0)),
         }

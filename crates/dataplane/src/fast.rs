@@ -137,8 +137,9 @@ impl Worker {
         flow: Flow4,
     ) -> Verdict {
         let mut info = flow.info();
-        let (id, tracked) = match self.open(ctx, pkt, &info) {
-            Ok(opened) => opened,
+        // Inserted already tracked: no transition to apply here.
+        let id = match self.open(ctx, pkt, &info) {
+            Ok(id) => id,
             Err(v) => return v,
         };
         let Some(c) = self.conns.get4(id) else {
@@ -147,10 +148,6 @@ impl Worker {
         let Some(dest) = ctx.plan.dest(c.dest_id) else {
             return Verdict::Drop(DropReason::DestUnavailable);
         };
-        if !tracked {
-            let dir = Direction::Input;
-            self.track(ctx, c.id, c.protocol, c.flags, dest, dir, flow.tcp_flags);
-        }
         let ip_len = usize::from(flow.ip_len);
         dest.shared.stats.count_in(self.id, ip_len);
         dest.service_shared.stats.count_in(self.id, ip_len);

@@ -121,15 +121,16 @@ impl Worker {
                 _ => return Verdict::Drop(DropReason::DestUnavailable),
             }
         }
+        // A new entry is inserted already tracked (see new_conn).
         let (entry, tracked) = match found {
             Some(e) => (e, false),
             None => {
-                let (id, tracked) = match self.open(ctx, pkt, &info) {
-                    Ok(opened) => opened,
+                let id = match self.open(ctx, pkt, &info) {
+                    Ok(id) => id,
                     Err(v) => return v,
                 };
                 match self.conns.get(id) {
-                    Some(e) => (e, tracked),
+                    Some(e) => (e, true),
                     None => return Verdict::Drop(DropReason::ConnTableFull),
                 }
             }
@@ -154,16 +155,16 @@ impl Worker {
     }
 
     /// A packet to a VIP that no connection has: find its service, check
-    /// that it may open a connection, and schedule and insert one. The
-    /// entry's id, and whether the packet is already tracked in it (see
-    /// [`Worker::new_conn`]). `Err` is the verdict when nothing opens
-    /// (dropped, or answered with port unreachable as ip_vs_leave does).
+    /// that it may open a connection, and schedule and insert one, already
+    /// tracked (see [`Worker::new_conn`]). `Err` is the verdict when
+    /// nothing opens (dropped, or answered with port unreachable as
+    /// ip_vs_leave does).
     pub(crate) fn open<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
         info: &FrameInfo,
-    ) -> Result<(ConnId, bool), Verdict> {
+    ) -> Result<ConnId, Verdict> {
         let plan = ctx.plan;
         let Some(si) = plan.find_service(info.protocol, info.dst, info.dst_port) else {
             return Err(Verdict::Drop(DropReason::NoService));
@@ -177,7 +178,7 @@ impl Worker {
             return Err(Verdict::Drop(DropReason::TcpNotSyn));
         }
         match self.new_conn(ctx, si, info) {
-            Ok(opened) => Ok(opened),
+            Ok(id) => Ok(id),
             // ip_vs_leave: port unreachable to the client, drop.
             Err(DropReason::NoRealServer) => Err(self.reply_icmp(
                 ctx,
@@ -239,14 +240,13 @@ impl Worker {
     /// already in the state the opening packet leaves it in (a TCP entry
     /// goes straight to SYN_RECV, say, instead of NONE and a transition a
     /// moment later: the same entry and counters with one write instead of
-    /// three). Returns its id and `true`, or `false` when another worker
-    /// inserted the flow first and the packet still has to be tracked.
+    /// three).
     fn new_conn<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
         si: usize,
         info: &FrameInfo,
-    ) -> Result<(ConnId, bool), DropReason> {
+    ) -> Result<ConnId, DropReason> {
         let plan = ctx.plan;
         let svc = &plan.services[si];
         let (pos, template) = self.schedule(ctx, si, info)?;
@@ -305,8 +305,12 @@ impl Worker {
         let id = match self.conns.insert_unseen(self.id, &new, ctx.now) {
             Ok(id) => id,
             Err(InsertError::Full) => return Err(DropReason::ConnTableFull),
-            // Another worker inserted the same flow a moment ago: use it.
-            Err(InsertError::Exists(id)) => return Ok((id, false)),
+            // The input key just missed, so this is another connection
+            // with our reply tuple (NAT: the same client port to two VIPs
+            // on one real server). Riding on it would send this flow's
+            // packets with that flow's translation; drop, as the reply
+            // could not be told apart either.
+            Err(InsertError::Exists(_)) => return Err(DropReason::ReplyKeyInUse),
             Err(InsertError::AddressFamilyMismatch) => return Err(DropReason::FamilyMismatch),
             Err(_) => return Err(DropReason::ConnTableFull),
         };
@@ -317,7 +321,7 @@ impl Worker {
         }
         dest.shared.stats.count_conn(self.id);
         svc.shared.stats.count_conn(self.id);
-        Ok((id, true))
+        Ok(id)
     }
 
     /// Run the scheduler, through a persistence template when the service

@@ -72,4 +72,5 @@ drop_reasons! {
     IcmpNoConn => "icmp_no_conn", "ICMP error about a flow we do not know.";
     FamilyMismatch => "family_mismatch", "Client and real server of different address families.";
     UnknownReply => "unknown_reply", "Traffic to a local (FullNAT) address with no connection entry.";
+    ReplyKeyInUse => "reply_key_in_use", "A new NAT flow whose reply tuple (real server:port, client:port) another connection already has: replies could not be told apart.";
 }

@@ -54,7 +54,7 @@ pub struct Worker {
     pub(crate) pool_rotor: Vec<usize>,
     /// Where ICMP errors are built before they replace the frame.
     pub(crate) scratch: Box<[u8; SCRATCH_LEN]>,
-    /// Whether established IPv4 flows take [`crate::fast`] (the default).
+    /// Whether IPv4 TCP/UDP of the common shape takes [`crate::fast`] (the default).
     pub(crate) fast_path: bool,
 }
 
@@ -185,7 +185,10 @@ impl Worker {
         };
         let verdict = if self.fast_path {
             match self.fast_path(&ctx, pkt) {
-                Fast::Done(v) => v,
+                Fast::Done(v) => {
+                    WorkerCounters::count(&self.counters.fast_path);
+                    v
+                }
                 Fast::General => self.classify(&mut ctx, pkt),
             }
         } else {

@@ -726,3 +726,42 @@ fn sloppy_tcp_opens_on_an_ack_straight_into_established_and_active() {
         Verdict::Drop(DropReason::TcpNotSyn)
     );
 }
+
+#[test]
+fn a_new_nat_flow_whose_reply_tuple_is_taken_is_dropped_not_merged() {
+    // A second NAT VIP on the same real server:port as the lab's VIP4_NAT.
+    let yaml = format!(
+        "{LAB_YAML}  - name: nat4-twin\n    vip: \"198.18.0.18\"\n    port: 80\n    protocol: tcp\n    scheduler: rr\n    method: nat\n    real_servers:\n      - {{ address: \"198.18.1.11\", port: 8080 }}\n"
+    );
+    let (plan, _reg) = plan_from_yaml(&yaml, 1);
+    let n = lab_neighbors();
+    let (table, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let c: IpAddr = CLIENT4.into();
+    let twin: IpAddr = "198.18.0.18".parse().unwrap();
+    let first = Spec::tcp(c, 7000, VIP4_NAT.into(), TCP_PORT, SYN).frame();
+    assert_eq!(
+        run(w, &plan, &n, 1, CLIENT_IF, &first).0,
+        Verdict::Forward { iface: SERVER_IF }
+    );
+    // Same client port, other VIP, same real server: RS:8080 → client:7000
+    // would be the reply of both.
+    for fast in [true, false] {
+        w.set_fast_path(fast);
+        let second = Spec::tcp(c, 7000, twin, TCP_PORT, SYN).frame();
+        assert_eq!(
+            run(w, &plan, &n, 1, CLIENT_IF, &second).0,
+            Verdict::Drop(DropReason::ReplyKeyInUse)
+        );
+    }
+    assert_eq!(w.counters().drops(DropReason::ReplyKeyInUse), 2);
+    assert_eq!(table.len(), 1);
+    // The reply still belongs to the first flow: its source is VIP4_NAT.
+    let rs: IpAddr = RS4[0].into();
+    let synack = Spec::tcp(rs, RS_TCP_PORT, c, 7000, SYN | ACK)
+        .macs(rs_mac(0), DIR_SERVER_MAC)
+        .frame();
+    let (v, out) = run(w, &plan, &n, 1, SERVER_IF, &synack);
+    assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+    assert_eq!(out[26..30], VIP4_NAT.octets());
+}

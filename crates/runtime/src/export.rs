@@ -33,6 +33,10 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
             c.need_neighbor.load(Ordering::Relaxed),
         );
         set(
+            "xvs_fast_path_packets_total",
+            c.fast_path.load(Ordering::Relaxed),
+        );
+        set(
             "xvs_not_ours_packets_total",
             c.passed.load(Ordering::Relaxed),
         );
