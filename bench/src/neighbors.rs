@@ -1,24 +1,17 @@
-//! The neighbour table the benches hand to the pipeline. The runtime
-//! publishes an ahash map of ⟨interface, IP⟩ → MAC to its workers; the
-//! testkit's `StaticNeighbors` uses std's SipHash map, which costs more per
-//! lookup. Benches use this ahash map so that the MAC lookup of NAT and
-//! FullNAT (DR and TUN real servers carry a configured MAC instead) is
-//! measured at its production cost.
+//! The neighbour entries the benches start from. [`crate::Rig`] turns
+//! them into the runtime's own published table ([`NeighborTable`], built
+//! for the rig's plan as the control thread builds it), so the MAC lookups
+//! of every method are measured at their production cost.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use ahash::RandomState;
 use xvs_config::MacAddr;
-use xvs_dataplane::Neighbors;
-use xvs_testkit::{
-    rs_mac, CLIENT4_DIRECT, CLIENT_IF, CLIENT_MAC, GW4, GW6, GW_MAC, RS4, RS6, SERVER_IF,
-};
+use xvs_dataplane::{NeighborTable, Plan};
 
-/// ⟨interface, IP⟩ → MAC in an ahash map.
+/// ⟨interface, IP⟩ → MAC entries, as the control thread's cache resolves them.
 #[derive(Clone, Debug, Default)]
 pub struct FastNeighbors {
-    map: HashMap<(usize, IpAddr), MacAddr, RandomState>,
+    entries: Vec<((usize, IpAddr), MacAddr)>,
 }
 
 impl FastNeighbors {
@@ -27,40 +20,32 @@ impl FastNeighbors {
     }
 
     pub fn insert(&mut self, iface: usize, ip: IpAddr, mac: MacAddr) {
-        self.map.insert((iface, ip), mac);
+        self.entries.push(((iface, ip), mac));
     }
 
     /// The testkit's fixture neighbours (gateways, the on-link client and
-    /// the three lab real servers), as `xvs_testkit::lab_neighbors`.
+    /// the three lab real servers).
     pub fn lab() -> FastNeighbors {
-        let mut n = FastNeighbors::new();
-        n.insert(CLIENT_IF, GW4.into(), GW_MAC);
-        n.insert(CLIENT_IF, GW6.into(), GW_MAC);
-        n.insert(CLIENT_IF, CLIENT4_DIRECT.into(), CLIENT_MAC);
-        for (i, rs) in RS4.iter().enumerate() {
-            n.insert(SERVER_IF, (*rs).into(), rs_mac(i));
+        FastNeighbors {
+            entries: xvs_testkit::lab_neighbor_entries(),
         }
-        for (i, rs) in RS6.iter().enumerate() {
-            n.insert(SERVER_IF, (*rs).into(), rs_mac(i));
-        }
-        n
     }
-}
 
-impl Neighbors for FastNeighbors {
-    #[inline]
-    fn lookup(&self, iface: usize, ip: IpAddr) -> Option<MacAddr> {
-        self.map.get(&(iface, ip)).copied()
+    /// The table workers read, with the hop slots of `plan`.
+    pub fn table(&self, plan: &Plan) -> NeighborTable {
+        NeighborTable::new(self.entries.iter().copied(), Some(plan))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xvs_dataplane::Neighbors;
+    use xvs_testkit::{rs_mac, CLIENT_IF, GW4, GW_MAC, RS4, RS6, SERVER_IF};
 
     #[test]
     fn lab_neighbors_resolve_gateway_and_real_servers_per_interface() {
-        let n = FastNeighbors::lab();
+        let n = FastNeighbors::lab().table(&xvs_testkit::lab_plan(1).0);
         assert_eq!(n.lookup(CLIENT_IF, GW4.into()), Some(GW_MAC));
         assert_eq!(n.lookup(SERVER_IF, RS4[2].into()), Some(rs_mac(2)));
         assert_eq!(n.lookup(SERVER_IF, RS6[0].into()), Some(rs_mac(0)));

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use xvs_config::Timeouts;
 use xvs_conn::{ConnState, ConnTable, TableConfig, TableError};
-use xvs_dataplane::{DestRegistry, DropReason, FrameBuf, Plan, Verdict, Worker, WorkerCounters};
+use xvs_dataplane::{
+    DestRegistry, DropReason, FrameBuf, NeighborTable, Plan, Verdict, Worker, WorkerCounters,
+};
 use xvs_testkit::{plan_from_yaml, BUFFER, HEADROOM};
 
 use crate::neighbors::FastNeighbors;
@@ -56,7 +58,8 @@ pub struct Rig {
     pub plan: Plan,
     /// Keeps the real servers' shared counters alive (the plan refers to them).
     pub registry: DestRegistry,
-    pub neighbors: FastNeighbors,
+    /// The neighbour table as the control thread publishes it for `plan`.
+    pub neighbors: NeighborTable,
     pub table: Arc<ConnTable>,
     pub worker: Worker,
     /// The clock handed to the pipeline (seconds).
@@ -106,9 +109,9 @@ impl Rig {
         );
         worker.adopt(&plan);
         Ok(Rig {
+            neighbors: neighbors.table(&plan),
             plan,
             registry,
-            neighbors,
             table,
             worker,
             now: START_SECS,

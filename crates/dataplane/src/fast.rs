@@ -28,8 +28,8 @@ use xvs_wire::{ipip, tcp};
 
 use crate::frame_buf::FrameBuf;
 use crate::inbound::entry_method;
-use crate::plan::PlanDest;
-use crate::route::{self, Neighbors};
+use crate::plan::{NextHop, PlanDest};
+use crate::route::Neighbors;
 use crate::verdict::{DropReason, Verdict};
 use crate::worker::{Ctx, Worker};
 
@@ -180,26 +180,32 @@ impl Worker {
         let plan = ctx.plan;
         let method = entry_method(c.flags);
         let tun = to_vip && method == ForwardMethod::Tun;
-        let (egress, route_dst, static_mac) = if to_vip {
-            (dest.egress?, c.daddr, dest.mac)
+        // The next hop's MAC: a configured one or the neighbour table's
+        // slot for the plan's hop; only an on-link client is hashed.
+        let (egress, dst_mac) = if to_vip {
+            let egress = dest.egress?;
+            let mac = match dest.next_hop? {
+                NextHop::Static(m) => m,
+                NextHop::Hop(h) => ctx.neighbors.lookup_hop(plan, h)?,
+            };
+            (egress, mac)
         } else {
-            let e = route::route(&plan.interfaces, IpAddr::V4(Ipv4Addr::from(c.caddr)))?;
-            (e, c.caddr, None)
+            let (egress, hop) = plan.route4(c.caddr)?;
+            let mac = match hop {
+                Some(h) => ctx.neighbors.lookup_hop(plan, h)?,
+                None => ctx.neighbors.lookup(egress.iface, egress.next_hop)?,
+            };
+            (egress, mac)
         };
         let overhead = if tun { IPIP_OVERHEAD } else { 0 };
         if usize::from(flow.ip_len) + overhead > usize::from(egress.mtu) {
             return None;
         }
-        let route_ip = IpAddr::V4(Ipv4Addr::from(route_dst));
-        let dst_mac = match static_mac.filter(|_| egress.next_hop == route_ip) {
-            Some(m) => m,
-            None => ctx.neighbors.lookup(egress.iface, egress.next_hop)?,
-        };
         let tunnel_src = if tun {
             if pkt.start() < IPIP_OVERHEAD + ETH_HEADER {
                 return None;
             }
-            match route::source_address(&plan.interfaces, egress.iface, route_ip)? {
+            match dest.tunnel_src? {
                 IpAddr::V4(s) => Some(s),
                 IpAddr::V6(_) => return None,
             }

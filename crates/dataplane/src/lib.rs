@@ -23,8 +23,9 @@ mod xmit;
 pub use counters::{Stats, StatsTotals, WorkerCounters};
 pub use frame_buf::FrameBuf;
 pub use plan::{
-    DestRegistry, DestShared, Plan, PlanDest, PlanError, PlanPool, PlanService, ServiceShared,
+    DestRegistry, DestShared, NextHop, Plan, PlanDest, PlanError, PlanPool, PlanService,
+    ServiceShared,
 };
-pub use route::{route, source_address, Egress, Neighbors, StaticNeighbors};
+pub use route::{route, source_address, Egress, NeighborTable, Neighbors, StaticNeighbors};
 pub use verdict::{DropReason, Punt, Verdict};
 pub use worker::Worker;

@@ -17,7 +17,8 @@
 //! unbind cleanly and reappear if it is added back.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ahash::RandomState;
@@ -28,7 +29,7 @@ use xvs_config::{
 use xvs_sched::{DestLoad, SchedDest, SchedError, ServiceScheduler, Thresholds};
 
 use crate::counters::Stats;
-use crate::route::{route, Egress};
+use crate::route::{route, source_address, Egress};
 
 /// Everything shared about one real server across plans: its load counters
 /// (read by the schedulers) and its statistics.
@@ -112,8 +113,67 @@ pub struct PlanDest {
     /// Where packets to this real server leave (worked out once here, not
     /// per packet); `None` when no interface reaches it.
     pub egress: Option<Egress>,
+    /// Whose MAC a frame to it carries: its configured MAC when it is its
+    /// own next hop, else the plan's next hop the neighbour cache resolves.
+    /// `None` exactly when `egress` is.
+    pub next_hop: Option<NextHop>,
+    /// The director's address a TUN packet to it carries as outer source
+    /// (`source_address` of its egress), worked out once here.
+    pub tunnel_src: Option<IpAddr>,
     pub shared: Arc<DestShared>,
 }
+
+/// Where the destination MAC of a frame to a real server comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextHop {
+    /// Configured for the real server, which is its own next hop.
+    Static(MacAddr),
+    /// Entry `n` of [`Plan::hops`], resolved by the neighbour cache.
+    Hop(u32),
+}
+
+/// A directly connected IPv4 prefix (the fast path's route for replies).
+#[derive(Clone, Copy, Debug)]
+struct Connected4 {
+    net: u32,
+    mask: u32,
+    /// The egress, with `next_hop` to be replaced by the destination.
+    egress: Egress,
+}
+
+/// Interns the next hops a plan names (real servers' next hops and
+/// gateways) as small numbers.
+#[derive(Default)]
+struct HopSet {
+    hops: Vec<(usize, IpAddr)>,
+    index: HashMap<(usize, IpAddr), u32>,
+}
+
+impl HopSet {
+    fn intern(&mut self, iface: usize, ip: IpAddr) -> u32 {
+        *self.index.entry((iface, ip)).or_insert_with(|| {
+            self.hops.push((iface, ip));
+            (self.hops.len() - 1) as u32
+        })
+    }
+
+    /// The MAC source for a real server at `address` reached by `egress`.
+    fn next_hop(
+        &mut self,
+        address: IpAddr,
+        mac: Option<MacAddr>,
+        egress: Option<Egress>,
+    ) -> Option<NextHop> {
+        let e = egress?;
+        Some(match mac {
+            Some(m) if e.next_hop == address => NextHop::Static(m),
+            _ => NextHop::Hop(self.intern(e.iface, e.next_hop)),
+        })
+    }
+}
+
+/// Source of [`Plan::id`]: every compiled plan gets a new number.
+static NEXT_PLAN_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A virtual service as the packet path sees it.
 #[derive(Debug)]
@@ -145,6 +205,12 @@ pub struct PlanPool {
 #[derive(Debug)]
 pub struct Plan {
     pub version: u64,
+    /// Unique to this compiled plan (never 0): what a neighbour table's
+    /// per-hop MACs are valid for.
+    pub id: u64,
+    /// The next hops the plan names (`NextHop::Hop(n)` is `hops[n]`), for
+    /// the neighbour table to keep their MACs in an array.
+    pub hops: Vec<(usize, IpAddr)>,
     pub snapshot: Arc<Snapshot>,
     pub services: Vec<PlanService>,
     /// Indexed by `dest_id`; `None` for ids the registry knows but that
@@ -162,6 +228,10 @@ pub struct Plan {
     /// search over a few words beats hashing a u128).
     vips4: Box<[u32]>,
     local_addresses: HashMap<u128, (), RandomState>,
+    /// IPv4 routing as [`route`] does it, flattened: connected prefixes in
+    /// interface order, then the first IPv4 gateway and its hop.
+    connected4: Box<[Connected4]>,
+    gateway4: Option<(Egress, u32)>,
 }
 
 /// An address as one integer: IPv4 as its IPv4-mapped IPv6 form, so the
@@ -205,6 +275,7 @@ impl Plan {
         let mut service_index = HashMap::with_hasher(RandomState::new());
         let mut vips = HashMap::with_hasher(RandomState::new());
         let mut vips4 = Vec::new();
+        let mut hops = HopSet::default();
 
         for (si, svc) in snapshot.services.iter().enumerate() {
             let service_shared = registry.service((svc.protocol, svc.vip, svc.port));
@@ -240,6 +311,7 @@ impl Plan {
                 if dests.len() <= id {
                     dests.resize_with(id + 1, || None);
                 }
+                let egress = route(&snapshot.interfaces, rs.address);
                 dests[id] = Some(PlanDest {
                     id: shared.id,
                     service: Some(si),
@@ -251,7 +323,10 @@ impl Plan {
                     available: true,
                     thresholds,
                     mac: rs.mac,
-                    egress: route(&snapshot.interfaces, rs.address),
+                    egress,
+                    next_hop: hops.next_hop(rs.address, rs.mac, egress),
+                    tunnel_src: egress
+                        .and_then(|e| source_address(&snapshot.interfaces, e.iface, rs.address)),
                     shared,
                 });
             }
@@ -305,6 +380,8 @@ impl Plan {
                         thresholds: d.thresholds,
                         mac: d.mac,
                         egress: d.egress,
+                        next_hop: hops.next_hop(d.address, d.mac, d.egress),
+                        tunnel_src: d.tunnel_src,
                         shared: Arc::clone(&d.shared),
                     });
                 }
@@ -326,8 +403,53 @@ impl Plan {
             }
         }
 
+        // The same egresses route() builds, flattened for the fast path.
+        let egress_of = |iface: usize, next_hop: IpAddr| {
+            let i = &snapshot.interfaces[iface];
+            Egress {
+                iface,
+                next_hop,
+                src_mac: i.mac.unwrap_or_default(),
+                mtu: i.mtu,
+            }
+        };
+        let mut connected4 = Vec::new();
+        for (iface, i) in snapshot.interfaces.iter().enumerate() {
+            for net in &i.addresses {
+                if let IpAddr::V4(a) = net.addr {
+                    let mask = u32::MAX
+                        .checked_shl(32 - u32::from(net.prefix.min(32)))
+                        .unwrap_or(0);
+                    connected4.push(Connected4 {
+                        net: u32::from(a) & mask,
+                        mask,
+                        egress: egress_of(iface, net.addr),
+                    });
+                }
+            }
+        }
+        let gateway4 = snapshot
+            .interfaces
+            .iter()
+            .enumerate()
+            .find_map(|(iface, i)| Some((iface, IpAddr::V4(i.gateway_v4?))))
+            .map(|(iface, gw)| (egress_of(iface, gw), hops.intern(iface, gw)));
+        // Every gateway is a next hop whose MAC the packet path may need.
+        for (iface, i) in snapshot.interfaces.iter().enumerate() {
+            for gw in [i.gateway_v4.map(IpAddr::V4), i.gateway_v6.map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+            {
+                hops.intern(iface, gw);
+            }
+        }
+
         Ok(Plan {
             version: snapshot.version,
+            id: NEXT_PLAN_ID.fetch_add(1, Ordering::Relaxed),
+            hops: hops.hops,
+            connected4: connected4.into_boxed_slice(),
+            gateway4,
             services,
             dests,
             pools,
@@ -372,6 +494,21 @@ impl Plan {
     #[inline]
     pub fn is_local_address(&self, addr: IpAddr) -> bool {
         self.local_addresses.contains_key(&addr_key(addr))
+    }
+
+    /// [`route`] for an IPv4 destination, with the plan's hop number of
+    /// the next hop when it is a gateway (`None`: the destination itself,
+    /// on a connected prefix).
+    #[inline]
+    pub fn route4(&self, dst: u32) -> Option<(Egress, Option<u32>)> {
+        for c in self.connected4.iter() {
+            if dst & c.mask == c.net {
+                let mut e = c.egress;
+                e.next_hop = IpAddr::V4(Ipv4Addr::from(dst));
+                return Some((e, None));
+            }
+        }
+        self.gateway4.map(|(e, hop)| (e, Some(hop)))
     }
 
     #[inline]

@@ -11,11 +11,85 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use ahash::RandomState;
 use xvs_config::{Interface, MacAddr};
+
+use crate::plan::Plan;
 
 /// Read access to the neighbour cache (IP → MAC per interface).
 pub trait Neighbors {
     fn lookup(&self, iface: usize, ip: IpAddr) -> Option<MacAddr>;
+
+    /// The MAC of `plan`'s next hop number `hop` ([`Plan::hops`]): the
+    /// same answer as [`Neighbors::lookup`] of that hop, which a table
+    /// built for `plan` gives without hashing.
+    #[inline]
+    fn lookup_hop(&self, plan: &Plan, hop: u32) -> Option<MacAddr> {
+        let &(iface, ip) = plan.hops.get(hop as usize)?;
+        self.lookup(iface, ip)
+    }
+}
+
+/// The neighbour table workers read, published by the control thread:
+/// ⟨interface, IP⟩ → MAC in an ahash map, and the MACs of one plan's next
+/// hops (real servers, gateways) in an array, so that forwarding to a
+/// real server or a gateway reads one slot instead of hashing. The array
+/// is used only with the plan it was built for; with any other plan (a
+/// worker that loaded a newer plan first) lookups go to the map.
+#[derive(Clone, Debug, Default)]
+pub struct NeighborTable {
+    map: HashMap<(usize, IpAddr), MacAddr, RandomState>,
+    /// [`Plan::id`] the hop array belongs to (0: none).
+    plan_id: u64,
+    hop_macs: Box<[Option<MacAddr>]>,
+}
+
+impl NeighborTable {
+    /// A table of `entries`, with the hop array of `plan` if given.
+    pub fn new(
+        entries: impl IntoIterator<Item = ((usize, IpAddr), MacAddr)>,
+        plan: Option<&Plan>,
+    ) -> NeighborTable {
+        let map: HashMap<_, _, RandomState> = entries.into_iter().collect();
+        let (plan_id, hop_macs) = match plan {
+            Some(p) => (p.id, p.hops.iter().map(|k| map.get(k).copied()).collect()),
+            None => (0, Box::default()),
+        };
+        NeighborTable {
+            map,
+            plan_id,
+            hop_macs,
+        }
+    }
+
+    /// The same entries with the hop array of `plan`.
+    pub fn for_plan(&self, plan: &Plan) -> NeighborTable {
+        NeighborTable::new(self.map.iter().map(|(k, v)| (*k, *v)), Some(plan))
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl Neighbors for NeighborTable {
+    #[inline]
+    fn lookup(&self, iface: usize, ip: IpAddr) -> Option<MacAddr> {
+        self.map.get(&(iface, ip)).copied()
+    }
+
+    #[inline]
+    fn lookup_hop(&self, plan: &Plan, hop: u32) -> Option<MacAddr> {
+        if plan.id == self.plan_id {
+            return self.hop_macs.get(hop as usize).copied().flatten();
+        }
+        let &(iface, ip) = plan.hops.get(hop as usize)?;
+        self.lookup(iface, ip)
+    }
 }
 
 /// A fixed neighbour table: tests, benches and static-MAC deployments.

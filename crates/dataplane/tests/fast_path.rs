@@ -226,7 +226,10 @@ fn frame_of(step: &Step, reference: &Director) -> Option<(usize, usize, Vec<u8>)
 fn check(steps: &[Step]) -> Result<(u64, u64), TestCaseError> {
     let mut fast = Director::new(true);
     let mut general = Director::new(false);
+    // The fast director reads the runtime's table with the plan's hop
+    // slots; the general one a plain map of the same entries.
     let n = lab_neighbors();
+    let slots = lab_neighbor_table(&fast.plan);
     let mut now = 1u32;
     for (i, step) in steps.iter().enumerate() {
         if let Step::Tick { secs } = step {
@@ -244,7 +247,7 @@ fn check(steps: &[Step]) -> Result<(u64, u64), TestCaseError> {
         let a = run(
             &mut fast.workers[worker],
             &fast.plan,
-            &n,
+            &slots,
             now,
             ingress,
             &frame,

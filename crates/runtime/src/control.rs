@@ -15,12 +15,12 @@ use std::sync::Arc;
 use crossbeam::channel::Receiver;
 use xvs_config::{MacAddr, Snapshot};
 use xvs_conn::ConnTable;
-use xvs_dataplane::{route, source_address, DestRegistry, Plan};
+use xvs_dataplane::{route, source_address, DestRegistry, NeighborTable, Plan};
 use xvs_xsk::{poll_readable, PacketSocket};
 
 use crate::l2;
 use crate::neighbor::NeighborCache;
-use crate::shared::{ControlMsg, NeighborMap, Shared};
+use crate::shared::{ControlMsg, Shared};
 
 /// How many times a VIP is announced after start or reload, one second apart
 /// (keepalived's garp_master_repeat defaults to 5; 3 is plenty on a LAN).
@@ -205,9 +205,10 @@ impl<L: PlanListener> Control<L> {
             }
             if self.cache.version() != self.published_version {
                 self.published_version = self.cache.version();
-                self.shared
-                    .neighbors
-                    .store(Arc::new(NeighborMap::new(self.cache.resolved())));
+                self.shared.neighbors.store(Arc::new(NeighborTable::new(
+                    self.cache.resolved(),
+                    Some(&plan),
+                )));
             }
             self.announce(now);
             if self.reload.swap(false, Ordering::Relaxed) {
@@ -285,6 +286,10 @@ impl<L: PlanListener> Control<L> {
                     Ok(plan) => {
                         let plan = Arc::new(plan);
                         self.shared.plan.store(Arc::clone(&plan));
+                        // Then the neighbour slots of its next hops (until
+                        // this lands, workers on the new plan hash).
+                        let neighbors = self.shared.neighbors.load().for_plan(&plan);
+                        self.shared.neighbors.store(Arc::new(neighbors));
                         self.adopt(&plan);
                         eprintln!(
                             "xvs: reloaded {} (version {})",

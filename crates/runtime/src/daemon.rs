@@ -22,12 +22,12 @@ use arc_swap::ArcSwap;
 use crossbeam::channel;
 use xvs_config::{ForwardMethod, IdlePolicy, Snapshot};
 use xvs_conn::{ConnTable, TableConfig};
-use xvs_dataplane::{DestRegistry, Plan, Worker, WorkerCounters};
+use xvs_dataplane::{DestRegistry, NeighborTable, Plan, Worker, WorkerCounters};
 use xvs_xdp::{AttachMode, SteerRules, Steering};
 use xvs_xsk::{BindMode, FramePool, PacketSocket, Umem, XskSocket};
 
 use crate::control::{Control, ControlIface, PlanListener};
-use crate::shared::{DriverCounters, NeighborMap, Shared};
+use crate::shared::{DriverCounters, Shared};
 use crate::worker_loop::{WorkerLoop, WorkerSocket};
 
 /// UMEM frame size: one page per frame (room for a 1500-byte packet, the
@@ -280,7 +280,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         .collect();
     let shared = Arc::new(Shared {
         plan: ArcSwap::new(Arc::clone(&plan)),
-        neighbors: ArcSwap::new(Arc::new(NeighborMap::default())),
+        neighbors: ArcSwap::new(Arc::new(NeighborTable::default())),
         stop: Arc::clone(&stop),
         epoch: Instant::now(),
         workers: worker_counters.clone(),

@@ -3,45 +3,13 @@
 //! the control thread is the only writer), the stop flag, and the messages
 //! workers send to the control thread.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ahash::RandomState;
 use arc_swap::ArcSwap;
-use xvs_config::MacAddr;
-use xvs_dataplane::{Neighbors, Plan, WorkerCounters};
-
-/// A published, immutable neighbour table.
-#[derive(Debug, Default)]
-pub struct NeighborMap {
-    map: HashMap<(usize, IpAddr), MacAddr, RandomState>,
-}
-
-impl NeighborMap {
-    pub fn new(entries: HashMap<(usize, IpAddr), MacAddr>) -> NeighborMap {
-        NeighborMap {
-            map: entries.into_iter().collect(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-}
-
-impl Neighbors for NeighborMap {
-    #[inline]
-    fn lookup(&self, iface: usize, ip: IpAddr) -> Option<MacAddr> {
-        self.map.get(&(iface, ip)).copied()
-    }
-}
+use xvs_dataplane::{NeighborTable, Plan, WorkerCounters};
 
 /// Counters of the driver loop itself (the pipeline's are in WorkerCounters).
 #[derive(Debug, Default)]
@@ -78,7 +46,7 @@ impl DriverCounters {
 #[derive(Debug)]
 pub struct Shared {
     pub plan: ArcSwap<Plan>,
-    pub neighbors: ArcSwap<NeighborMap>,
+    pub neighbors: ArcSwap<NeighborTable>,
     pub stop: Arc<AtomicBool>,
     pub epoch: Instant,
     pub workers: Vec<Arc<WorkerCounters>>,

@@ -9,9 +9,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use etherparse::{IpNumber, Ipv4Header, Ipv6Header, PacketBuilder, TcpHeader, UdpHeader};
+use xvs_config::MacAddr;
 use xvs_conn::ConnTable;
 use xvs_dataplane::{
-    DestRegistry, FrameBuf, Plan, StaticNeighbors, Verdict, Worker, WorkerCounters,
+    DestRegistry, FrameBuf, NeighborTable, Neighbors, Plan, StaticNeighbors, Verdict, Worker,
+    WorkerCounters,
 };
 
 pub mod addr;
@@ -34,19 +36,36 @@ pub fn plan_from_yaml(yaml: &str, workers: usize) -> (Plan, DestRegistry) {
     (plan, registry)
 }
 
-/// The neighbour table of the fixture: gateways and every real server.
-pub fn lab_neighbors() -> StaticNeighbors {
-    let mut n = StaticNeighbors::new();
-    n.insert(CLIENT_IF, GW4.into(), GW_MAC);
-    n.insert(CLIENT_IF, GW6.into(), GW_MAC);
-    n.insert(CLIENT_IF, CLIENT4_DIRECT.into(), CLIENT_MAC);
+/// The fixture's resolved neighbours: gateways, the on-link client and
+/// every real server, as ⟨interface, IP⟩ → MAC.
+pub fn lab_neighbor_entries() -> Vec<((usize, IpAddr), MacAddr)> {
+    let mut n = vec![
+        ((CLIENT_IF, GW4.into()), GW_MAC),
+        ((CLIENT_IF, GW6.into()), GW_MAC),
+        ((CLIENT_IF, CLIENT4_DIRECT.into()), CLIENT_MAC),
+    ];
     for (i, rs) in RS4.iter().enumerate() {
-        n.insert(SERVER_IF, (*rs).into(), rs_mac(i));
+        n.push(((SERVER_IF, (*rs).into()), rs_mac(i)));
     }
     for (i, rs) in RS6.iter().enumerate() {
-        n.insert(SERVER_IF, (*rs).into(), rs_mac(i));
+        n.push(((SERVER_IF, (*rs).into()), rs_mac(i)));
     }
     n
+}
+
+/// The neighbour table of the fixture ([`lab_neighbor_entries`]).
+pub fn lab_neighbors() -> StaticNeighbors {
+    let mut n = StaticNeighbors::new();
+    for ((iface, ip), mac) in lab_neighbor_entries() {
+        n.insert(iface, ip, mac);
+    }
+    n
+}
+
+/// The fixture's neighbours as the runtime publishes them: hashed, with
+/// the next-hop slots of `plan`.
+pub fn lab_neighbor_table(plan: &Plan) -> NeighborTable {
+    NeighborTable::new(lab_neighbor_entries(), Some(plan))
 }
 
 /// A connection table and `workers` workers sharing it.
@@ -251,7 +270,7 @@ pub const BUFFER: usize = 2048;
 pub fn run(
     worker: &mut Worker,
     plan: &Plan,
-    neighbors: &StaticNeighbors,
+    neighbors: &(impl Neighbors + ?Sized),
     now: u32,
     ingress: usize,
     frame: &[u8],
