@@ -57,7 +57,7 @@ struct Route4 {
 }
 
 impl Worker {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fast_path<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
@@ -235,19 +235,18 @@ impl Worker {
     ) -> Verdict {
         let ip_len = usize::from(flow.ip_len);
         let frame = pkt.frame_mut();
-        flow.decrement_ttl(frame);
+        // TTL and NAT in one pass, each checksum patched once (each arm
+        // its own inlined copy: the options are constants there).
         match (to_vip, route.method) {
-            (true, ForwardMethod::Nat) => flow.set_dst(frame, c.daddr, c.dport),
+            (true, ForwardMethod::Nat) => flow.translate(frame, None, Some((c.daddr, c.dport))),
             (true, ForwardMethod::FullNat) => {
-                flow.set_src(frame, c.laddr, c.lport);
-                flow.set_dst(frame, c.daddr, c.dport);
+                flow.translate(frame, Some((c.laddr, c.lport)), Some((c.daddr, c.dport)))
             }
-            (true, _) => {}
+            (true, _) => flow.decrement_ttl(frame),
             (false, ForwardMethod::FullNat) => {
-                flow.set_src(frame, c.vaddr, c.vport);
-                flow.set_dst(frame, c.caddr, c.cport);
+                flow.translate(frame, Some((c.vaddr, c.vport)), Some((c.caddr, c.cport)))
             }
-            (false, _) => flow.set_src(frame, c.vaddr, c.vport),
+            (false, _) => flow.translate(frame, Some((c.vaddr, c.vport)), None),
         }
         let mut l2_start = pkt.start();
         let mut frame_len = ETH_HEADER + ip_len;

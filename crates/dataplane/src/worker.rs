@@ -165,6 +165,9 @@ impl Worker {
 
     /// Decide what happens to one received frame on interface `ingress`
     /// (an index into the plan's interfaces); rewrite it in place.
+    /// Inlined into the driver's receive loop: the fast path is short
+    /// enough that a call per packet shows.
+    #[inline(always)]
     pub fn process<N: Neighbors + ?Sized>(
         &mut self,
         plan: &Plan,

@@ -161,6 +161,81 @@ impl Flow4 {
         self.dst_port = port;
     }
 
+    /// Forward the packet: decrement the TTL and, if given, set the source
+    /// and/or destination address and port, in one pass. Each checksum is
+    /// patched once with the sum of every change; RFC 1624 updates compose
+    /// (each step's result is the next step's input, and one's-complement
+    /// addition folds to zero only when every term is zero), so the bytes
+    /// are those of [`Self::decrement_ttl`], [`Self::set_src`] and
+    /// [`Self::set_dst`] in turn. A UDP checksum of 0 (none) stays 0.
+    /// Always inlined: callers pass constant `Some`/`None` shapes.
+    #[inline(always)]
+    pub fn translate(
+        &mut self,
+        frame: &mut [u8],
+        src: Option<(u32, u16)>,
+        dst: Option<(u32, u16)>,
+    ) {
+        let l4_len = if self.protocol == ip_proto::TCP {
+            20
+        } else {
+            8
+        };
+        let Some(h) = frame.get_mut(IP_AT..L4_AT + l4_len) else {
+            return;
+        };
+        const TTL: usize = TTL_AT - IP_AT;
+        const CSUM: usize = IP_CSUM_AT - IP_AT;
+        const L4: usize = L4_AT - IP_AT;
+        let d16 = |old: u16, new: u16| u32::from(!old) + u32::from(new);
+        let d32 = |old: u32, new: u32| {
+            d16((old >> 16) as u16, (new >> 16) as u16) + d16(old as u16, new as u16)
+        };
+        let ttl = self.ttl.wrapping_sub(1);
+        let mut ip_sum = u32::from(!be16(h, CSUM))
+            + d16(
+                u16::from_be_bytes([self.ttl, self.protocol]),
+                u16::from_be_bytes([ttl, self.protocol]),
+            );
+        h[TTL] = ttl;
+        self.ttl = ttl;
+        let mut l4_sum = 0;
+        if let Some((addr, port)) = src {
+            let d = d32(self.src, addr);
+            ip_sum += d;
+            l4_sum += d + d16(self.src_port, port);
+            h[SRC_AT - IP_AT..SRC_AT - IP_AT + 4].copy_from_slice(&addr.to_be_bytes());
+            h[L4..L4 + 2].copy_from_slice(&port.to_be_bytes());
+            self.src = addr;
+            self.src_port = port;
+        }
+        if let Some((addr, port)) = dst {
+            let d = d32(self.dst, addr);
+            ip_sum += d;
+            l4_sum += d + d16(self.dst_port, port);
+            h[DST_AT - IP_AT..DST_AT - IP_AT + 4].copy_from_slice(&addr.to_be_bytes());
+            h[L4 + 2..L4 + 4].copy_from_slice(&port.to_be_bytes());
+            self.dst = addr;
+            self.dst_port = port;
+        }
+        h[CSUM..CSUM + 2].copy_from_slice(&(!checksum::fold(ip_sum)).to_be_bytes());
+        if src.is_none() && dst.is_none() {
+            return;
+        }
+        if self.protocol == ip_proto::TCP {
+            let at = L4 + 16;
+            let hc = !checksum::fold(u32::from(!be16(h, at)) + l4_sum);
+            h[at..at + 2].copy_from_slice(&hc.to_be_bytes());
+        } else {
+            let at = L4 + 6;
+            let old = be16(h, at);
+            if old != 0 {
+                let hc = checksum::udp_wire_value(!checksum::fold(u32::from(!old) + l4_sum));
+                h[at..at + 2].copy_from_slice(&hc.to_be_bytes());
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)] // two (offset, old, new) triples
     #[inline]
     fn rewrite(
@@ -316,6 +391,33 @@ mod tests {
         agrees(&f, &info);
     }
 
+    /// `translate` gives the bytes of the steps it fuses, for each shape
+    /// of rewrite the methods use.
+    fn same_translation(frame: &[u8], addr: u32, port: u16) {
+        let changes = [
+            (None, None),
+            (None, Some((addr, port))),
+            (Some((addr, port)), None),
+            (Some((addr ^ 0x0101, port ^ 0x5a5a)), Some((addr, port))),
+        ];
+        for (src, dst) in changes {
+            let mut fused = frame.to_vec();
+            let mut steps = frame.to_vec();
+            let mut f = Flow4::parse(&fused).unwrap();
+            let mut g = f;
+            f.translate(&mut fused, src, dst);
+            g.decrement_ttl(&mut steps);
+            if let Some((a, p)) = dst {
+                g.set_dst(&mut steps, a, p);
+            }
+            if let Some((a, p)) = src {
+                g.set_src(&mut steps, a, p);
+            }
+            assert_eq!(fused, steps, "{src:?} {dst:?}");
+            assert_eq!(f, g);
+        }
+    }
+
     proptest! {
         /// On any bytes, a frame the fast parser takes is one the general
         /// parser takes, with the same reading.
@@ -366,6 +468,9 @@ mod tests {
             );
             frame[IP_CSUM_AT..IP_CSUM_AT + 2].copy_from_slice(&hc.to_be_bytes());
             same_rewrites(&frame, addr, port);
+            if ttl > 1 {
+                same_translation(&frame, addr, port);
+            }
         }
     }
 }
