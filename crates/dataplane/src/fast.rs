@@ -24,7 +24,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use xvs_config::{ForwardMethod, MacAddr};
 use xvs_conn::{Conn4, Direction};
 use xvs_wire::flow4::{Flow4, IP_AT};
-use xvs_wire::{ipip, tcp};
+use xvs_wire::tcp;
 
 use crate::frame_buf::FrameBuf;
 use crate::inbound::entry_method;
@@ -254,13 +254,13 @@ impl Worker {
             let ident = self.next_ident();
             let copy_df = ctx.plan.tunables.pmtu_disc;
             let ip_start = l2_start + IP_AT;
-            let dst = Ipv4Addr::from(c.daddr);
-            match ipip::encap_v4(pkt.buffer_mut(), ip_start, ip_len, src, dst, ident, copy_df) {
-                Ok(outer) if outer >= ETH_HEADER => {
+            let buf = pkt.buffer_mut();
+            match flow.encap_ipip(buf, ip_start, u32::from(src), c.daddr, ident, copy_df) {
+                Some(outer) if outer >= ETH_HEADER => {
                     frame_len += ip_start - outer;
                     l2_start = outer - ETH_HEADER;
                 }
-                // route4 checked the headroom, and the packet is whole.
+                // route4 checked the headroom.
                 _ => return Verdict::Drop(DropReason::NoHeadroom),
             }
         }
