@@ -259,7 +259,9 @@ impl<const W: usize> Store<W> {
                 return false;
             }
         }
-        self.live.fetch_add(1, Ordering::Relaxed);
+        // Owner only: a plain load and store, no locked add.
+        self.live
+            .store(self.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         true
     }
 
@@ -273,7 +275,8 @@ impl<const W: usize> Store<W> {
         }
         slot.free();
         self.release(i);
-        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.live
+            .store(self.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
     }
 
     /// Free-list length (tests).

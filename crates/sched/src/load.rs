@@ -14,11 +14,12 @@
 //!   activated, deactivated or unbound by worker B, so one slot can go
 //!   negative. Only the sum over all slots means anything; it is clamped at
 //!   0 when read.
-//! * **Relaxed atomics.** Updates use `fetch_add`/`fetch_sub` with relaxed
-//!   ordering. Each worker normally writes only its own slot, so the cache
-//!   line stays local; `fetch_add` (rather than load+store) keeps the sum
-//!   exact even when a caller shares a slot (e.g. the control thread, or a
-//!   worker index beyond the slot count, which wraps).
+//! * **One writer per slot.** Worker `w` is the only thread that writes
+//!   slot `w` (every update names the calling worker; the control thread
+//!   only reads), so an update is a relaxed load and store, not a locked
+//!   read-modify-write: a new connection costs no `lock xadd`, and the
+//!   cache line stays local. The sum stays exact because no two threads
+//!   ever write one slot.
 //! * **Staleness is fine.** A worker summing the slots may miss a few
 //!   updates that other cores made in the last nanoseconds. IPVS reads the
 //!   same counters without any lock while other CPUs change them
@@ -90,9 +91,16 @@ impl DestLoad {
 
     fn slot(&self, worker: usize) -> &WorkerSlot {
         // `slots` is never empty (new() makes at least one), so the modulo
-        // is in range; wrapping keeps an out-of-range worker index correct
-        // (fetch_add) instead of panicking.
+        // is in range. A worker index beyond the slots (never made: the
+        // registry sizes them to the configured workers) would share a
+        // slot and could lose updates, but never panic.
         &self.slots[worker % self.slots.len()]
+    }
+
+    /// Add `n` to a cell of the caller's own slot (its only writer).
+    #[inline]
+    fn add(cell: &AtomicI64, n: i64) {
+        cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
     }
 
     fn sum(&self, field: impl Fn(&WorkerSlot) -> &AtomicI64) -> i64 {
@@ -123,8 +131,21 @@ impl DestLoad {
 
     /// `activeconns × 256 + inactconns`, as `ip_vs_dest_conn_overhead()`
     /// (the `<<5` comment in ip_vs_lc.c is stale; the code shifts by 8).
+    /// One pass over the slots: the least-connection schedulers call this
+    /// for every real server of every new flow.
+    #[inline]
     pub fn overhead(&self) -> u64 {
-        u64::from(self.activeconns()) * 256 + u64::from(self.inactconns())
+        let (mut active, mut inactive) = (0i64, 0i64);
+        // A plain indexed walk: an iterator sum here is vectorised with a
+        // prologue and epilogue that cost more than the few slots it reads.
+        let mut i = 0;
+        while i < self.slots.len() {
+            let s = &self.slots[i];
+            active += s.active.load(Ordering::Relaxed);
+            inactive += s.inactive.load(Ordering::Relaxed);
+            i += 1;
+        }
+        u64::from(Self::clamp(active)) * 256 + u64::from(Self::clamp(inactive))
     }
 
     /// `activeconns + inactconns` (templates excluded), the count the
@@ -134,6 +155,7 @@ impl DestLoad {
     }
 
     /// `F_OVERLOAD`: schedulers skip (or treat as unavailable) this real server.
+    #[inline]
     pub fn is_overloaded(&self) -> bool {
         self.overloaded.load(Ordering::Relaxed)
     }
@@ -156,7 +178,7 @@ impl DestLoad {
     /// A new connection entry was bound (entries start inactive, REFERENCE
     /// §4.3); applies the upper threshold (REFERENCE §2).
     pub fn bind_conn(&self, worker: usize, th: Thresholds) {
-        self.slot(worker).inactive.fetch_add(1, Ordering::Relaxed);
+        Self::add(&self.slot(worker).inactive, 1);
         self.apply_upper(th);
     }
 
@@ -166,9 +188,9 @@ impl DestLoad {
     pub fn unbind_conn(&self, worker: usize, was_active: bool, th: Thresholds) {
         let slot = self.slot(worker);
         if was_active {
-            slot.active.fetch_sub(1, Ordering::Relaxed);
+            Self::add(&slot.active, -1);
         } else {
-            slot.inactive.fetch_sub(1, Ordering::Relaxed);
+            Self::add(&slot.inactive, -1);
         }
         if !self.is_overloaded() {
             return;
@@ -189,25 +211,25 @@ impl DestLoad {
     /// Inactive → active: the TCP entry reached ESTABLISHED.
     pub fn activate(&self, worker: usize) {
         let slot = self.slot(worker);
-        slot.inactive.fetch_sub(1, Ordering::Relaxed);
-        slot.active.fetch_add(1, Ordering::Relaxed);
+        Self::add(&slot.inactive, -1);
+        Self::add(&slot.active, 1);
     }
 
     /// Active → inactive: the TCP entry left ESTABLISHED.
     pub fn deactivate(&self, worker: usize) {
         let slot = self.slot(worker);
-        slot.active.fetch_sub(1, Ordering::Relaxed);
-        slot.inactive.fetch_add(1, Ordering::Relaxed);
+        Self::add(&slot.active, -1);
+        Self::add(&slot.inactive, 1);
     }
 
     /// A persistence template was bound (counts in `persistconns` only).
     pub fn bind_template(&self, worker: usize) {
-        self.slot(worker).persist.fetch_add(1, Ordering::Relaxed);
+        Self::add(&self.slot(worker).persist, 1);
     }
 
     /// A persistence template expired.
     pub fn unbind_template(&self, worker: usize) {
-        self.slot(worker).persist.fetch_sub(1, Ordering::Relaxed);
+        Self::add(&self.slot(worker).persist, -1);
     }
 
     /// On a real-server edit (REFERENCE §0, `__ip_vs_update_dest`): clear
