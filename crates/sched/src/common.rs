@@ -37,20 +37,26 @@ pub(crate) fn weighted_least(
     dests: &[SchedDest],
     overhead: impl Fn(&SchedDest) -> u64,
 ) -> Option<usize> {
-    let first = dests.iter().position(usable)?;
-    let mut least = first;
-    let mut least_oh = overhead(&dests[first]);
-    for (i, d) in dests.iter().enumerate().skip(first + 1) {
+    // One pass: until a usable dest is found, weight-0 dests are skipped
+    // (they cannot be the first `least`); after it they are compared, and
+    // cannot win.
+    let mut least: Option<(usize, u64, u32)> = None;
+    for (i, d) in dests.iter().enumerate() {
         if !linked(d) || d.load.is_overloaded() {
             continue;
         }
-        let oh = overhead(d);
-        if heavier(least_oh, dests[least].weight, oh, d.weight) {
-            least = i;
-            least_oh = oh;
+        match least {
+            None if d.weight == 0 => {}
+            None => least = Some((i, overhead(d), d.weight)),
+            Some((_, least_oh, least_w)) => {
+                let oh = overhead(d);
+                if heavier(least_oh, least_w, oh, d.weight) {
+                    least = Some((i, oh, d.weight));
+                }
+            }
         }
     }
-    Some(least)
+    least.map(|(i, _, _)| i)
 }
 
 /// ip_vs_dest_conn_overhead(): `activeconns × 256 + inactconns`.
