@@ -380,7 +380,7 @@ per CPU-second is a lower bound (the 2-worker rows).
 {table}
 
 Machine: {env["CPU"]}, 2 cores, Linux {env["KERNEL"]}, a VM shared with other
-jobs (builds were running during the measurement). veth has no zero-copy
+tenants' jobs (the load averages above say how busy it was). veth has no zero-copy
 AF_XDP: every forwarder here runs in copy mode, and a veth transmit runs the
 receiver's softirq on the sending CPU, so the generator and the forwarders
 compete for 2 cores and the forwarder's core also carries the bridge and the
