@@ -67,7 +67,7 @@ impl Worker {
             self.counters.count_malformed(&werr);
             return Verdict::Drop(DropReason::Malformed);
         }
-        self.emit(ctx, pkt, &info, prep, dest.mac)
+        self.emit(ctx, pkt, &info, prep, Some(dest))
     }
 
     /// ICMP not addressed to a VIP: an error from a real server about a

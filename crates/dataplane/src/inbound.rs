@@ -482,6 +482,6 @@ impl Worker {
             self.counters.count_malformed(&err);
             return Verdict::Drop(DropReason::Malformed);
         }
-        self.emit(ctx, pkt, info, prep, dest.mac)
+        self.emit(ctx, pkt, info, prep, Some(dest))
     }
 }

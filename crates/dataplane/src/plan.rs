@@ -404,15 +404,8 @@ impl Plan {
         }
 
         // The same egresses route() builds, flattened for the fast path.
-        let egress_of = |iface: usize, next_hop: IpAddr| {
-            let i = &snapshot.interfaces[iface];
-            Egress {
-                iface,
-                next_hop,
-                src_mac: i.mac.unwrap_or_default(),
-                mtu: i.mtu,
-            }
-        };
+        let egress_of =
+            |iface: usize, next_hop: IpAddr| Egress::of(&snapshot.interfaces, iface, next_hop);
         let mut connected4 = Vec::new();
         for (iface, i) in snapshot.interfaces.iter().enumerate() {
             for net in &i.addresses {

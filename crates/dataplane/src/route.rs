@@ -126,9 +126,10 @@ pub struct Egress {
     pub mtu: u16,
 }
 
-/// Find the egress for `dst` among `interfaces`.
-pub fn route(interfaces: &[Interface], dst: IpAddr) -> Option<Egress> {
-    let egress = |iface: usize, next_hop: IpAddr| {
+impl Egress {
+    /// Leaving by interface `iface` (an index into `interfaces`) towards
+    /// `next_hop`.
+    pub fn of(interfaces: &[Interface], iface: usize, next_hop: IpAddr) -> Egress {
         let i = &interfaces[iface];
         Egress {
             iface,
@@ -136,7 +137,12 @@ pub fn route(interfaces: &[Interface], dst: IpAddr) -> Option<Egress> {
             src_mac: i.mac.unwrap_or_default(),
             mtu: i.mtu,
         }
-    };
+    }
+}
+
+/// Find the egress for `dst` among `interfaces`.
+pub fn route(interfaces: &[Interface], dst: IpAddr) -> Option<Egress> {
+    let egress = |iface: usize, next_hop: IpAddr| Egress::of(interfaces, iface, next_hop);
     for (idx, i) in interfaces.iter().enumerate() {
         if i.addresses.iter().any(|net| net.contains(dst)) {
             return Some(egress(idx, dst));

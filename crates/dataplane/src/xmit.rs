@@ -15,6 +15,7 @@ use xvs_config::MacAddr;
 use xvs_wire::{ethernet, icmp, icmpv6, ipip, rewrite, FrameInfo, FrameKind};
 
 use crate::frame_buf::FrameBuf;
+use crate::plan::{NextHop, PlanDest};
 use crate::route::{self, Egress, Neighbors};
 use crate::verdict::{DropReason, Verdict};
 use crate::worker::{Ctx, Worker};
@@ -113,15 +114,17 @@ impl Worker {
     }
 
     /// Encapsulate if asked, put a fresh Ethernet header in front of the IP
-    /// packet and make it the frame. `static_mac` is a configured MAC for
-    /// `route_dst` (used when it is the next hop).
+    /// packet and make it the frame. `to` is the real server the packet
+    /// goes to, whose next hop and tunnel source the plan worked out (its
+    /// egress is `prep.egress`); `None` for a packet to a client, whose
+    /// next hop is looked up.
     pub(crate) fn emit<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
         info: &FrameInfo,
         prep: Prepared,
-        static_mac: Option<MacAddr>,
+        to: Option<&PlanDest>,
     ) -> Verdict {
         let Egress {
             iface,
@@ -133,9 +136,8 @@ impl Worker {
         let mut ip_len = info.ip_len;
         let v6 = info.kind == FrameKind::Ipv6;
         if prep.encap == Encap::Ipip {
-            let Some(outer_src) =
-                route::source_address(&ctx.plan.interfaces, iface, prep.route_dst)
-            else {
+            // Only real servers are tunnelled to.
+            let Some(outer_src) = to.and_then(|d| d.tunnel_src) else {
                 return Verdict::Drop(DropReason::NoRoute);
             };
             let ident = self.next_ident();
@@ -160,8 +162,9 @@ impl Worker {
         let Some(l2_start) = ip_start.checked_sub(ETH_HEADER) else {
             return Verdict::Drop(DropReason::NoHeadroom);
         };
-        let dst_mac = match static_mac.filter(|_| next_hop == prep.route_dst) {
-            Some(mac) => Some(mac),
+        let dst_mac = match to.and_then(|d| d.next_hop) {
+            Some(NextHop::Static(mac)) => Some(mac),
+            Some(NextHop::Hop(h)) => ctx.neighbors.lookup_hop(ctx.plan, h),
             None => ctx.neighbors.lookup(iface, next_hop),
         };
         let ethertype = if v6 {

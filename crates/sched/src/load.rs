@@ -136,14 +136,9 @@ impl DestLoad {
     #[inline]
     pub fn overhead(&self) -> u64 {
         let (mut active, mut inactive) = (0i64, 0i64);
-        // A plain indexed walk: an iterator sum here is vectorised with a
-        // prologue and epilogue that cost more than the few slots it reads.
-        let mut i = 0;
-        while i < self.slots.len() {
-            let s = &self.slots[i];
+        for s in self.slots.iter() {
             active += s.active.load(Ordering::Relaxed);
             inactive += s.inactive.load(Ordering::Relaxed);
-            i += 1;
         }
         u64::from(Self::clamp(active)) * 256 + u64::from(Self::clamp(inactive))
     }
