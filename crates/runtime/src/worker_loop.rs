@@ -154,6 +154,12 @@ impl WorkerLoop {
                 let n = self.sockets[si].sock.rx.consume(&mut rx);
                 got += n;
                 let ingress = self.sockets[si].iface;
+                // Start loading every frame's headers before processing
+                // the burst: the kernel wrote them on another core, and
+                // the misses overlap instead of stalling packet by packet.
+                for d in &rx[..n] {
+                    self.umem.prefetch(d.addr);
+                }
                 for d in &rx[..n] {
                     let chunk = self.umem.chunk_of(d.addr);
                     let Some((frame, off)) = self.umem.frame_mut(d.addr) else {
