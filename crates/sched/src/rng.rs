@@ -22,6 +22,7 @@ impl SplitMix64 {
     }
 
     /// The high half of the 64-bit output (its best-mixed bits).
+    #[cfg(test)]
     pub(crate) fn next_u32(&mut self) -> u32 {
         (self.next_u64() >> 32) as u32
     }

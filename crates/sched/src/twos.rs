@@ -20,8 +20,12 @@ pub(crate) fn pick(dests: &[SchedDest], rng: &mut SplitMix64) -> Option<usize> {
     if total == 0 {
         return None;
     }
-    let mut r1 = i64::from(rng.next_u32()) % (total as i64 + 1);
-    let mut r2 = i64::from(rng.next_u32()) % (total as i64 + 1);
+    // Two 32-bit draws from one 64-bit output, each scaled into 0..=T by
+    // a multiply and shift (Lemire) where the kernel takes `% (T + 1)`:
+    // the same uniform range without two divisions on the new-flow path.
+    let r = rng.next_u64();
+    let mut r1 = scaled(r >> 32, total + 1);
+    let mut r2 = scaled(r & 0xffff_ffff, total + 1);
     let mut choice1 = None;
     let mut choice2 = None;
     for (i, d) in dests.iter().enumerate() {
@@ -42,6 +46,13 @@ pub(crate) fn pick(dests: &[SchedDest], rng: &mut SplitMix64) -> Option<usize> {
     }
     // Both are found: r ≤ T and the walk subtracts all of T.
     Some(lighter_of(dests, choice1?, choice2?))
+}
+
+/// A 32-bit random `r` mapped onto `0..n`: ⌊r · n / 2³²⌋.
+fn scaled(r: u64, n: u64) -> i64 {
+    // r < 2³² and n ≤ 2³² · dests, so the product fits 128 bits and the
+    // result, < n ≤ the weight total + 1, fits i64 for any real config.
+    ((u128::from(r) * u128::from(n)) >> 32) as i64
 }
 
 /// `choice2` if `w2·oh1 > w1·oh2` (it is strictly less loaded per weight),
@@ -110,6 +121,21 @@ mod tests {
         assert_eq!(lighter_of(&ds, 1, 0), 1);
         assert_eq!(lighter_of(&ds, 1, 2), 1, "equal: the first choice stays");
         assert_eq!(lighter_of(&ds, 2, 1), 2);
+    }
+
+    #[test]
+    fn draws_cover_the_whole_range_and_stay_in_it() {
+        assert_eq!(scaled(0, 7), 0);
+        assert_eq!(scaled(u64::from(u32::MAX), 7), 6);
+        assert_eq!(scaled(u64::from(u32::MAX), 1), 0);
+        // Each value of 0..n gets its share of the 32-bit inputs.
+        let n = 5u64;
+        let mut seen = [0u32; 5];
+        for r in (0..=u64::from(u32::MAX)).step_by(65_537) {
+            seen[scaled(r, n) as usize] += 1;
+        }
+        let (lo, hi) = (seen.iter().min().unwrap(), seen.iter().max().unwrap());
+        assert!(hi - lo <= 1, "uneven draws {seen:?}");
     }
 
     #[test]
