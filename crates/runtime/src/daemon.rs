@@ -322,6 +322,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
                 iface: ii,
                 sock,
                 tx_in_flight: 0,
+                fill_target: 0,
             });
         }
         let pool = FramePool::new(&umem);

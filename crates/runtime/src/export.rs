@@ -62,6 +62,23 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
                 "xvs_punt_dropped_total",
                 d.punt_dropped.load(Ordering::Relaxed),
             );
+            set(
+                "xvs_bad_descriptors_total",
+                d.bad_descriptors.load(Ordering::Relaxed),
+            );
+            // The kernel's own drops before xvs saw the packets.
+            set(
+                "xvs_xsk_rx_dropped_total",
+                d.kernel_rx_dropped.load(Ordering::Relaxed),
+            );
+            set(
+                "xvs_xsk_fill_ring_empty_total",
+                d.kernel_fill_ring_empty.load(Ordering::Relaxed),
+            );
+            set(
+                "xvs_xsk_rx_ring_full_total",
+                d.kernel_rx_ring_full.load(Ordering::Relaxed),
+            );
         }
         if let Some(n) = conn_entries.get(w) {
             metrics::gauge!("xvs_conn_entries", "worker" => worker.clone()).set(*n as f64);

@@ -47,7 +47,14 @@ pub struct WorkerSocket {
     pub sock: XskSocket,
     /// Frames on the TX ring not yet completed.
     pub tx_in_flight: u32,
+    /// How many frames this socket's fill ring is topped up to (see
+    /// [`WorkerLoop::refill`]); 0 until the first refill sets it.
+    pub fill_target: u32,
 }
+
+/// The fill target a socket starts with: enough for the trickle a quiet
+/// interface sees (ARP, the odd reply), not enough to strand frames.
+const MIN_FILL: u32 = 256;
 
 /// In copy mode one `sendto` transmits at most 32 frames (the kernel's
 /// TX batch), so a burst needs several kicks; bounded per loop.
@@ -80,17 +87,26 @@ pub struct WorkerLoop {
 }
 
 impl WorkerLoop {
-    /// Top every fill ring up to its share of the UMEM: half the frames
-    /// split between the sockets (the rest stay free for TX and for frames
-    /// waiting on a neighbour), so a quiet interface does not hold frames
-    /// a busy one needs.
+    /// Top every fill ring up to its target. The fill ring is what
+    /// absorbs traffic while the worker is not polling (a burst, or the
+    /// worker preempted on a shared core), so a busy socket's target grows
+    /// to its whole ring. A quiet one keeps a small target: frames on a
+    /// fill ring stay there until a packet arrives, and frames stranded on
+    /// an idle interface are frames the busy one lacks. Targets grow, by
+    /// doubling, when a socket's RX burst comes back full (see `run`),
+    /// and never past what the other sockets' targets leave of the UMEM.
+    /// No frames are held back otherwise: forwarding, TX and frames
+    /// waiting on a neighbour all reuse the received frame, and what is in
+    /// flight comes back through the completion ring.
     fn refill(&mut self, scratch: &mut Vec<u64>) {
-        let share = (self.umem.frames() as usize / (2 * self.sockets.len().max(1))).max(1) as u32;
         for s in &mut self.sockets {
             let size = s.sock.fill.size();
+            if s.fill_target == 0 {
+                s.fill_target = MIN_FILL.min(size);
+            }
             let on_ring = size - s.sock.fill.free(size).min(size);
-            let want = share
-                .min(size)
+            let want = s
+                .fill_target
                 .saturating_sub(on_ring)
                 .min(self.pool.len() as u32) as usize;
             if want == 0 {
@@ -105,6 +121,26 @@ impl WorkerLoop {
                 s.sock.kick_rx();
             }
         }
+    }
+
+    /// Socket `si` is busy: double its fill target, up to its ring and to
+    /// what the other sockets' targets leave of the UMEM.
+    fn grow_fill_target(&mut self, si: usize) {
+        let others: u32 = self
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != si)
+            .map(|(_, s)| s.fill_target.max(MIN_FILL))
+            .sum();
+        let s = &mut self.sockets[si];
+        let cap = s
+            .sock
+            .fill
+            .size()
+            .min(self.umem.frames().saturating_sub(others))
+            .max(MIN_FILL.min(s.sock.fill.size()));
+        s.fill_target = s.fill_target.saturating_mul(2).min(cap).max(s.fill_target);
     }
 
     fn reap_completions(&mut self) {
@@ -153,6 +189,9 @@ impl WorkerLoop {
             for si in 0..self.sockets.len() {
                 let n = self.sockets[si].sock.rx.consume(&mut rx);
                 got += n;
+                if n == BATCH {
+                    self.grow_fill_target(si);
+                }
                 let ingress = self.sockets[si].iface;
                 // Start loading every frame's headers before processing
                 // the burst: the kernel wrote them on another core, and

@@ -71,6 +71,22 @@ fn two_workers(test: &str, method: Method, method_name: &str, extra: &str, pools
             request(&r, "metrics")
         );
     }
+    // Every worker exports the kernel's AF_XDP drop counters too.
+    let text = request(&r, "metrics");
+    for name in [
+        "xvs_xsk_rx_dropped_total",
+        "xvs_xsk_fill_ring_empty_total",
+        "xvs_xsk_rx_ring_full_total",
+        "xvs_bad_descriptors_total",
+    ] {
+        for w in ["worker=\"0\"", "worker=\"1\""] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("{name}{{")) && l.contains(w)),
+                "{name} {w} missing:\n{text}"
+            );
+        }
+    }
 }
 
 #[test]
