@@ -174,15 +174,23 @@ EOF
     for i in $(seq 1 "$RS"); do echo "      - address: 198.18.1.$((10 + i))"; done
 }
 
-run_fwd() { # NAME PREFIX [XVS-FWD OPTIONS]
-    local name=$1 p=$2
-    shift 2
+run_fwd() { # NAME PREFIX WORKERS [XVS-FWD OPTIONS]
+    local name=$1 p=$2 workers=$3 cores
+    shift 3
+    # One worker: on FWD_CORE; two: on cores 0 and 1, as xvs's 2-worker runs.
+    cores=$FWD_CORE
+    [[ $workers -gt 1 ]] && cores=$(seq -s, 0 $((workers - 1)))
     start_bg "${p}dir" "$R/xvs-fwd" --in "${p}c" --out "${p}r" --vip "$VIP" \
-        --dst-mac "$(mac_of "${p}rs1" eth0)" --core "$FWD_CORE" "$@"
+        --dst-mac "$(mac_of "${p}rs1" eth0)" --core "$cores" "$@"
     sleep 1
     kill -0 "$BG" || { cat "$WORK/bg.err" >&2; return 1; }
-    CPU_TIDS=("$BG")
-    measure "$name" "$p" 1
+    # The busy-polling forwarding threads, by name.
+    CPU_TIDS=()
+    local t
+    for t in /proc/"$BG"/task/*; do
+        [[ $(cat "$t/comm" 2>/dev/null) == fwd-worker-* ]] && CPU_TIDS+=("${t##*/}")
+    done
+    measure "$name" "$p" "$workers"
     stop_bg
     printf '%s\t%s\t%s\n' "$name" "$ROUND" "$(cat "$WORK/bg.out")" >>"$WORK/forwarder.tsv"
 }
@@ -238,8 +246,9 @@ lab_up "${TAG}k" kernel-nat 1
 RPS0=$(printf '%x' $((1 << FWD_CORE)))
 
 for ROUND in $(seq 1 "$ROUNDS"); do
-    run_fwd "xvs-fwd" "${TAG}a"
-    run_fwd "xvs-fwd-lazy" "${TAG}a" --lazy-kick
+    run_fwd "xvs-fwd" "${TAG}a" 1
+    run_fwd "xvs-fwd-lazy" "${TAG}a" 1 --lazy-kick
+    run_fwd "xvs-fwd-2w" "${TAG}b" 2
     run_xvs "xvs-dr-1w" "${TAG}a" 1 dr
     run_xvs "xvs-nat-1w" "${TAG}a" 1 nat
     run_xvs "xvs-dr-2w" "${TAG}b" 2 dr
@@ -276,13 +285,18 @@ rows = [
     ("xvs-fwd-lazy", "bare AF_XDP, TX kicked as xvs does (`--lazy-kick`)", "1 (core 0)"),
     ("xvs-dr-1w", "xvs DR", "1 (core 0)"),
     ("xvs-nat-1w", "xvs NAT", "1 (core 0)"),
+    ("xvs-fwd-2w", "bare AF_XDP ceiling, 2 workers", "2 (cores 0, 1)"),
     ("xvs-dr-2w", "xvs DR", "2 (cores 0, 1)"),
     ("xvs-nat-2w", "xvs NAT", "2 (cores 0, 1)"),
     ("kernel-nat", "kernel nftables DNAT", "softirq on the generator's core"),
     ("kernel-nat-rps", "kernel nftables DNAT, RPS to core 0", "softirq on core 0"),
 ]
 best = {n: max(r, key=lambda j: j["rx_pps"]) for n, r in runs.items()}
-ceiling = best["xvs-fwd"]["rx_pps"] or 1.0
+
+def ceiling_of(key):
+    """The bare forwarder with as many workers as the candidate (the
+    kernel rows are held to the one-worker ceiling)."""
+    return "xvs-fwd-2w" if key.endswith("-2w") and "xvs-fwd-2w" in best else "xvs-fwd"
 gen_core, fwd_core = env["GEN_CORE"], env["FWD_CORE"]
 
 def cpu_s(key, j):
@@ -305,10 +319,9 @@ def median(xs):
     return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
 
 eff = {n: median(per_cpu(n, j) for j in r) for n, r in runs.items()}
-eff_ceiling = eff.get("xvs-fwd") or 1.0
 
 out = []
-out.append("| Candidate | Workers / where | Offered kpps | Delivered kpps | Delivered / offered | Ratio to ceiling | Forwarding CPU-s per s | kpps per CPU-s | Ratio to ceiling per CPU-s | Delivered per round (kpps) |")
+out.append("| Candidate | Workers / where | Offered kpps | Delivered kpps | Delivered / offered | Ratio to ceiling (same workers) | Forwarding CPU-s per s | kpps per CPU-s | Ratio to ceiling per CPU-s | Delivered per round (kpps) |")
 out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 fmt = lambda v, f: (f % v) if v is not None else "n/a"
 for key, label, where in rows:
@@ -319,6 +332,8 @@ for key, label, where in rows:
     c = cpu_s(key, b)
     share = c / b["window_s"] if c is not None else None
     e = eff.get(key)
+    ceiling = best[ceiling_of(key)]["rx_pps"] or 1.0
+    eff_ceiling = eff.get(ceiling_of(key)) or 1.0
     out.append("| %s | %s | %.0f | %.0f | %.2f | %.2f | %s | %s | %s | %s |" % (
         label, where, b["tx_pps"] / 1e3, b["rx_pps"] / 1e3, b["rx_pps"] / max(b["tx_pps"], 1.0),
         b["rx_pps"] / ceiling, fmt(share, "%.2f"), fmt(e / 1e3 if e else None, "%.0f"),
@@ -395,8 +410,10 @@ How the candidates differ in where they run:
   softirq of the generator's core (the veth delivers there); the worker's
   `sendto` kicks copy each frame into an skb and run the rest of the path
   (bridge, real server ingress) on core {env["FWD_CORE"]}.
-- xvs with 2 workers: the lab has 2 queues and the generator sends on both;
-  worker 1 is pinned to core 1 and shares it with the generator.
+- xvs and xvs-fwd with 2 workers: the lab has 2 queues and the generator
+  sends on both; worker 1 is pinned to core 1 and shares it with the
+  generator. The 2-worker rows are held to the 2-worker ceiling (xvs-fwd
+  `--core 0,1`), which pays the same sharing.
 - kernel-nat: conntrack + nftables DNAT in the director namespace. Without
   RPS the whole path runs in the softirq of the generator's core (core
   {env["FWD_CORE"]} idles); with RPS on the director's client-side veth it runs on

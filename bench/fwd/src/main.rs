@@ -7,10 +7,11 @@
 //!     --dst-mac 02:..:.. --core 0
 //! ```
 //!
-//! One busy-polling worker, one socket per interface (queue `--queue`) on a
-//! shared UMEM, the steering program on both interfaces claiming the VIP:
-//! the same plumbing as one xvs worker (crates/runtime/src/worker_loop.rs),
-//! without the pipeline.
+//! One busy-polling worker per `--core` (`--core 0,1`: two, on queues 0
+//! and 1), each with one socket per interface on its own UMEM, the
+//! steering program on both interfaces claiming the VIP: the same plumbing
+//! as xvs's workers (crates/runtime/src/worker_loop.rs), without the
+//! pipeline.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,12 +45,15 @@ struct Cli {
     /// Source MAC of forwarded frames (default: the out interface's).
     #[arg(long, value_parser = mac_arg)]
     src_mac: Option<[u8; 6]>,
-    /// Queue of both interfaces to serve.
+    /// First queue of both interfaces to serve; worker `i` serves queue
+    /// `queue + i`.
     #[arg(long, default_value_t = 0)]
     queue: u32,
-    /// Pin the worker to this core.
-    #[arg(long)]
-    core: Option<usize>,
+    /// One worker per listed core, pinned to it (`--core 0,1`: two workers,
+    /// queues `queue` and `queue + 1`, as xvs with `workers: [0, 1]`).
+    /// Without it, one unpinned worker.
+    #[arg(long, value_delimiter = ',')]
+    core: Vec<usize>,
     /// Ring size (as xvs's `ring_size`).
     #[arg(long, default_value_t = 2048)]
     ring: u32,
@@ -74,8 +78,8 @@ fn mac_arg(s: &str) -> Result<[u8; 6], String> {
     parse_mac(s).ok_or_else(|| format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"))
 }
 
-/// Counters printed at the end.
-#[derive(Debug, Default)]
+/// Counters printed at the end (summed over the workers).
+#[derive(Debug, Default, Clone, Copy)]
 struct Counts {
     rx: u64,
     forwarded: u64,
@@ -268,38 +272,20 @@ fn run(cli: Cli) -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
-    if let Some(id) = cli.core {
-        if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
-            return Err(anyhow!("cannot pin to core {id}"));
-        }
-    }
     let src = match cli.src_mac {
         Some(m) => m,
         None => iface_mac(&cli.out_iface)?,
     };
-    let umem = Umem::new(cli.frames, FRAME_SIZE).context("allocating the UMEM")?;
-    let rx_sock = bind_retrying(|| {
-        XskSocket::bind(
-            &umem,
-            None,
-            &cli.in_iface,
-            cli.queue,
-            cli.ring,
-            BindMode::Auto,
-        )
-    })
-    .with_context(|| format!("binding AF_XDP on {} queue {}", cli.in_iface, cli.queue))?;
-    let tx_sock = bind_retrying(|| {
-        XskSocket::bind(
-            &umem,
-            Some(&rx_sock),
-            &cli.out_iface,
-            cli.queue,
-            cli.ring,
-            BindMode::Auto,
-        )
-    })
-    .with_context(|| format!("binding AF_XDP on {} queue {}", cli.out_iface, cli.queue))?;
+    let cores: Vec<Option<usize>> = if cli.core.is_empty() {
+        vec![None]
+    } else {
+        cli.core.iter().copied().map(Some).collect()
+    };
+    let mut workers = Vec::new();
+    for i in 0..cores.len() {
+        let queue = cli.queue + i as u32;
+        workers.push(bind_worker(&cli, queue, src)?);
+    }
 
     let mode = if cli.generic {
         AttachMode::Generic
@@ -312,41 +298,70 @@ fn run(cli: Cli) -> Result<()> {
     };
     // Kept alive until the end: dropping a Steering detaches it.
     let mut steering = Vec::new();
-    for (iface, sock) in [(&cli.in_iface, &rx_sock), (&cli.out_iface, &tx_sock)] {
+    for (side, iface) in [&cli.in_iface, &cli.out_iface].into_iter().enumerate() {
         let mut s = Steering::attach(iface, mode)
             .with_context(|| format!("attaching the steering program to {iface}"))?;
         s.update(&rules)?;
-        s.set_socket(cli.queue, sock.fd())?;
+        for (i, w) in workers.iter().enumerate() {
+            let sock = if side == 0 { &w.rx_sock } else { &w.tx_sock };
+            s.set_socket(cli.queue + i as u32, sock.fd())?;
+        }
         steering.push(s);
     }
-    let pool = FramePool::new(&umem);
-    let mut worker = Worker {
-        rx_sock,
-        tx_sock,
-        umem,
-        pool,
-        dst: cli.dst_mac,
-        src,
-        batch: cli.batch,
-        lazy_kick: cli.lazy_kick,
-        counts: Counts::default(),
-    };
     eprintln!(
-        "xvs-fwd: {} → {} queue {} ({} mode), forwarding to {}",
+        "xvs-fwd: {} → {} queues {}..{} ({} mode, cores {:?}), forwarding to {}",
         cli.in_iface,
         cli.out_iface,
         cli.queue,
-        if worker.rx_sock.is_zero_copy() {
+        cli.queue + workers.len() as u32 - 1,
+        if workers[0].rx_sock.is_zero_copy() {
             "zero-copy"
         } else {
             "copy"
         },
+        cli.core,
         fmt_mac(cli.dst_mac)
     );
-    worker.run(&stop);
 
-    let st = worker.rx_sock.statistics().ok();
-    let c = &worker.counts;
+    let threads: Vec<std::thread::JoinHandle<Result<Worker>>> = workers
+        .into_iter()
+        .zip(cores)
+        .map(|(mut worker, core)| {
+            let stop = Arc::clone(&stop);
+            let name = format!("fwd-worker-{}", core.map_or(0, |c| c));
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || -> Result<Worker> {
+                    if let Some(id) = core {
+                        if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+                            return Err(anyhow!("cannot pin to core {id}"));
+                        }
+                    }
+                    worker.run(&stop);
+                    Ok(worker)
+                })
+        })
+        .collect::<std::io::Result<_>>()
+        .context("starting the forwarding threads")?;
+    let mut c = Counts::default();
+    let (mut dropped, mut ring_full, mut fill_empty) = (0, 0, 0);
+    for t in threads {
+        let worker = t
+            .join()
+            .map_err(|_| anyhow!("a forwarding thread panicked"))??;
+        let w = worker.counts;
+        c.rx += w.rx;
+        c.forwarded += w.forwarded;
+        c.not_ipv4 += w.not_ipv4;
+        c.tx_ring_full += w.tx_ring_full;
+        c.kicks += w.kicks;
+        c.stray += w.stray;
+        if let Ok(st) = worker.rx_sock.statistics() {
+            dropped += st.rx_dropped;
+            ring_full += st.rx_ring_full;
+            fill_empty += st.rx_fill_ring_empty_descs;
+        }
+    }
     println!(
         concat!(
             "{{\"rx\":{},\"forwarded\":{},\"not_ipv4\":{},\"tx_ring_full\":{},\"kicks\":{},",
@@ -358,12 +373,44 @@ fn run(cli: Cli) -> Result<()> {
         c.tx_ring_full,
         c.kicks,
         c.stray,
-        st.map_or(0, |s| s.rx_dropped),
-        st.map_or(0, |s| s.rx_ring_full),
-        st.map_or(0, |s| s.rx_fill_ring_empty_descs),
+        dropped,
+        ring_full,
+        fill_empty,
     );
     drop(steering);
     Ok(())
+}
+
+/// One worker's UMEM and its sockets on queue `queue` of both interfaces.
+fn bind_worker(cli: &Cli, queue: u32, src: [u8; 6]) -> Result<Worker> {
+    let umem = Umem::new(cli.frames, FRAME_SIZE).context("allocating the UMEM")?;
+    let rx_sock = bind_retrying(|| {
+        XskSocket::bind(&umem, None, &cli.in_iface, queue, cli.ring, BindMode::Auto)
+    })
+    .with_context(|| format!("binding AF_XDP on {} queue {queue}", cli.in_iface))?;
+    let tx_sock = bind_retrying(|| {
+        XskSocket::bind(
+            &umem,
+            Some(&rx_sock),
+            &cli.out_iface,
+            queue,
+            cli.ring,
+            BindMode::Auto,
+        )
+    })
+    .with_context(|| format!("binding AF_XDP on {} queue {queue}", cli.out_iface))?;
+    let pool = FramePool::new(&umem);
+    Ok(Worker {
+        rx_sock,
+        tx_sock,
+        umem,
+        pool,
+        dst: cli.dst_mac,
+        src,
+        batch: cli.batch,
+        lazy_kick: cli.lazy_kick,
+        counts: Counts::default(),
+    })
 }
 
 fn fmt_mac(mac: [u8; 6]) -> String {
