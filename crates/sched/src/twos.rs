@@ -24,35 +24,38 @@ pub(crate) fn pick(dests: &[SchedDest], rng: &mut SplitMix64) -> Option<usize> {
     // a multiply and shift (Lemire) where the kernel takes `% (T + 1)`:
     // the same uniform range without two divisions on the new-flow path.
     let r = rng.next_u64();
-    let mut r1 = scaled(r >> 32, total + 1);
-    let mut r2 = scaled(r & 0xffff_ffff, total + 1);
-    let mut choice1 = None;
-    let mut choice2 = None;
-    for (i, d) in dests.iter().enumerate() {
-        if !usable(d) {
-            continue;
-        }
-        r1 -= i64::from(d.weight);
-        r2 -= i64::from(d.weight);
-        if r1 <= 0 && choice1.is_none() {
-            choice1 = Some(i);
-        }
-        if r2 <= 0 && choice2.is_none() {
-            choice2 = Some(i);
-        }
-        if choice1.is_some() && choice2.is_some() {
-            break;
-        }
+    let r1 = scaled(r >> 32, total + 1);
+    let r2 = scaled(r & 0xffff_ffff, total + 1);
+    // The kernel walks the list subtracting each usable weight from r and
+    // stops where r reaches ≤ 0: the first usable dest whose running sum
+    // reaches max(r, 1) (r = 0 stops at the first one, like r = 1). Every
+    // dest before that one has a running sum below it, every one from it
+    // on does not, so its index is the count of running sums below. A
+    // count has no data-dependent branch: the stop is random, and a
+    // branch on it was mispredicted on most picks.
+    let (choice1, choice2) = stops(dests, r1, r2);
+    // Both are in range: r ≤ T and the sum reaches T.
+    Some(lighter_of(dests, choice1, choice2))
+}
+
+/// Where the kernel's walk stops for `r1` and for `r2` (see `pick`), in
+/// one pass.
+#[inline]
+fn stops(dests: &[SchedDest], r1: u64, r2: u64) -> (usize, usize) {
+    let (t1, t2) = (r1.max(1), r2.max(1));
+    let (mut choice1, mut choice2, mut sum) = (0usize, 0usize, 0u64);
+    for d in dests {
+        sum += if usable(d) { u64::from(d.weight) } else { 0 };
+        choice1 += usize::from(sum < t1);
+        choice2 += usize::from(sum < t2);
     }
-    // Both are found: r ≤ T and the walk subtracts all of T.
-    Some(lighter_of(dests, choice1?, choice2?))
+    (choice1, choice2)
 }
 
 /// A 32-bit random `r` mapped onto `0..n`: ⌊r · n / 2³²⌋.
-fn scaled(r: u64, n: u64) -> i64 {
-    // r < 2³² and n ≤ 2³² · dests, so the product fits 128 bits and the
-    // result, < n ≤ the weight total + 1, fits i64 for any real config.
-    ((u128::from(r) * u128::from(n)) >> 32) as i64
+fn scaled(r: u64, n: u64) -> u64 {
+    // r < 2³², so the product fits 128 bits and the result is < n.
+    ((u128::from(r) * u128::from(n)) >> 32) as u64
 }
 
 /// `choice2` if `w2·oh1 > w1·oh2` (it is strictly less loaded per weight),
@@ -121,6 +124,52 @@ mod tests {
         assert_eq!(lighter_of(&ds, 1, 0), 1);
         assert_eq!(lighter_of(&ds, 1, 2), 1, "equal: the first choice stays");
         assert_eq!(lighter_of(&ds, 2, 1), 2);
+    }
+
+    /// ip_vs_twos.c's walk, step by step: subtract each usable weight,
+    /// stop at the first usable dest where r reaches ≤ 0.
+    fn kernel_walk(dests: &[SchedDest], r: u64) -> Option<usize> {
+        let mut r = r as i64;
+        for (i, d) in dests.iter().enumerate() {
+            if !usable(d) {
+                continue;
+            }
+            r -= i64::from(d.weight);
+            if r <= 0 {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_counted_stop_is_the_kernels_walk() {
+        let mut rng = SplitMix64::new(7);
+        for _ in 0..300 {
+            let n = 1 + (rng.next_u64() % 9) as usize;
+            let weights: Vec<u32> = (0..n).map(|_| (rng.next_u64() % 5) as u32).collect();
+            let mut ds = dests(&weights);
+            for d in ds.iter_mut() {
+                d.available = !rng.next_u64().is_multiple_of(4);
+            }
+            if rng.next_u64().is_multiple_of(3) {
+                overload(&ds[0]);
+            }
+            let total: u64 = ds
+                .iter()
+                .filter(|d| usable(d))
+                .map(|d| u64::from(d.weight))
+                .sum();
+            if total == 0 {
+                assert_eq!(pick(&ds, &mut rng), None);
+                continue;
+            }
+            for r in 0..=total {
+                let want = kernel_walk(&ds, r).expect("r ≤ T always stops");
+                assert_eq!(stops(&ds, r, r), (want, want), "weights {weights:?} r {r}");
+                assert!(usable(&ds[want]));
+            }
+        }
     }
 
     #[test]
