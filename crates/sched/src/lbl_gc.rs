@@ -18,7 +18,7 @@
 //! destination addresses between collections.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 /// Timer period (CHECK_EXPIRE_INTERVAL, 60 s).
 pub(crate) const CHECK_INTERVAL_SECS: u32 = 60;
@@ -58,7 +58,11 @@ pub(crate) trait LastUse {
 
 impl GcTimer {
     /// Runs the collection if the timer is due; cheap otherwise.
-    pub(crate) fn run<K: Eq + Hash, E: LastUse>(&mut self, cache: &mut HashMap<K, E>, now: u32) {
+    pub(crate) fn run<K: Eq + Hash, E: LastUse, S: BuildHasher>(
+        &mut self,
+        cache: &mut HashMap<K, E, S>,
+        now: u32,
+    ) {
         match self.next {
             None => {
                 self.next = Some(now.saturating_add(CHECK_INTERVAL_SECS));

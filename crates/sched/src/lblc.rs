@@ -31,7 +31,7 @@ impl LastUse for Entry {
 /// One worker's lblc cache.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LblcCache {
-    map: HashMap<IpAddr, Entry>,
+    map: HashMap<IpAddr, Entry, ahash::RandomState>,
     gc: GcTimer,
 }
 

@@ -47,7 +47,7 @@ impl Entry {
 /// One worker's lblcr cache.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LblcrCache {
-    map: HashMap<IpAddr, Entry>,
+    map: HashMap<IpAddr, Entry, ahash::RandomState>,
     gc: GcTimer,
 }
 
