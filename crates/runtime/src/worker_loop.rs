@@ -52,6 +52,17 @@ pub struct WorkerSocket {
     pub fill_target: u32,
 }
 
+/// A busy socket's next fill target: double `current`, but not past the
+/// ring (`ring` entries) nor past what the other sockets' targets
+/// (`others`) leave of the UMEM's `frames`; never below `current` or the
+/// starting target.
+fn grown_fill_target(current: u32, ring: u32, frames: u32, others: u32) -> u32 {
+    let cap = ring
+        .min(frames.saturating_sub(others))
+        .max(MIN_FILL.min(ring));
+    current.saturating_mul(2).min(cap).max(current)
+}
+
 /// The fill target a socket starts with: enough for the trickle a quiet
 /// interface sees (ARP, the odd reply), not enough to strand frames.
 const MIN_FILL: u32 = 256;
@@ -133,14 +144,9 @@ impl WorkerLoop {
             .filter(|&(i, _)| i != si)
             .map(|(_, s)| s.fill_target.max(MIN_FILL))
             .sum();
+        let frames = self.umem.frames();
         let s = &mut self.sockets[si];
-        let cap = s
-            .sock
-            .fill
-            .size()
-            .min(self.umem.frames().saturating_sub(others))
-            .max(MIN_FILL.min(s.sock.fill.size()));
-        s.fill_target = s.fill_target.saturating_mul(2).min(cap).max(s.fill_target);
+        s.fill_target = grown_fill_target(s.fill_target, s.sock.fill.size(), frames, others);
     }
 
     fn reap_completions(&mut self) {
@@ -389,5 +395,41 @@ impl WorkerLoop {
         c.kernel_fill_ring_empty
             .store(fill_empty, Ordering::Relaxed);
         c.kernel_rx_ring_full.store(rx_full, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_socket_doubles_up_to_its_ring() {
+        let mut t = MIN_FILL;
+        let mut seen = vec![t];
+        while t < 2048 {
+            t = grown_fill_target(t, 2048, 4096, MIN_FILL);
+            seen.push(t);
+        }
+        assert_eq!(seen, [256, 512, 1024, 2048]);
+        assert_eq!(grown_fill_target(2048, 2048, 4096, MIN_FILL), 2048);
+    }
+
+    #[test]
+    fn growth_leaves_the_other_sockets_their_targets() {
+        // Two busy sockets sharing 4096 frames with rings of 4096: the
+        // second cannot take what the first already holds.
+        assert_eq!(grown_fill_target(2048, 4096, 4096, 2048), 2048);
+        assert_eq!(grown_fill_target(1024, 4096, 4096, 2048), 2048);
+        assert_eq!(grown_fill_target(256, 4096, 4096, 3584), 512);
+    }
+
+    #[test]
+    fn a_target_never_shrinks_nor_starves() {
+        // The others' targets already exceed the UMEM: keep what it has,
+        // and at least the starting target.
+        assert_eq!(grown_fill_target(1024, 2048, 2048, 4096), 1024);
+        assert_eq!(grown_fill_target(MIN_FILL, 2048, 512, 4096), MIN_FILL);
+        // A ring smaller than the starting target caps it.
+        assert_eq!(grown_fill_target(64, 64, 4096, 0), 64);
     }
 }
