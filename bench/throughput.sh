@@ -174,6 +174,16 @@ EOF
     for i in $(seq 1 "$RS"); do echo "      - address: 198.18.1.$((10 + i))"; done
 }
 
+threads_named() { # PREFIX: CPU_TIDS = the background process's busy-polling
+    # threads, those whose name starts with PREFIX
+    CPU_TIDS=()
+    local t
+    for t in /proc/"$BG"/task/*; do
+        [[ $(cat "$t/comm" 2>/dev/null) == "$1"* ]] && CPU_TIDS+=("${t##*/}")
+    done
+    return 0
+}
+
 run_fwd() { # NAME PREFIX WORKERS [XVS-FWD OPTIONS]
     local name=$1 p=$2 workers=$3 cores
     shift 3
@@ -184,12 +194,7 @@ run_fwd() { # NAME PREFIX WORKERS [XVS-FWD OPTIONS]
         --dst-mac "$(mac_of "${p}rs1" eth0)" --core "$cores" "$@"
     sleep 1
     kill -0 "$BG" || { cat "$WORK/bg.err" >&2; return 1; }
-    # The busy-polling forwarding threads, by name.
-    CPU_TIDS=()
-    local t
-    for t in /proc/"$BG"/task/*; do
-        [[ $(cat "$t/comm" 2>/dev/null) == fwd-worker-* ]] && CPU_TIDS+=("${t##*/}")
-    done
+    threads_named "fwd-worker-"
     measure "$name" "$p" "$workers"
     stop_bg
     printf '%s\t%s\t%s\n' "$name" "$ROUND" "$(cat "$WORK/bg.out")" >>"$WORK/forwarder.tsv"
@@ -207,12 +212,7 @@ run_xvs() { # NAME PREFIX WORKERS METHOD
         kill -0 "$BG" || { cat "$WORK/bg.err" >&2; return 1; }
         sleep 0.1
     done
-    # The busy-polling worker threads, by name.
-    CPU_TIDS=()
-    local t
-    for t in /proc/"$BG"/task/*; do
-        [[ $(cat "$t/comm" 2>/dev/null) == xvs-worker-* ]] && CPU_TIDS+=("${t##*/}")
-    done
+    threads_named "xvs-worker-"
     measure "$name" "$p" "$workers"
     local m
     m=$("$R/xvs" metrics --control "$sock" | awk '

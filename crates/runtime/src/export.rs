@@ -15,31 +15,21 @@ use crate::shared::Shared;
 pub fn record(shared: &Shared, conn_entries: &[usize]) {
     for (w, c) in shared.workers.iter().enumerate() {
         let worker = w.to_string();
-        let set = |name: &'static str, v: u64| {
-            metrics::counter!(name, "worker" => worker.clone()).absolute(v)
+        let set = |name: &'static str, cell: &std::sync::atomic::AtomicU64| {
+            metrics::counter!(name, "worker" => worker.clone())
+                .absolute(cell.load(Ordering::Relaxed))
         };
-        set("xvs_rx_packets_total", c.rx_packets.load(Ordering::Relaxed));
-        set("xvs_rx_bytes_total", c.rx_bytes.load(Ordering::Relaxed));
-        set(
-            "xvs_forwarded_packets_total",
-            c.forwarded.load(Ordering::Relaxed),
-        );
-        set(
-            "xvs_to_control_packets_total",
-            c.to_control.load(Ordering::Relaxed),
-        );
-        set(
-            "xvs_need_neighbor_packets_total",
-            c.need_neighbor.load(Ordering::Relaxed),
-        );
-        set(
-            "xvs_fast_path_packets_total",
-            c.fast_path.load(Ordering::Relaxed),
-        );
-        set(
-            "xvs_not_ours_packets_total",
-            c.passed.load(Ordering::Relaxed),
-        );
+        for (name, cell) in [
+            ("xvs_rx_packets_total", &c.rx_packets),
+            ("xvs_rx_bytes_total", &c.rx_bytes),
+            ("xvs_forwarded_packets_total", &c.forwarded),
+            ("xvs_to_control_packets_total", &c.to_control),
+            ("xvs_need_neighbor_packets_total", &c.need_neighbor),
+            ("xvs_fast_path_packets_total", &c.fast_path),
+            ("xvs_not_ours_packets_total", &c.passed),
+        ] {
+            set(name, cell);
+        }
         for r in DropReason::ALL {
             metrics::counter!("xvs_dropped_packets_total", "worker" => worker.clone(), "reason" => r.name())
                 .absolute(c.drops(*r));
@@ -49,36 +39,19 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
                 .absolute(n);
         }
         if let Some(d) = shared.drivers.get(w) {
-            set("xvs_tx_packets_total", d.tx_packets.load(Ordering::Relaxed));
-            set(
-                "xvs_tx_ring_full_total",
-                d.tx_ring_full.load(Ordering::Relaxed),
-            );
-            set(
-                "xvs_neighbor_timeout_total",
-                d.neighbor_timeout.load(Ordering::Relaxed),
-            );
-            set(
-                "xvs_punt_dropped_total",
-                d.punt_dropped.load(Ordering::Relaxed),
-            );
-            set(
-                "xvs_bad_descriptors_total",
-                d.bad_descriptors.load(Ordering::Relaxed),
-            );
-            // The kernel's own drops before xvs saw the packets.
-            set(
-                "xvs_xsk_rx_dropped_total",
-                d.kernel_rx_dropped.load(Ordering::Relaxed),
-            );
-            set(
-                "xvs_xsk_fill_ring_empty_total",
-                d.kernel_fill_ring_empty.load(Ordering::Relaxed),
-            );
-            set(
-                "xvs_xsk_rx_ring_full_total",
-                d.kernel_rx_ring_full.load(Ordering::Relaxed),
-            );
+            for (name, cell) in [
+                ("xvs_tx_packets_total", &d.tx_packets),
+                ("xvs_tx_ring_full_total", &d.tx_ring_full),
+                ("xvs_neighbor_timeout_total", &d.neighbor_timeout),
+                ("xvs_punt_dropped_total", &d.punt_dropped),
+                ("xvs_bad_descriptors_total", &d.bad_descriptors),
+                // The kernel's own drops before xvs saw the packets.
+                ("xvs_xsk_rx_dropped_total", &d.kernel_rx_dropped),
+                ("xvs_xsk_fill_ring_empty_total", &d.kernel_fill_ring_empty),
+                ("xvs_xsk_rx_ring_full_total", &d.kernel_rx_ring_full),
+            ] {
+                set(name, cell);
+            }
         }
         if let Some(n) = conn_entries.get(w) {
             metrics::gauge!("xvs_conn_entries", "worker" => worker.clone()).set(*n as f64);
