@@ -191,6 +191,86 @@ fn malformed_frames_are_dropped_and_counted_while_service_continues() {
     assert!(r.xvs.is_running());
 }
 
+/// Listens on the client's eth0 for the director's announcements of the
+/// VIPs: gratuitous ARP (broadcast, sender and target address the VIP) and
+/// unsolicited neighbour advertisements (to ff02::1, target the VIP).
+/// Prints one line per frame seen until it has `want` of each or time runs
+/// out.
+const ANNOUNCEMENTS: &str = r#"
+import socket, struct, sys, time
+vip4 = socket.inet_aton(sys.argv[1])
+vip6 = socket.inet_pton(socket.AF_INET6, sys.argv[2])
+want, deadline = int(sys.argv[3]), time.time() + float(sys.argv[4])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind(("eth0", 0))
+s.settimeout(0.2)
+print("listening", flush=True)
+garp = na = 0
+while time.time() < deadline and (garp < want or na < want):
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    dst, src, et = f[0:6], f[6:12], struct.unpack("!H", f[12:14])[0]
+    if et == 0x0806 and len(f) >= 42 and f[28:32] == vip4 and f[38:42] == vip4:
+        garp += 1
+        print("garp", dst.hex(), src.hex(), f[22:28].hex(), flush=True)
+    elif et == 0x86DD and len(f) >= 78 and f[20] == 58 and f[54] == 136 and f[62:78] == vip6:
+        na += 1
+        print("na", dst.hex(), src.hex(), f[38:54].hex(), "%02x" % f[58], flush=True)
+print("done", garp, na, flush=True)
+"#;
+
+#[test]
+fn vips_are_announced_when_serving_starts() {
+    let Some(lab) = lab("vips_are_announced", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1])
+        + &service("web6", VIP6, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let (c_if, _) = lab.director_ifaces();
+    let dir_mac = hex(lab.mac(&lab.ns_director(), &c_if).unwrap());
+    let mut capture = lab
+        .spawn(
+            &lab.ns_client(),
+            &["python3", "-c", ANNOUNCEMENTS, VIP4, VIP6, "2", "15"],
+        )
+        .unwrap();
+    wait_until(
+        5,
+        "the capture did not start",
+        || capture.log().contains("listening"),
+        || capture.log(),
+    );
+    let r = start(lab, &yaml);
+    capture.wait_timeout(Duration::from_secs(20)).unwrap();
+    let seen = capture.log();
+    let done: Vec<usize> = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("done "))
+        .map(|l| l.split(' ').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    assert!(
+        done.len() == 2 && done.iter().all(|&n| n >= 2),
+        "announcements missing:\n{seen}\n{}",
+        r.xvs.log()
+    );
+    // Gratuitous ARP: broadcast from the director's client-side interface,
+    // carrying its MAC as the sender's hardware address.
+    let garp = format!("garp ffffffffffff {dir_mac} {dir_mac}");
+    // Unsolicited NA: to all nodes (33:33:00:00:00:01, ff02::1), with the
+    // Override flag and not Solicited (RFC 4861 §7.2.6).
+    let na = format!("na 333300000001 {dir_mac} ff020000000000000000000000000001 20");
+    for (what, line) in [("gratuitous ARP", &garp), ("unsolicited NA", &na)] {
+        assert!(
+            seen.lines().filter(|l| l == line).count() >= 2,
+            "{what}: want two of {line:?} in\n{seen}"
+        );
+    }
+}
+
 #[test]
 fn directors_own_traffic_still_reaches_it() {
     let Some(lab) = lab("directors_own_traffic", Method::Nat, 1) else {
