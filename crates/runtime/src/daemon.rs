@@ -158,6 +158,13 @@ pub fn steer_rules(plan: &Plan) -> SteerRules {
             }
         }
     }
+    for iface in &plan.interfaces {
+        for net in &iface.addresses {
+            if !rules.own_addrs.contains(&net.addr) {
+                rules.own_addrs.push(net.addr);
+            }
+        }
+    }
     rules
 }
 

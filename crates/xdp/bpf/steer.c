@@ -16,6 +16,13 @@
  *  - VRRP (IP protocol 112, RFC 5798) when settings[0] is set, and UDP
  *    to the connection-sync port settings[1] when non-zero.
  *
+ * Never ours, although a rule above would match: packets to the director's
+ * own addresses (bit 4 in local4/local6) from a NAT real server's service
+ * port, or ICMP errors to them from a real server. The director's own
+ * connections to a real server (health checks over kernel sockets) get
+ * their replies from that very port. ARP requests and neighbour
+ * solicitations for those addresses are the kernel's too.
+ *
  * Limits, on purpose: IPv6 extension headers are not walked (a packet whose
  * first next-header is not TCP/UDP/SCTP/ICMPv6/VRRP is only matched by
  * destination), and non-first IPv4 fragments carry no ports, so a NAT reply
@@ -31,6 +38,12 @@
 #define XVS_IPPROTO_SCTP 132
 #define XVS_ICMPV6 58
 #define XVS_ND_NEIGHBOR_SOLICIT 135
+
+/* Value bits of local4/local6; mirrored in src/rules.rs. */
+#define XVS_LOCAL_VIP 1
+#define XVS_LOCAL_LIP 2
+#define XVS_LOCAL_SELF 4
+#define XVS_LOCAL_OURS (XVS_LOCAL_VIP | XVS_LOCAL_LIP)
 
 /* Counter indices; mirrored in src/steer.rs. */
 enum {
@@ -70,8 +83,8 @@ struct {
 	__type(value, __u32);
 } xsks SEC(".maps");
 
-/* VIPs and local addresses; value is a bitmask (1 VIP, 2 local address)
- * kept for diagnostics — the program only tests membership. */
+/* VIPs, local addresses and the director's own addresses; the value is a
+ * bitmask of XVS_LOCAL_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -160,8 +173,10 @@ static __always_inline int match_ipv4(void *l3, void *data_end)
 		return 0;
 
 	__u32 daddr = ip->daddr;
-	if (bpf_map_lookup_elem(&local4, &daddr))
+	__u8 *kind = bpf_map_lookup_elem(&local4, &daddr);
+	if (kind && (*kind & XVS_LOCAL_OURS))
 		return 1;
+	int to_self = kind && (*kind & XVS_LOCAL_SELF);
 
 	__u8 proto = ip->protocol;
 	if (proto == XVS_IPPROTO_VRRP && setting(XVS_SET_VRRP))
@@ -179,6 +194,8 @@ static __always_inline int match_ipv4(void *l3, void *data_end)
 			return 0;
 		if (is_sync(proto, ports))
 			return 1;
+		if (to_self)
+			return 0;
 		struct nat4_key key = {
 			.addr = ip->saddr,
 			.port = ports[0],
@@ -195,7 +212,7 @@ static __always_inline int match_ipv4(void *l3, void *data_end)
 		__u8 *type = l4;
 		if ((void *)(type + 1) > data_end)
 			return 0;
-		if (!icmp4_is_error(*type))
+		if (!icmp4_is_error(*type) || to_self)
 			return 0;
 		__u32 saddr = ip->saddr;
 		return bpf_map_lookup_elem(&natsrc4, &saddr) != NULL;
@@ -213,8 +230,10 @@ static __always_inline int match_ipv6(void *l3, void *data_end)
 
 	__u8 addr[16];
 	__builtin_memcpy(addr, &ip6->daddr, 16);
-	if (bpf_map_lookup_elem(&local6, addr))
+	__u8 *kind = bpf_map_lookup_elem(&local6, addr);
+	if (kind && (*kind & XVS_LOCAL_OURS))
 		return 1;
+	int to_self = kind && (*kind & XVS_LOCAL_SELF);
 
 	__u8 proto = ip6->nexthdr;
 	if (proto == XVS_IPPROTO_VRRP && setting(XVS_SET_VRRP))
@@ -228,6 +247,8 @@ static __always_inline int match_ipv6(void *l3, void *data_end)
 			return 0;
 		if (is_sync(proto, ports))
 			return 1;
+		if (to_self)
+			return 0;
 		struct nat6_key key = {};
 		__builtin_memcpy(key.addr, &ip6->saddr, 16);
 		key.port = ports[0];
@@ -246,10 +267,11 @@ static __always_inline int match_ipv6(void *l3, void *data_end)
 			if ((void *)(icmp + 24) > data_end)
 				return 0;
 			__builtin_memcpy(addr, icmp + 8, 16);
-			return bpf_map_lookup_elem(&local6, addr) != NULL;
+			__u8 *target = bpf_map_lookup_elem(&local6, addr);
+			return target && (*target & XVS_LOCAL_OURS);
 		}
 		/* RFC 4443 §2.1: types below 128 are errors. */
-		if (*icmp < 128) {
+		if (*icmp < 128 && !to_self) {
 			__builtin_memcpy(addr, &ip6->saddr, 16);
 			return bpf_map_lookup_elem(&natsrc6, addr) != NULL;
 		}
@@ -280,7 +302,8 @@ static __always_inline int match_arp(void *l3, void *data_end)
 		return 0;
 	__u32 tpa;
 	__builtin_memcpy(&tpa, arp->tpa, 4);
-	return bpf_map_lookup_elem(&local4, &tpa) != NULL;
+	__u8 *kind = bpf_map_lookup_elem(&local4, &tpa);
+	return kind && (*kind & XVS_LOCAL_OURS);
 }
 
 SEC("xdp")

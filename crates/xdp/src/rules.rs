@@ -25,6 +25,11 @@ pub const IPPROTO_SCTP: u8 = 132;
 pub const LOCAL_VIP: u8 = 1;
 /// Value bit in `local4`/`local6`: the address is a FullNAT local address.
 pub const LOCAL_LIP: u8 = 2;
+/// Value bit in `local4`/`local6`: the address is one of the director's
+/// own (an interface address). Packets to it are the kernel's even when
+/// they come from a NAT real server's service port, and so are ARP
+/// requests and neighbour solicitations for it.
+pub const LOCAL_SELF: u8 = 4;
 
 /// Capacities of the steering maps, as declared in `bpf/steer.c`.
 pub const LOCAL_CAPACITY: usize = 16384;
@@ -48,6 +53,11 @@ pub struct SteerRules {
     /// every port of that address and protocol (a port-0 service). The
     /// addresses also claim ICMP/ICMPv6 errors sent by these servers.
     pub nat_sources: Vec<(IpAddr, u16, u8)>,
+    /// The director's own addresses: never claimed by the NAT-reply rules
+    /// (the director's own connections to a real server's service port,
+    /// such as health checks, get replies from that port too), nor by
+    /// ARP/ND. A VIP or local address listed here as well stays claimed.
+    pub own_addrs: Vec<IpAddr>,
     /// Claim VRRP (IP protocol 112).
     pub vrrp: bool,
     /// Claim UDP to this destination port (connection sync).
@@ -113,6 +123,9 @@ impl MapContents {
         }
         for &lip in &rules.local_addrs {
             mark(lip, LOCAL_LIP);
+        }
+        for &own in &rules.own_addrs {
+            mark(own, LOCAL_SELF);
         }
         for &(addr, port, proto) in &rules.nat_sources {
             if !matches!(proto, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
@@ -230,6 +243,23 @@ mod tests {
         assert_eq!(m.local4.len(), 2);
         assert_eq!(m.local6.len(), 1);
         assert!(m.nat4.is_empty() && m.natsrc4.is_empty());
+    }
+
+    #[test]
+    fn own_addresses_carry_the_self_bit_and_a_vip_among_them_stays_a_vip() {
+        let rules = SteerRules {
+            vips: vec![v4("198.18.0.100")],
+            own_addrs: vec![v4("198.18.0.2"), v6("fd00::2"), v4("198.18.0.100")],
+            ..Default::default()
+        };
+        let m = MapContents::from_rules(&rules).unwrap();
+        assert_eq!(m.local4.get(&[198, 18, 0, 2]), Some(&LOCAL_SELF));
+        assert_eq!(
+            m.local4.get(&[198, 18, 0, 100]),
+            Some(&(LOCAL_VIP | LOCAL_SELF)),
+            "steer.c claims anything with the VIP or LIP bit"
+        );
+        assert_eq!(m.local6.len(), 1);
     }
 
     #[test]

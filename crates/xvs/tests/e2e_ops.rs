@@ -317,6 +317,27 @@ fn directors_own_traffic_still_reaches_it() {
             .is_ok(),
         "ping to the VIP"
     );
+    // The director's own connections to a NAT real server's service port
+    // (what an HTTP health check does, over a kernel socket): the replies
+    // come from the real server's address and port like NAT replies do, but
+    // are addressed to the director, so they are the kernel's.
+    for (rs, addr) in [
+        ("rs1", r.lab.rs_addr4(1).to_string()),
+        ("rs2", format!("[{}]", r.lab.rs_addr6(2))),
+    ] {
+        let url = format!("http://{addr}:80/");
+        let get = r
+            .lab
+            .exec(
+                &dir,
+                &["python3", "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", &url],
+            )
+            .unwrap_or_else(|e| panic!("the director's own GET {url} failed: {e}"));
+        assert!(
+            String::from_utf8_lossy(&get.stdout).contains(rs),
+            "GET {url} from the director: {get:?}"
+        );
+    }
 }
 
 #[test]

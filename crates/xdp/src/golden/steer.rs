@@ -21,6 +21,7 @@ const RIP4: [u8; 4] = [198, 18, 1, 10];
 const VIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64];
 const CIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09];
 const RIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+const DIP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01];
 
 fn rules() -> SteerRules {
     SteerRules {
@@ -32,6 +33,7 @@ fn rules() -> SteerRules {
             // a port-0 (all ports) UDP service on the same v4 server
             (IpAddr::from(RIP4), 0, IPPROTO_UDP),
         ],
+        own_addrs: vec![IpAddr::from(DIP4), IpAddr::from(DIP6)],
         vrrp: false,
         sync_port: None,
     }
@@ -216,6 +218,23 @@ fn claims_nat_replies_by_source_tuple_and_icmp_errors_by_source_address() {
     assert!(s.claims(&icmp6(2)), "packet too big");
     assert!(!s.claims(&icmp6(129)), "echo reply");
 
+    // The director's own connections to a real server's service port
+    // (health checks over kernel sockets): same source tuple as a NAT
+    // reply, but addressed to the director itself, so the kernel's.
+    assert!(
+        !s.claims(&tcp4(RIP4, DIP4, 80, 40000)),
+        "reply to the director's own connection to RIP:80"
+    );
+    assert!(!s.claims(&udp4(RIP4, DIP4, 12345, 40000)));
+    assert!(!s.claims(&udp6(RIP6, DIP6, 53, 40000)));
+    let mut icmp_to_self = icmp4(3);
+    icmp_to_self[14 + 16..14 + 20].copy_from_slice(&DIP4);
+    // (the IPv4 checksum is not checked by the program)
+    assert!(
+        !s.claims(&icmp_to_self),
+        "an ICMP error about the director's own probe"
+    );
+
     // A non-first fragment has no ports to match.
     let mut frag = tcp4(RIP4, CIP4, 80, 40000);
     frag[14 + 6] = 0x00;
@@ -238,6 +257,10 @@ fn claims_arp_requests_and_neighbour_solicitations_for_owned_addresses() {
     assert!(!s.claims(&arp(2, VIP4)), "ARP replies are the kernel's");
     assert!(s.claims(&neighbour_solicitation(135, VIP6)));
     assert!(!s.claims(&neighbour_solicitation(135, CIP6)));
+    assert!(
+        !s.claims(&neighbour_solicitation(135, DIP6)),
+        "NS for the director's own address"
+    );
     assert!(
         !s.claims(&neighbour_solicitation(136, VIP6)),
         "an advertisement is not a request"
