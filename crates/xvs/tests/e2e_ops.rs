@@ -271,6 +271,58 @@ fn vips_are_announced_when_serving_starts() {
     }
 }
 
+/// Sends one gratuitous ARP request (sender = target = the address, from
+/// the given MAC, to broadcast) out of eth0.
+const GARP: &str = r#"
+import socket, struct, sys
+mac, ip = bytes.fromhex(sys.argv[1]), socket.inet_aton(sys.argv[2])
+arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + bytes(6) + ip
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+f = b"\xff" * 6 + mac + b"\x08\x06" + arp
+s.send(f + bytes(60 - len(f)))
+print("sent")
+"#;
+
+#[test]
+fn a_real_server_that_changes_mac_is_followed_when_it_announces_it() {
+    let Some(lab) = lab("real_server_changes_mac", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "services:\n"
+        + &service("web", VIP4, "tcp", 80, "nat", "rr", 80, "", &[1, 1, 1]);
+    let r = start(lab, &yaml);
+    let even = [("rs1", 10), ("rs2", 10), ("rs3", 10)];
+    let before = r.lab.http_requests(&url(VIP4, 80), 30, 10, None).unwrap();
+    assert_spread("before the MAC change", &before, &even, &r);
+
+    // rs1's NIC is replaced (a new MAC on the same address) and it says so
+    // with a gratuitous ARP, as a host or a VRRP pair does. xvs hears it on
+    // its control socket and must forward to the new MAC at once, not only
+    // after its entry ages out (30 s).
+    let rs1 = r.lab.ns_rs(1);
+    let new_mac = "02:00:00:00:aa:01";
+    r.lab
+        .exec(
+            &rs1,
+            &["ip", "link", "set", "dev", "eth0", "address", new_mac],
+        )
+        .unwrap();
+    let rs1_addr = r.lab.rs_addr4(1).to_string();
+    let out = r
+        .lab
+        .exec(
+            &rs1,
+            &["python3", "-c", GARP, &new_mac.replace(':', ""), &rs1_addr],
+        )
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent"));
+    std::thread::sleep(Duration::from_millis(500));
+    let after = r.lab.http_requests(&url(VIP4, 80), 30, 10, None).unwrap();
+    assert_spread("right after the MAC change", &after, &even, &r);
+}
+
 #[test]
 fn directors_own_traffic_still_reaches_it() {
     let Some(lab) = lab("directors_own_traffic", Method::Nat, 1) else {
