@@ -328,7 +328,7 @@ fn run(cli: Cli) -> Result<()> {
         .zip(cores)
         .map(|(mut worker, core)| {
             let stop = Arc::clone(&stop);
-            let name = format!("fwd-worker-{}", core.map_or(0, |c| c));
+            let name = format!("fwd-worker-{}", core.unwrap_or(0));
             std::thread::Builder::new()
                 .name(name)
                 .spawn(move || -> Result<Worker> {

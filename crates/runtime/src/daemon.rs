@@ -325,12 +325,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             if tx_socket[ii].is_none() {
                 tx_socket[ii] = Some(sockets.len());
             }
-            sockets.push(WorkerSocket {
-                iface: ii,
-                sock,
-                tx_in_flight: 0,
-                fill_target: 0,
-            });
+            sockets.push(WorkerSocket::new(ii, sock));
         }
         let pool = FramePool::new(&umem);
         let pipeline = Worker::new(

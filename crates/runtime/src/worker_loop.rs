@@ -48,8 +48,22 @@ pub struct WorkerSocket {
     /// Frames on the TX ring not yet completed.
     pub tx_in_flight: u32,
     /// How many frames this socket's fill ring is topped up to (see
-    /// [`WorkerLoop::refill`]); 0 until the first refill sets it.
+    /// [`WorkerLoop::refill`]).
     pub fill_target: u32,
+}
+
+impl WorkerSocket {
+    /// A socket for the plan's interface `iface`, starting with the small
+    /// fill target of a quiet interface.
+    pub fn new(iface: usize, sock: XskSocket) -> WorkerSocket {
+        let fill_target = MIN_FILL.min(sock.fill.size());
+        WorkerSocket {
+            iface,
+            sock,
+            tx_in_flight: 0,
+            fill_target,
+        }
+    }
 }
 
 /// A busy socket's next fill target: double `current`, but not past the
@@ -112,9 +126,6 @@ impl WorkerLoop {
     fn refill(&mut self, scratch: &mut Vec<u64>) {
         for s in &mut self.sockets {
             let size = s.sock.fill.size();
-            if s.fill_target == 0 {
-                s.fill_target = MIN_FILL.min(size);
-            }
             let on_ring = size - s.sock.fill.free(size).min(size);
             let want = s
                 .fill_target
@@ -137,12 +148,16 @@ impl WorkerLoop {
     /// Socket `si` is busy: double its fill target, up to its ring and to
     /// what the other sockets' targets leave of the UMEM.
     fn grow_fill_target(&mut self, si: usize) {
+        // Saturated, every burst is full: once at the ring, nothing to do.
+        if self.sockets[si].fill_target >= self.sockets[si].sock.fill.size() {
+            return;
+        }
         let others: u32 = self
             .sockets
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != si)
-            .map(|(_, s)| s.fill_target.max(MIN_FILL))
+            .map(|(_, s)| s.fill_target)
             .sum();
         let frames = self.umem.frames();
         let s = &mut self.sockets[si];
