@@ -1,12 +1,14 @@
 //! Established flows: ns per packet of an ACK on an ESTABLISHED connection,
-//! per forwarding method and direction (DR client→RS is the headline), and
-//! the cost of the per-iteration frame copy alone (`frame_copy`), to be
-//! subtracted. Run: `cargo bench -p xvs-bench --bench established`.
+//! per forwarding method and direction (DR client→RS is the headline),
+//! processed in receive bursts as the worker loop does (`Rig::transmit_burst`),
+//! and the cost of copying the frames into the burst buffers alone
+//! (`frame_copy`), to be subtracted. Run: `cargo bench -p xvs-bench --bench established`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use xvs_bench::rig::{time_bursts, BURST};
 use xvs_bench::{established, Established, Path};
 
 fn bench_established(c: &mut Criterion) {
@@ -23,16 +25,27 @@ fn bench_established(c: &mut Criterion) {
             ingress,
             ..
         } = established(path).unwrap_or_else(|e| panic!("setting up {path:?}: {e}"));
-        rig.prime_ring(&frame);
+        let frames = vec![frame; BURST];
+        let mut next = 0;
         group.bench_function(path.name(), |b| {
-            b.iter(|| rig.transmit_ring(ingress, black_box(&frame)))
+            b.iter_custom(|packets| {
+                time_bursts(packets, &frames, &mut next, |burst| {
+                    black_box(rig.transmit_burst(ingress, black_box(burst)));
+                })
+            })
         });
     }
-    // The headline's frame, copied but not processed.
+    // The headline's frames, copied into the burst buffers, not processed.
     let Established { mut rig, frame, .. } =
         established(Path::DrIn).unwrap_or_else(|e| panic!("setting up the copy baseline: {e}"));
+    let frames = vec![frame; BURST];
+    let mut next = 0;
     group.bench_function(xvs_bench::report::COPY_BASELINE, |b| {
-        b.iter(|| rig.copy_only(black_box(&frame)))
+        b.iter_custom(|packets| {
+            time_bursts(packets, &frames, &mut next, |burst| {
+                black_box(rig.copy_burst(black_box(burst)));
+            })
+        })
     });
     group.finish();
 }

@@ -2,22 +2,24 @@
 //! real servers, for each of the 14 IPVS schedulers. SYNs are replayed in
 //! rounds of `FLOWS_PER_ROUND` distinct flows; before each round, outside
 //! the timed region, every entry is expired (`Rig::expire_all`) so each SYN
-//! is a new flow again. `frame_copy` is the copy of the rotating SYN frames
-//! alone. Run: `cargo bench -p xvs-bench --bench new_flow`.
+//! is a new flow again. Each round is processed in receive bursts of
+//! consecutive SYNs, as the worker loop does (`Rig::transmit_burst`).
+//! `frame_copy` is the copy of the SYN frames into the burst buffers alone. Run: `cargo bench -p xvs-bench --bench new_flow`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use xvs_bench::rig::time_bursts;
 use xvs_bench::{new_flows, NewFlows, FLOWS_PER_ROUND};
 use xvs_config::SchedulerKind;
 use xvs_testkit::CLIENT_IF;
 
-/// Time `iters` packets in rounds; `body` handles one frame.
+/// Time `iters` packets in rounds; `burst` handles one burst of frames.
 fn rounds(
     s: &mut NewFlows,
     iters: u64,
-    mut body: impl FnMut(&mut xvs_bench::Rig, &[u8]),
+    mut burst: impl FnMut(&mut xvs_bench::Rig, &[Vec<u8>]),
 ) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters;
@@ -25,12 +27,8 @@ fn rounds(
         let n = left.min(FLOWS_PER_ROUND as u64);
         // Untimed: empty the table (and unbind the real servers' counters).
         s.rig.expire_all();
-        let frames = &s.frames[..n as usize];
-        let start = Instant::now();
-        for frame in frames {
-            body(&mut s.rig, black_box(frame));
-        }
-        total += start.elapsed();
+        let rig = &mut s.rig;
+        total += time_bursts(n, &s.frames, &mut 0, |frames| burst(rig, black_box(frames)));
         left -= n;
     }
     total
@@ -49,8 +47,8 @@ fn bench_new_flow(c: &mut Criterion) {
         xvs_bench::new_flow::run_round(&mut s).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
         group.bench_function(kind.name(), |b| {
             b.iter_custom(|iters| {
-                rounds(&mut s, iters, |rig, frame| {
-                    black_box(rig.transmit(CLIENT_IF, frame));
+                rounds(&mut s, iters, |rig, frames| {
+                    black_box(rig.transmit_burst(CLIENT_IF, frames));
                 })
             })
         });
@@ -58,8 +56,8 @@ fn bench_new_flow(c: &mut Criterion) {
     let mut s = new_flows(SchedulerKind::Rr).unwrap_or_else(|e| panic!("setting up: {e}"));
     group.bench_function(xvs_bench::report::COPY_BASELINE, |b| {
         b.iter_custom(|iters| {
-            rounds(&mut s, iters, |rig, frame| {
-                black_box(rig.copy_only(frame));
+            rounds(&mut s, iters, |rig, frames| {
+                black_box(rig.copy_burst(frames));
             })
         })
     });

@@ -2,13 +2,16 @@
 //! 1 K and with 1 M live connections in a 2^20-entry table (and 1 K in a
 //! 4096-entry table, for contrast), the packets
 //! rotating round-robin over up to 4096 established connections scattered
-//! through the table. `frame_copy` is the rotating copy alone.
+//! through the table, processed in receive bursts as the worker loop does
+//! (`Rig::transmit_burst`: the burst's lookups are started together).
+//! `frame_copy` is the copy into the burst buffers alone.
 //! Run: `cargo bench -p xvs-bench --bench table_size`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use xvs_bench::rig::time_bursts;
 use xvs_bench::{populated, Populated, POPULATED_CAPACITY};
 use xvs_testkit::CLIENT_IF;
 
@@ -43,29 +46,21 @@ fn bench_table_size(c: &mut Criterion) {
         // One rig at a time: the 1 M table is ~100 MB.
         let Populated { mut rig, frames } =
             populated(live, capacity).unwrap_or_else(|e| panic!("populating {live}: {e}"));
-        let mut next = 0usize;
+        let mut next = 0;
         group.bench_function(name, |b| {
-            b.iter(|| {
-                let frame = &frames[next];
-                next = if next + 1 == frames.len() {
-                    0
-                } else {
-                    next + 1
-                };
-                rig.transmit(CLIENT_IF, black_box(frame))
+            b.iter_custom(|packets| {
+                time_bursts(packets, &frames, &mut next, |burst| {
+                    black_box(rig.transmit_burst(CLIENT_IF, black_box(burst)));
+                })
             })
         });
         if name == "live_1m" {
-            let mut next = 0usize;
+            let mut next = 0;
             group.bench_function(xvs_bench::report::COPY_BASELINE, |b| {
-                b.iter(|| {
-                    let frame = &frames[next];
-                    next = if next + 1 == frames.len() {
-                        0
-                    } else {
-                        next + 1
-                    };
-                    rig.copy_only(black_box(frame))
+                b.iter_custom(|packets| {
+                    time_bursts(packets, &frames, &mut next, |burst| {
+                        black_box(rig.copy_burst(black_box(burst)));
+                    })
                 })
             });
         }

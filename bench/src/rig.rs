@@ -10,6 +10,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use xvs_config::Timeouts;
 use xvs_conn::{ConnState, ConnTable, TableConfig, TableError};
@@ -65,10 +66,32 @@ pub struct Rig {
     /// The clock handed to the pipeline (seconds).
     pub now: u32,
     buf: Box<[u8]>,
-    /// [`Rig::transmit_ring`]'s buffers and the next one to process.
-    ring: Box<[u8]>,
-    ring_next: usize,
-    ring_len: usize,
+    /// [`BURST`] buffers, [`STRIDE`] bytes apart, for [`Rig::transmit_burst`].
+    burst: Box<[u8]>,
+}
+
+/// Time `packets` frames taken from `frames` in bursts of up to [`BURST`]
+/// consecutive ones, cycling, from `*next` on (left where the last burst
+/// ended); `burst` handles one burst.
+pub fn time_bursts<F>(
+    packets: u64,
+    frames: &[F],
+    next: &mut usize,
+    mut burst: impl FnMut(&[F]),
+) -> Duration {
+    let start = Instant::now();
+    let mut left = packets;
+    while left > 0 && !frames.is_empty() {
+        let from = if *next < frames.len() { *next } else { 0 };
+        let k = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(BURST)
+            .min(frames.len() - from);
+        burst(&frames[from..from + k]);
+        *next = from + k;
+        left -= k as u64;
+    }
+    start.elapsed()
 }
 
 /// The TX descriptor the driver takes from a verdict: (interface, frame
@@ -81,8 +104,17 @@ fn tx_desc(verdict: Verdict, start: usize, len: usize) -> Option<(usize, usize, 
     }
 }
 
-/// Buffers in [`Rig::transmit_ring`]'s rotation.
-const RING: usize = 8;
+/// Frames per burst in [`Rig::transmit_burst`]: half the worker loop's
+/// receive batch (64), whose bursts are full under load; smaller bursts
+/// overlap fewer misses, so this errs on the slow side.
+pub const BURST: usize = 32;
+
+/// Distance between the burst buffers: a [`BUFFER`] and one cache line.
+/// At a stride of a power of two the 32 frames' header lines would all
+/// fall into the same two L1 sets and evict one another within a burst, a
+/// cost of this harness: the director's frames arrive from another core's
+/// or the NIC's writes, never from its own L1.
+const STRIDE: usize = BUFFER + 64;
 
 impl Rig {
     /// A rig for the YAML configuration `yaml` (a fixture: panics if it is
@@ -116,9 +148,7 @@ impl Rig {
             worker,
             now: START_SECS,
             buf: vec![0u8; BUFFER].into_boxed_slice(),
-            ring: vec![0u8; BUFFER * RING].into_boxed_slice(),
-            ring_next: 0,
-            ring_len: 0,
+            burst: vec![0u8; STRIDE * BURST].into_boxed_slice(),
         })
     }
 
@@ -143,41 +173,63 @@ impl Rig {
         tx_desc(verdict, r.start, r.end - r.start)
     }
 
-    /// Fill every buffer of the rotation [`Rig::transmit_ring`] uses with
-    /// `frame`.
-    pub fn prime_ring(&mut self, frame: &[u8]) {
-        self.ring_len = frame.len().min(BUFFER - HEADROOM);
-        for chunk in self.ring.chunks_mut(BUFFER) {
-            chunk[HEADROOM..HEADROOM + self.ring_len].copy_from_slice(&frame[..self.ring_len]);
+    /// Process `frames` (at most [`BURST`]) as the worker loop processes
+    /// a receive burst: each is already in its own buffer when the burst
+    /// starts (copied in here, as the kernel or NIC wrote it before the
+    /// worker looked), their connection lookups are started for the whole
+    /// burst ([`Worker::prefetch_burst`]), then each is processed and its
+    /// TX descriptor taken. Returns how many were forwarded.
+    #[inline]
+    pub fn transmit_burst<F: AsRef<[u8]>>(&mut self, ingress: usize, frames: &[F]) -> usize {
+        let lens = self.fill_burst(frames);
+        let n = frames.len().min(BURST);
+        let bufs = self.burst.chunks(STRIDE).zip(&lens[..n]);
+        self.worker.prefetch_burst(
+            &self.plan,
+            bufs.map(|(c, &len)| &c[HEADROOM..HEADROOM + len]),
+        );
+        let (mut forwarded, mut descs) = (0, 0usize);
+        for (chunk, &len) in self.burst.chunks_mut(STRIDE).zip(&lens[..n]) {
+            let Some(mut pkt) = FrameBuf::new(chunk, HEADROOM, len) else {
+                continue;
+            };
+            let verdict =
+                self.worker
+                    .process(&self.plan, &self.neighbors, self.now, ingress, &mut pkt);
+            if let Some((iface, start, len)) = tx_desc(verdict, pkt.start(), pkt.len()) {
+                // What the driver's TX descriptor is made of, kept live.
+                descs = descs.wrapping_add(iface ^ start ^ len);
+                forwarded += 1;
+            }
         }
-        self.ring_next = 0;
+        std::hint::black_box(descs);
+        forwarded
     }
 
-    /// [`Rig::transmit`] of the frame given to [`Rig::prime_ring`], as the
-    /// driver meets it: written into its buffer well before the worker
-    /// reads it. A rotation of [`RING`] buffers: each iteration processes
-    /// the oldest and copies the pristine frame back into it, for its turn
-    /// [`RING`] iterations later. Copying into the one buffer and parsing
-    /// it at once instead makes the CPU stall on loads that span the
-    /// copy's stores — a cost of the harness, not of the pipeline: the
-    /// kernel or NIC wrote a real frame long before. The copy is still done
-    /// every iteration (and subtracted with `frame_copy`), so `frame`
-    /// must be the one the ring was primed with.
+    /// [`Rig::transmit_burst`]'s copy into the buffers alone, without the
+    /// pipeline: the cost to subtract.
     #[inline]
-    pub fn transmit_ring(&mut self, ingress: usize, frame: &[u8]) -> Option<(usize, usize, usize)> {
-        let k = self.ring_next;
-        self.ring_next = if k + 1 == RING { 0 } else { k + 1 };
-        let chunk = self.ring.get_mut(k * BUFFER..(k + 1) * BUFFER)?;
-        let len = self.ring_len;
-        let mut pkt = FrameBuf::new(chunk, HEADROOM, len)?;
-        let verdict = self
-            .worker
-            .process(&self.plan, &self.neighbors, self.now, ingress, &mut pkt);
-        let out = tx_desc(verdict, pkt.start(), pkt.len());
-        chunk
-            .get_mut(HEADROOM..HEADROOM + len)?
-            .copy_from_slice(frame.get(..len)?);
-        out
+    pub fn copy_burst<F: AsRef<[u8]>>(&mut self, frames: &[F]) -> usize {
+        let lens = self.fill_burst(frames);
+        let n = frames.len().min(BURST);
+        let mut total = 0;
+        for (chunk, &len) in self.burst.chunks_mut(STRIDE).zip(&lens[..n]) {
+            total += FrameBuf::new(chunk, HEADROOM, len).map_or(0, |pkt| pkt.len());
+        }
+        total
+    }
+
+    /// Copy up to [`BURST`] frames into the burst buffers; their lengths.
+    #[inline]
+    fn fill_burst<F: AsRef<[u8]>>(&mut self, frames: &[F]) -> [usize; BURST] {
+        let mut lens = [0usize; BURST];
+        for ((chunk, frame), len) in self.burst.chunks_mut(STRIDE).zip(frames).zip(&mut lens) {
+            let frame = frame.as_ref();
+            let n = frame.len().min(BUFFER - HEADROOM);
+            chunk[HEADROOM..HEADROOM + n].copy_from_slice(&frame[..n]);
+            *len = n;
+        }
+        lens
     }
 
     /// [`Rig::process`], also returning where the output frame lies in the

@@ -8,7 +8,10 @@
 //! ```
 //!
 //! With `--general` the worker's fast path is off: every packet takes the
-//! general pipeline (the A/B the fast path is judged by).
+//! general pipeline (the A/B the fast path is judged by). Frames go through
+//! the rig in receive bursts, as in the benches; `--prefetch-min-live N`
+//! sets from how many live entries the worker starts a burst's lookups
+//! early (0: always), to A/B that step.
 //!
 //! With `--time` it also times blocks of packets (a round of new flows, or
 //! 4096 established packets) and prints the fastest block's ns per packet,
@@ -18,9 +21,9 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use xvs_bench::new_flow::run_round;
+use xvs_bench::rig::{time_bursts, BURST};
 use xvs_bench::{established, new_flows, Path};
 use xvs_config::SchedulerKind;
 
@@ -29,13 +32,24 @@ fn main() -> ExitCode {
     let general = args.iter().any(|a| a == "--general");
     let time = args.iter().any(|a| a == "--time");
     args.retain(|a| a != "--general" && a != "--time");
+    // --prefetch-min-live N: from how many live entries the worker starts
+    // a burst's lookups early (0 = always; default: the worker's own).
+    let mut prefetch_min_live = None;
+    if let Some(i) = args.iter().position(|a| a == "--prefetch-min-live") {
+        let Some(m) = args.get(i + 1).and_then(|m| m.parse::<usize>().ok()) else {
+            eprintln!("--prefetch-min-live needs a number");
+            return ExitCode::from(2);
+        };
+        prefetch_min_live = Some(m);
+        args.drain(i..i + 2);
+    }
     let mut args = args.into_iter();
     let (Some(what), Some(n)) = (
         args.next(),
         args.next().and_then(|n| n.parse::<usize>().ok()),
     ) else {
         eprintln!(
-            "usage: path-profile [--general] [--time] <dr_in|nat_in|...|new_<sched>> <iterations>"
+            "usage: path-profile [--general] [--time] [--prefetch-min-live N] <dr_in|nat_in|...|new_<sched>> <iterations>"
         );
         return ExitCode::from(2);
     };
@@ -52,27 +66,28 @@ fn main() -> ExitCode {
             }
         };
         s.rig.worker.set_fast_path(!general);
+        if let Some(m) = prefetch_min_live {
+            s.rig.worker.set_prefetch_min_live(m);
+        }
         let rounds = n.div_ceil(s.frames.len()).max(1);
         let (mut best, mut best_copy) = (Duration::MAX, Duration::MAX);
         for _ in 0..rounds {
+            // As the new_flow bench: the round timed, the expiry not.
+            let frames = &s.frames;
+            let rig = &mut s.rig;
             if time {
-                // As the new_flow bench: the round timed, the expiry not.
-                let start = Instant::now();
-                for f in &s.frames {
-                    black_box(s.rig.copy_only(black_box(f)));
-                }
-                best_copy = best_copy.min(start.elapsed());
-                let start = Instant::now();
-                for f in &s.frames {
-                    black_box(s.rig.transmit(xvs_testkit::CLIENT_IF, black_box(f)));
-                }
-                best = best.min(start.elapsed());
-                if s.rig.table.len() != s.frames.len() {
-                    eprintln!("a round did not open every flow");
-                    return ExitCode::FAILURE;
-                }
-            } else if let Err(e) = run_round(&mut s) {
-                eprintln!("{e}");
+                let took = time_bursts(frames.len() as u64, frames, &mut 0, |burst| {
+                    black_box(rig.copy_burst(black_box(burst)));
+                });
+                best_copy = best_copy.min(took);
+            }
+            let mut forwarded = 0;
+            let took = time_bursts(frames.len() as u64, frames, &mut 0, |burst| {
+                forwarded += rig.transmit_burst(xvs_testkit::CLIENT_IF, black_box(burst));
+            });
+            best = best.min(took);
+            if forwarded != frames.len() || rig.table.len() != frames.len() {
+                eprintln!("a round did not open and forward every flow");
                 return ExitCode::FAILURE;
             }
             s.rig.expire_all();
@@ -96,29 +111,26 @@ fn main() -> ExitCode {
     };
     let mut forwarded = 0usize;
     e.rig.worker.set_fast_path(!general);
-    e.rig.prime_ring(&e.frame);
+    if let Some(m) = prefetch_min_live {
+        e.rig.worker.set_prefetch_min_live(m);
+    }
+    let frames = vec![e.frame.clone(); BURST];
     let (mut best, mut best_copy) = (Duration::MAX, Duration::MAX);
     let mut left = n;
+    let (mut next, mut next_copy) = (0, 0);
     while left > 0 {
         let block = left.min(BLOCK);
-        let start = Instant::now();
-        for _ in 0..block {
-            if e.rig
-                .transmit_ring(e.ingress, black_box(&e.frame))
-                .is_some()
-            {
-                forwarded += 1;
-            }
-        }
+        let took = time_bursts(block as u64, &frames, &mut next, |burst| {
+            forwarded += e.rig.transmit_burst(e.ingress, black_box(burst));
+        });
         if block == BLOCK {
-            best = best.min(start.elapsed());
+            best = best.min(took);
         }
         if time {
-            let start = Instant::now();
-            for _ in 0..block {
-                black_box(e.rig.copy_only(black_box(&e.frame)));
-            }
-            best_copy = best_copy.min(start.elapsed());
+            let took = time_bursts(block as u64, &frames, &mut next_copy, |burst| {
+                black_box(e.rig.copy_burst(black_box(burst)));
+            });
+            best_copy = best_copy.min(took);
         }
         left -= block;
     }

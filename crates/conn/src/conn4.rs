@@ -129,6 +129,34 @@ impl Conn4 {
     }
 }
 
+/// What [`ConnTable::prefetch4`] learnt for stage two of a lookup
+/// started ahead of time: the key's hash and kind and the shard probed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prefetch4 {
+    hash: u64,
+    /// A [`KeyKind`] as u8; 0 = nothing to prefetch.
+    kind: u8,
+    shard: u8,
+}
+
+impl Prefetch4 {
+    /// Nothing to prefetch (not an IPv4 flow the fast path looks up).
+    pub const NONE: Prefetch4 = Prefetch4 {
+        hash: 0,
+        kind: 0,
+        shard: 0,
+    };
+}
+
+/// An IPv4 lookup key, packed as the slot stores it, and its hash.
+struct Key4 {
+    kind: KeyKind,
+    key_bit: u8,
+    addrs: u64,
+    ports: u32,
+    hash: u64,
+}
+
 impl ConnTable {
     /// The IPv4 entry `id` names, as [`Self::get`] reads it; `None` for a
     /// stale or IPv6 id.
@@ -141,12 +169,90 @@ impl ConnTable {
         (w[SEQ] as u32 == id.gen()).then(|| Conn4::from_words(id, &w))
     }
 
+    /// The packed key words of an IPv4 lookup and their hash.
+    #[inline(always)]
+    fn key4(&self, dir: Direction, proto: u8, a: u32, pa: u16, b: u32, pb: u16) -> Key4 {
+        let (kind, key_bit) = match dir {
+            Direction::Output => (KeyKind::Output, KEY_OUTPUT),
+            _ => (KeyKind::Input, KEY_INPUT),
+        };
+        let addrs = (u64::from(a) << 32) | u64::from(b);
+        let ports = (u32::from(pa) << 16) | u32::from(pb);
+        let meta = ((kind as u64) << 48) | (u64::from(proto) << 32) | u64::from(ports);
+        // The same words, in the same order, as Key::hash for IPv4.
+        let hash = self.hasher.hash(&[addrs, meta]);
+        Key4 {
+            kind,
+            key_bit,
+            addrs,
+            ports,
+            hash,
+        }
+    }
+
+    /// Stage one of a lookup started ahead of time: start loading the
+    /// index group that [`Self::lookup4`] with the same arguments reads
+    /// first (in `worker`'s own shard), and return what stage two needs.
+    /// Call it for every packet of a receive burst, then
+    /// [`Self::prefetch4_entry`] for each, then process them: the misses of
+    /// the whole burst overlap instead of stalling one packet at a time. A
+    /// hint only: it changes nothing and a wrong guess costs one load.
+    #[inline]
+    pub fn prefetch4(
+        &self,
+        worker: usize,
+        dir: Direction,
+        proto: u8,
+        a: u32,
+        pa: u16,
+        (b, pb): (u32, u16),
+    ) -> Prefetch4 {
+        let k = self.key4(dir, proto, a, pa, b, pb);
+        let Some(shard) = self.shards.get(worker) else {
+            return Prefetch4::NONE;
+        };
+        shard.v4.index().prefetch_home(k.hash);
+        Prefetch4 {
+            hash: k.hash,
+            kind: k.kind as u8,
+            shard: worker as u8,
+        }
+    }
+
+    /// Stage two: with the index group (by now) in the cache, start
+    /// loading the entry slot its first matching key word names.
+    #[inline]
+    pub fn prefetch4_entry(&self, p: Prefetch4) {
+        if let Some(slot) = self.prefetch4_target(p) {
+            let store = &self.shards[usize::from(p.shard)].v4;
+            if let Some(s) = store.slot(slot as usize) {
+                xvs_cpu::prefetch(s);
+            }
+        }
+    }
+
+    /// The slot stage two loads: the first in the home group whose key
+    /// word has the key's kind and tag (the key itself is not compared).
+    pub(crate) fn prefetch4_target(&self, p: Prefetch4) -> Option<u32> {
+        let kind = match p.kind {
+            k if k == KeyKind::Input as u8 => KeyKind::Input,
+            k if k == KeyKind::Output as u8 => KeyKind::Output,
+            _ => return None,
+        };
+        let shard = self.shards.get(usize::from(p.shard))?;
+        shard.v4.index().home_match(p.hash, kind)
+    }
+
     /// The IPv4 connection with input key ⟨proto, a:pa → b:pb⟩ (`Input`:
     /// client → VIP) or output key (`Output`: real server → director-side
     /// address), as [`Self::lookup_in_entry`] / [`Self::lookup_out_entry`]
     /// find it, searching `worker`'s shard first.
+    ///
+    /// Always inlined: returned through memory, the 56-byte [`Conn4`] was
+    /// written field by field and read back in 16-byte moves, a
+    /// store-forwarding stall on every packet.
     #[allow(clippy::too_many_arguments)] // the 5-tuple plus direction, worker and clock
-    #[inline]
+    #[inline(always)]
     pub fn lookup4(
         &self,
         worker: usize,
@@ -158,15 +264,13 @@ impl ConnTable {
         pb: u16,
         now_secs: u32,
     ) -> Option<Conn4> {
-        let (kind, key_bit) = match dir {
-            Direction::Output => (KeyKind::Output, KEY_OUTPUT),
-            _ => (KeyKind::Input, KEY_INPUT),
-        };
-        let addrs = (u64::from(a) << 32) | u64::from(b);
-        let ports = (u32::from(pa) << 16) | u32::from(pb);
-        let meta = ((kind as u64) << 48) | (u64::from(proto) << 32) | u64::from(ports);
-        // The same words, in the same order, as Key::hash for IPv4.
-        let hash = self.hasher.hash(&[addrs, meta]);
+        let Key4 {
+            kind,
+            key_bit,
+            addrs,
+            ports,
+            hash,
+        } = self.key4(dir, proto, a, pa, b, pb);
         for s in self.probe_order(worker) {
             let store = &self.shards[s].v4;
             let found = store.index().find(hash, kind, |slot| {

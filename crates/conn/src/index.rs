@@ -109,9 +109,31 @@ impl Index {
         }
     }
 
+    /// Start loading the group a key with `hash` is looked up in first.
+    #[inline]
+    pub(crate) fn prefetch_home(&self, hash: u64) {
+        if let Some(g) = self.groups.get(self.home(hash)) {
+            xvs_cpu::prefetch(g);
+        }
+    }
+
+    /// The slot of the first key word in `hash`'s home group with its kind
+    /// and tag: where a lookup will most likely read, for a prefetch.
+    #[inline]
+    pub(crate) fn home_match(&self, hash: u64, kind: KeyKind) -> Option<u32> {
+        let want = pattern(hash, kind);
+        let group = self.groups.get(self.home(hash))?;
+        group.words.iter().find_map(|w| {
+            let v = w.load(Ordering::Relaxed);
+            // Masked to 24 bits: fits u32.
+            (v != EMPTY && v >> 24 == want).then_some((v & SLOT_MASK) as u32)
+        })
+    }
+
     /// Reader (any thread): call `check` with each slot whose key word
     /// matches `hash` and `kind`, in probe order, until it returns `Some`.
-    #[inline]
+    /// Always inlined, so a large `R` stays in registers (see `lookup4`).
+    #[inline(always)]
     pub(crate) fn find<R>(
         &self,
         hash: u64,

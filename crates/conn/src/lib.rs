@@ -36,7 +36,7 @@ mod store;
 mod table;
 mod update;
 
-pub use conn4::Conn4;
+pub use conn4::{Conn4, Prefetch4};
 pub use entry::{ConnEntry, ConnId, InsertError, NewConn, TableConfig, TableError, Transition};
 pub use flags::ConnFlags;
 pub use table::ConnTable;

@@ -247,6 +247,13 @@ impl ConnTable {
         self.shards.iter().map(Shard::len).sum()
     }
 
+    /// Live IPv4 entries in `worker`'s shard (0 for a shard that does not
+    /// exist): one relaxed load, for per-burst decisions.
+    #[inline]
+    pub fn live4(&self, worker: usize) -> usize {
+        self.shards.get(worker).map_or(0, |s| s.v4.len())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

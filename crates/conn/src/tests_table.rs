@@ -752,3 +752,54 @@ fn entry_lookups_return_what_get_returns() {
         .lookup_in_entry(0, c.protocol, c.caddr, c.cport, c.vaddr, c.vport, 10_000)
         .is_none());
 }
+
+/// A lookup started ahead of time (`prefetch4`, `prefetch4_entry`) loads
+/// the slot the lookup then reads, for either key of an entry; for a key
+/// nobody inserted it names no slot.
+#[test]
+fn a_prefetched_lookup_names_the_slot_the_lookup_reads() {
+    let t = ConnTable::new(4096, 2);
+    let now = 100;
+    let addr = |s: &str| match ip(s) {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(_) => 0,
+    };
+    let (client, vip, rip) = (
+        addr("198.51.100.50"),
+        addr("198.18.10.100"),
+        addr("10.0.0.11"),
+    );
+    for cport in 1000..1300u16 {
+        let worker = usize::from(cport % 2);
+        let id = t.insert(worker, &nat4(cport), now).expect("room");
+        let input = t.prefetch4(worker, Direction::Input, TCP, client, cport, (vip, 80));
+        let output = t.prefetch4(worker, Direction::Output, TCP, rip, 8080, (client, cport));
+        for p in [input, output] {
+            assert_eq!(
+                t.prefetch4_target(p),
+                Some(id.slot() as u32),
+                "port {cport}"
+            );
+            t.prefetch4_entry(p);
+        }
+        let found = t.lookup4(worker, Direction::Input, TCP, client, cport, vip, 80, now);
+        assert_eq!(found.map(|c| c.id), Some(id));
+        // Not inserted: the other protocol, an unused port.
+        let absent = t.prefetch4(worker, Direction::Input, UDP, client, cport, (vip, 80));
+        assert_eq!(t.prefetch4_target(absent), None);
+        let absent = t.prefetch4(
+            worker,
+            Direction::Input,
+            TCP,
+            client,
+            cport + 5000,
+            (vip, 80),
+        );
+        assert_eq!(t.prefetch4_target(absent), None);
+    }
+    // A shard that does not exist, and the empty hint: nothing to load.
+    let p = t.prefetch4(9, Direction::Input, TCP, client, 1000, (vip, 80));
+    assert_eq!(p, crate::Prefetch4::NONE);
+    assert_eq!(t.prefetch4_target(crate::Prefetch4::NONE), None);
+    t.prefetch4_entry(crate::Prefetch4::NONE);
+}

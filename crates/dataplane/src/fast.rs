@@ -22,19 +22,27 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use xvs_config::{ForwardMethod, MacAddr};
-use xvs_conn::{Conn4, Direction};
+use xvs_conn::{Conn4, Direction, Prefetch4};
 use xvs_wire::flow4::{Flow4, IP_AT};
 use xvs_wire::tcp;
 
 use crate::frame_buf::FrameBuf;
 use crate::inbound::entry_method;
-use crate::plan::{NextHop, PlanDest};
+use crate::plan::{NextHop, Plan, PlanDest};
 use crate::route::Neighbors;
 use crate::verdict::{DropReason, Verdict};
 use crate::worker::{Ctx, Worker};
 
 const ETH_HEADER: usize = 14;
 const IPIP_OVERHEAD: usize = 20;
+/// Frames whose lookups [`Worker::prefetch_burst`] starts at once (a
+/// longer burst is taken in pieces of this size).
+const PREFETCH_BURST: usize = 64;
+/// Live IPv4 entries in a worker's shard from which [`Worker::prefetch_burst`]
+/// starts lookups early: 4096 entries with their index groups are about
+/// 512 KiB of lines, a quarter of this machine's 2 MiB L2 (bench/README.md
+/// "table_size" has the figures on both sides).
+pub const PREFETCH_MIN_LIVE: usize = 4096;
 
 /// What the fast path made of a frame.
 pub(crate) enum Fast {
@@ -86,6 +94,58 @@ impl Worker {
             None if to_vip => Fast::Done(self.open4(ctx, pkt, flow)),
             None => Fast::General,
         }
+    }
+
+    /// Start loading, for a burst of frames about to be processed, the
+    /// connection-table memory their fast-path lookups will read: call it
+    /// before processing them. Stage one (for every frame: peek at the
+    /// tuple, hash, prefetch the index group) and stage two (for every
+    /// frame: read the group, prefetch the entry slot it names) each run
+    /// over the whole burst, so each stage's misses overlap. With a table
+    /// much larger than the caches every lookup otherwise pays two
+    /// dependent misses, one after the other.
+    ///
+    /// Only while the worker's shard holds at least [`PREFETCH_MIN_LIVE`]
+    /// IPv4 entries ([`Worker::set_prefetch_min_live`] changes it): below
+    /// that its entries and their index groups stay in the caches, and the
+    /// two stages (about 170 instructions a packet) cost more than the
+    /// loads they would hide. A hint: it changes nothing, and frames the
+    /// fast path would not look up are skipped.
+    #[inline]
+    pub fn prefetch_burst<'f>(&self, plan: &Plan, frames: impl IntoIterator<Item = &'f [u8]>) {
+        if self.conns.live4(self.id) < self.prefetch_min_live {
+            return;
+        }
+        let mut hints = [Prefetch4::NONE; PREFETCH_BURST];
+        let mut frames = frames.into_iter().peekable();
+        while frames.peek().is_some() {
+            let mut n = 0;
+            for (hint, frame) in hints.iter_mut().zip(frames.by_ref()) {
+                *hint = self.prefetch_index(plan, frame);
+                n += 1;
+            }
+            for hint in &hints[..n] {
+                self.conns.prefetch4_entry(*hint);
+            }
+        }
+    }
+
+    /// Stage one for one frame: the lookup `fast_path` will make.
+    #[inline(always)]
+    fn prefetch_index(&self, plan: &Plan, frame: &[u8]) -> Prefetch4 {
+        if !self.fast_path {
+            return Prefetch4::NONE;
+        }
+        let Some((protocol, src, src_port, dst, dst_port)) = Flow4::peek(frame) else {
+            return Prefetch4::NONE;
+        };
+        let dir = if plan.is_vip4(dst) {
+            Direction::Input
+        } else {
+            Direction::Output
+        };
+        self.conns
+            .prefetch4(self.id, dir, protocol, src, src_port, (dst, dst_port))
     }
 
     /// A packet of a known connection.

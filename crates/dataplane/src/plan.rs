@@ -31,6 +31,10 @@ use xvs_sched::{DestLoad, SchedDest, SchedError, ServiceScheduler, Thresholds};
 use crate::counters::Stats;
 use crate::route::{route, source_address, Egress};
 
+/// VIP lists up to this long are scanned, longer ones binary-searched
+/// ([`Plan::is_vip4`]).
+const LINEAR_VIPS: usize = 32;
+
 /// Everything shared about one real server across plans: its load counters
 /// (read by the schedulers) and its statistics.
 #[derive(Debug)]
@@ -477,10 +481,18 @@ impl Plan {
         self.vips.contains_key(&addr_key(addr))
     }
 
-    /// [`Self::is_vip`] for an IPv4 address as a number.
+    /// [`Self::is_vip`] for an IPv4 address as a number. A director has
+    /// a handful of VIPs: up to [`LINEAR_VIPS`] they are compared all at
+    /// once (the loop vectorises and has no data-dependent branch, where a
+    /// binary search is a chain of dependent loads and compares); more are
+    /// binary-searched (the list is sorted).
     #[inline]
     pub fn is_vip4(&self, addr: u32) -> bool {
-        self.vips4.binary_search(&addr).is_ok()
+        if self.vips4.len() <= LINEAR_VIPS {
+            self.vips4.iter().fold(false, |hit, &v| hit | (v == addr))
+        } else {
+            self.vips4.binary_search(&addr).is_ok()
+        }
     }
 
     /// True for a FullNAT local address (replies to it are ours).

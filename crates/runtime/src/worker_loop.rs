@@ -220,6 +220,13 @@ impl WorkerLoop {
                 for d in &rx[..n] {
                     self.umem.prefetch(d.addr);
                 }
+                // Then their connection lookups, stage by stage over the
+                // burst (the pipeline skips this while its table is small).
+                let umem = &self.umem;
+                let frames = rx[..n]
+                    .iter()
+                    .filter_map(|d| umem.bytes(d.addr, d.len as usize));
+                self.pipeline.prefetch_burst(&plan, frames);
                 for d in &rx[..n] {
                     let chunk = self.umem.chunk_of(d.addr);
                     let Some((frame, off)) = self.umem.frame_mut(d.addr) else {

@@ -101,6 +101,31 @@ impl Flow4 {
         })
     }
 
+    /// The ⟨protocol, source, source port, destination, destination
+    /// port⟩ that [`Flow4::parse`] would read, checking only the frame's
+    /// shape (IPv4 without options, TCP or UDP) and not its lengths or
+    /// fragment bits: a cheap guess for starting a lookup early, never a
+    /// basis for forwarding.
+    #[inline(always)]
+    pub fn peek(frame: &[u8]) -> Option<(u8, u32, u16, u32, u16)> {
+        let h: &[u8; MIN_FRAME] = frame.get(..MIN_FRAME)?.try_into().ok()?;
+        let protocol = h[IP_AT + 9];
+        if h[12] != 0x08
+            || h[13] != 0x00
+            || h[IP_AT] != 0x45
+            || (protocol != ip_proto::TCP && protocol != ip_proto::UDP)
+        {
+            return None;
+        }
+        Some((
+            protocol,
+            be32(h, SRC_AT),
+            be16(h, L4_AT),
+            be32(h, DST_AT),
+            be16(h, L4_AT + 2),
+        ))
+    }
+
     /// The summary [`crate::parse_frame`] gives for this frame.
     pub fn info(&self) -> FrameInfo {
         FrameInfo {

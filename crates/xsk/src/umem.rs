@@ -78,6 +78,24 @@ impl Umem {
         addr & !(u64::from(self.frame_size) - 1)
     }
 
+    /// The `len` bytes at `addr`, for reading a received frame; `None`
+    /// unless they lie inside one frame of the area.
+    #[inline]
+    pub fn bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let chunk = self.chunk_of(addr);
+        if chunk >= self.len as u64 {
+            return None;
+        }
+        let off = (addr - chunk) as usize;
+        if off.checked_add(len)? > self.frame_size as usize {
+            return None;
+        }
+        // SAFETY: addr + len lies inside one frame, inside the mapping;
+        // `&self` rules out a live `frame_mut` slice, and the kernel does
+        // not write a frame while userspace owns it (it came off RX).
+        Some(unsafe { std::slice::from_raw_parts(self.area.as_ptr().add(addr as usize), len) })
+    }
+
     /// The whole frame containing `addr`, and `addr`'s offset inside it.
     /// `None` for an address outside the area (a kernel descriptor we do
     /// not trust blindly).
@@ -190,7 +208,15 @@ mod tests {
         let (f, off) = u.frame_mut(2048 + 300).unwrap();
         assert_eq!((f.len(), off), (2048, 300));
         f[0] = 7;
+        f[301] = 9;
         assert!(u.frame_mut(4 * 2048).is_none());
+        // Reading: inside one frame only.
+        assert_eq!(u.bytes(2048 + 300, 2), Some(&[0u8, 9][..]));
+        assert_eq!(u.bytes(2048, 1), Some(&[7u8][..]));
+        assert_eq!(u.bytes(2048 + 300, 1748).map(<[u8]>::len), Some(1748));
+        assert!(u.bytes(2048 + 300, 1749).is_none());
+        assert!(u.bytes(4 * 2048, 1).is_none());
+        assert!(u.bytes(u64::MAX, 1).is_none());
         assert!(Umem::new(4, 1000).is_err());
     }
 
