@@ -24,8 +24,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use xvs_bench::rig::{time_bursts, BURST};
-use xvs_bench::{established, new_flows, Path};
+use xvs_bench::{established, new_flows, populated, Path, POPULATED_CAPACITY};
 use xvs_config::SchedulerKind;
+use xvs_testkit::CLIENT_IF;
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         args.next().and_then(|n| n.parse::<usize>().ok()),
     ) else {
         eprintln!(
-            "usage: path-profile [--general] [--time] [--prefetch-min-live N] <dr_in|nat_in|...|new_<sched>> <iterations>"
+            "usage: path-profile [--general] [--time] [--prefetch-min-live N] <dr_in|nat_in|...|new_<sched>|live_<entries>> <iterations>"
         );
         return ExitCode::from(2);
     };
@@ -98,37 +99,52 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let Some(path) = Path::ALL.into_iter().find(|p| p.name() == what) else {
-        eprintln!("no path {what}");
-        return ExitCode::from(2);
-    };
-    let mut e = match established(path) {
-        Ok(e) => e,
-        Err(err) => {
-            eprintln!("setup: {err}");
-            return ExitCode::FAILURE;
+    // live_<entries>: the table_size bench's DR ACKs over a 2^20 table
+    // holding that many connections.
+    let (mut rig, ingress, frames) = if let Some(live) = what.strip_prefix("live_") {
+        let Ok(live) = live.parse::<usize>() else {
+            eprintln!("live_<entries>: {live} is not a number");
+            return ExitCode::from(2);
+        };
+        match populated(live, POPULATED_CAPACITY) {
+            Ok(p) => (p.rig, CLIENT_IF, p.frames),
+            Err(err) => {
+                eprintln!("setup: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let Some(path) = Path::ALL.into_iter().find(|p| p.name() == what) else {
+            eprintln!("no path {what}");
+            return ExitCode::from(2);
+        };
+        match established(path) {
+            Ok(e) => (e.rig, e.ingress, vec![e.frame; BURST]),
+            Err(err) => {
+                eprintln!("setup: {err}");
+                return ExitCode::FAILURE;
+            }
         }
     };
     let mut forwarded = 0usize;
-    e.rig.worker.set_fast_path(!general);
+    rig.worker.set_fast_path(!general);
     if let Some(m) = prefetch_min_live {
-        e.rig.worker.set_prefetch_min_live(m);
+        rig.worker.set_prefetch_min_live(m);
     }
-    let frames = vec![e.frame.clone(); BURST];
     let (mut best, mut best_copy) = (Duration::MAX, Duration::MAX);
     let mut left = n;
     let (mut next, mut next_copy) = (0, 0);
     while left > 0 {
         let block = left.min(BLOCK);
         let took = time_bursts(block as u64, &frames, &mut next, |burst| {
-            forwarded += e.rig.transmit_burst(e.ingress, black_box(burst));
+            forwarded += rig.transmit_burst(ingress, black_box(burst));
         });
         if block == BLOCK {
             best = best.min(took);
         }
         if time {
             let took = time_bursts(block as u64, &frames, &mut next_copy, |burst| {
-                black_box(e.rig.copy_burst(black_box(burst)));
+                black_box(rig.copy_burst(black_box(burst)));
             });
             best_copy = best_copy.min(took);
         }

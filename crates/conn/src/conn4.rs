@@ -226,7 +226,7 @@ impl ConnTable {
         if let Some(slot) = self.prefetch4_target(p) {
             let store = &self.shards[usize::from(p.shard)].v4;
             if let Some(s) = store.slot(slot as usize) {
-                xvs_cpu::prefetch(s);
+                xvs_hint::prefetch(s);
             }
         }
     }

@@ -86,7 +86,7 @@ impl Index {
         let words = slots.saturating_mul(INDEX_WORDS_PER_SLOT);
         let n = words.div_ceil(GROUP_WORDS).max(1);
         Index {
-            groups: (0..n).map(|_| Group::default()).collect(),
+            groups: crate::store::huge_boxed(n, Group::default),
         }
     }
 
@@ -113,7 +113,7 @@ impl Index {
     #[inline]
     pub(crate) fn prefetch_home(&self, hash: u64) {
         if let Some(g) = self.groups.get(self.home(hash)) {
-            xvs_cpu::prefetch(g);
+            xvs_hint::prefetch(g);
         }
     }
 

@@ -19,6 +19,17 @@ use crate::slot::{decode, encode, Fields, Slot, KEY_INPUT, KEY_OUTPUT, KEY_TEMPL
 
 const NIL: u32 = u32::MAX;
 
+/// `n` values from `make` in one allocation that the kernel is asked to
+/// back with huge pages before it is first written: the table's slots and
+/// index are read at random, and on 4 KiB pages a large table misses the
+/// TLB on nearly every lookup (bench/README.md, "table_size").
+pub(crate) fn huge_boxed<T>(n: usize, make: impl FnMut() -> T) -> Box<[T]> {
+    let mut v = Vec::with_capacity(n);
+    xvs_hint::advise_huge_pages(v.spare_capacity_mut());
+    v.extend(std::iter::repeat_with(make).take(n));
+    v.into_boxed_slice()
+}
+
 /// A lookup key. Addresses are u128 (IPv4 in the low 32 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Key {
@@ -146,7 +157,7 @@ impl<const W: usize> Store<W> {
     /// All memory for `capacity` entries (capacity ≤ 2^24, checked by the
     /// table).
     pub(crate) fn new(capacity: usize) -> Store<W> {
-        let slots: Box<[Slot<W>]> = (0..capacity).map(|_| Slot::default()).collect();
+        let slots: Box<[Slot<W>]> = huge_boxed(capacity, Slot::default);
         for (i, s) in slots.iter().enumerate() {
             // i + 1 < capacity ≤ 2^24 fits u32.
             s.set_link(if i + 1 < capacity {
