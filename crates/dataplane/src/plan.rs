@@ -482,10 +482,10 @@ impl Plan {
     }
 
     /// [`Self::is_vip`] for an IPv4 address as a number. A director has
-    /// a handful of VIPs: up to [`LINEAR_VIPS`] they are compared all at
-    /// once (the loop vectorises and has no data-dependent branch, where a
-    /// binary search is a chain of dependent loads and compares); more are
-    /// binary-searched (the list is sorted).
+    /// a handful of VIPs: up to [`LINEAR_VIPS`] they are all compared in
+    /// one pass without a data-dependent branch (a binary search is a
+    /// chain of dependent loads and compares, and its branches follow the
+    /// traffic); more are binary-searched (the list is sorted).
     #[inline]
     pub fn is_vip4(&self, addr: u32) -> bool {
         if self.vips4.len() <= LINEAR_VIPS {

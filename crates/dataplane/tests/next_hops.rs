@@ -127,3 +127,36 @@ fn hop_slots_answer_as_the_map_for_any_plan() {
     let empty = NeighborTable::default();
     assert_eq!(empty.lookup_hop(&built_for, 0), None);
 }
+
+/// A plan with `n` DR services on VIPs 198.18.0.100 + 2·i (every other
+/// address, so a miss falls between two VIPs).
+fn plan_with_vips(n: usize) -> xvs_dataplane::Plan {
+    let mut yaml = String::from(
+        "interfaces:\n  - name: client\n    mac: \"02:00:00:00:00:01\"\n    addresses: [198.18.0.2/16]\nservices:\n",
+    );
+    for i in 0..n {
+        let vip = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 100)) + 2 * i as u32);
+        yaml.push_str(&format!(
+            "  - vip: \"{vip}\"\n    port: 80\n    protocol: tcp\n    method: dr\n    real_servers:\n      - {{ address: \"198.18.1.11\", port: 80, mac: \"02:00:00:00:aa:11\" }}\n"
+        ));
+    }
+    plan_from_yaml(&yaml, 1).0
+}
+
+/// `is_vip4` scans short VIP lists and binary-searches long ones; both
+/// answer as `is_vip` does, for every VIP and the addresses around them.
+#[test]
+fn is_vip4_agrees_with_is_vip_for_short_and_long_lists() {
+    for n in [1, 3, 32, 33, 80] {
+        let plan = plan_with_vips(n);
+        let base = u32::from(Ipv4Addr::new(198, 18, 0, 90));
+        let mut vips = 0;
+        for a in base..base + 2 * n as u32 + 30 {
+            let want = plan.is_vip(IpAddr::V4(Ipv4Addr::from(a)));
+            assert_eq!(plan.is_vip4(a), want, "{n} VIPs, {}", Ipv4Addr::from(a));
+            vips += usize::from(want);
+        }
+        assert_eq!(vips, n, "every VIP found once");
+        assert!(!plan.is_vip4(0) && !plan.is_vip4(u32::MAX));
+    }
+}
