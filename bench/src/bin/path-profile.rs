@@ -17,7 +17,9 @@
 //! 4096 established packets) and prints the fastest block's ns per packet,
 //! minus the frame copy timed the same way: on a shared machine the
 //! least-disturbed block is the steadiest quick A/B figure (criterion's
-//! medians in bench/README.md remain the reported ones).
+//! medians in bench/README.md remain the reported ones). For new flows it
+//! also prints the median and slowest round, and with `--trace-rounds`
+//! every round's time in order (how the host's contention comes and goes).
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -32,7 +34,8 @@ fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let general = args.iter().any(|a| a == "--general");
     let time = args.iter().any(|a| a == "--time");
-    args.retain(|a| a != "--general" && a != "--time");
+    let trace_rounds = args.iter().any(|a| a == "--trace-rounds");
+    args.retain(|a| a != "--general" && a != "--time" && a != "--trace-rounds");
     // --prefetch-min-live N: from how many live entries the worker starts
     // a burst's lookups early (0 = always; default: the worker's own).
     let mut prefetch_min_live = None;
@@ -50,7 +53,7 @@ fn main() -> ExitCode {
         args.next().and_then(|n| n.parse::<usize>().ok()),
     ) else {
         eprintln!(
-            "usage: path-profile [--general] [--time] [--prefetch-min-live N] <dr_in|nat_in|...|new_<sched>|live_<entries>> <iterations>"
+            "usage: path-profile [--general] [--time] [--trace-rounds] [--prefetch-min-live N] <dr_in|nat_in|...|new_<sched>|live_<entries>> <iterations>"
         );
         return ExitCode::from(2);
     };
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
             s.rig.worker.set_prefetch_min_live(m);
         }
         let rounds = n.div_ceil(s.frames.len()).max(1);
+        let mut all = Vec::with_capacity(rounds);
         let (mut best, mut best_copy) = (Duration::MAX, Duration::MAX);
         for _ in 0..rounds {
             // As the new_flow bench: the round timed, the expiry not.
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
                 forwarded += rig.transmit_burst(xvs_testkit::CLIENT_IF, black_box(burst));
             });
             best = best.min(took);
+            all.push(took);
             if forwarded != frames.len() || rig.table.len() != frames.len() {
                 eprintln!("a round did not open and forward every flow");
                 return ExitCode::FAILURE;
@@ -96,6 +101,23 @@ fn main() -> ExitCode {
         println!("{} new flows", rounds * s.frames.len());
         if time {
             report(best, best_copy, s.frames.len());
+            if trace_rounds {
+                let ns =
+                    |d: &Duration| format!("{:.0}", d.as_secs_f64() * 1e9 / s.frames.len() as f64);
+                let per: Vec<String> = all.iter().map(ns).collect();
+                println!(
+                    "rounds in order (ns/packet with the copy): {}",
+                    per.join(" ")
+                );
+            }
+            all.sort_unstable();
+            let median = all[all.len() / 2];
+            let ns = |d: Duration| d.as_secs_f64() * 1e9 / s.frames.len() as f64;
+            println!(
+                "median round: {:.1} ns/packet (with the copy; slowest {:.1})",
+                ns(median),
+                ns(all[all.len() - 1])
+            );
         }
         return ExitCode::SUCCESS;
     }
