@@ -3,12 +3,13 @@
 //! helpers behind the `conn-memory` and `bench-report` binaries.
 //!
 //! Every bench drives one [`Rig`]: a compiled plan, a neighbour map, a
-//! connection table and one worker, plus one preallocated packet buffer.
-//! Each timed iteration copies the input frame into that buffer at a fixed
+//! connection table and one worker, plus preallocated packet buffers.
+//! Frames are processed in receive bursts as the worker loop does
+//! ([`Rig::transmit_burst`]): each is copied into its buffer at a fixed
 //! headroom (the pipeline rewrites frames in place, TUN even grows them at
-//! the front) and runs the pipeline on it; nothing is allocated inside the
-//! timed loop. The copy is measured on its own ([`Rig::copy_only`]) so it
-//! can be subtracted. The scenarios — an established flow per method and
+//! the front), the burst's lookups are started, and each is processed;
+//! nothing is allocated inside the timed loop. The copy is measured on its
+//! own ([`Rig::copy_burst`]) so it can be subtracted. The scenarios — an established flow per method and
 //! direction ([`established`]), a new flow per scheduler ([`new_flow`]),
 //! and a table with 1 K or 1 M live connections ([`populated`]) — are
 //! built here, outside the timed code, and are unit-tested so that a bench

@@ -1,12 +1,16 @@
 //! [`Rig`]: one worker, its plan, neighbours and connection table, and the
-//! single packet buffer every timed iteration reuses.
+//! packet buffers the timed iterations reuse.
 //!
-//! The buffer has the shape of an AF_XDP UMEM chunk as the driver hands it
+//! A buffer has the shape of an AF_XDP UMEM chunk as the driver hands it
 //! to the pipeline: the frame at a fixed headroom (room in front for the
 //! IPIP header TUN adds, room behind for an ICMP error). Because the
-//! pipeline rewrites the frame in place, each iteration first copies the
-//! pristine input frame back in; [`Rig::copy_only`] runs exactly that copy
-//! without the pipeline, so its cost can be subtracted.
+//! pipeline rewrites the frame in place, every iteration first copies the
+//! pristine input frame back in. The benches go through
+//! [`Rig::transmit_burst`], which takes frames the way the worker loop
+//! does, a receive burst at a time; [`Rig::copy_burst`] runs exactly its
+//! copy without the pipeline, so that cost can be subtracted.
+//! [`Rig::process`] and [`Rig::transmit`] run one frame, for set-up and
+//! tests.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -251,19 +255,6 @@ impl Rig {
         (verdict, pkt.start()..pkt.start() + pkt.len())
     }
 
-    /// The copy [`Rig::process`] does before the pipeline, alone (same
-    /// bounds checks, same `FrameBuf`), returning the frame length so the
-    /// work cannot be optimised away.
-    #[inline]
-    pub fn copy_only(&mut self, frame: &[u8]) -> usize {
-        let len = frame.len();
-        let Some(dst) = self.buf.get_mut(HEADROOM..HEADROOM + len) else {
-            return 0;
-        };
-        dst.copy_from_slice(frame);
-        FrameBuf::new(&mut self.buf, HEADROOM, len).map_or(0, |pkt| pkt.len())
-    }
-
     /// The bytes of the buffer at `range` (an output frame from [`Rig::run`]).
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
         self.buf.get(range).unwrap_or(&[])
@@ -352,14 +343,45 @@ mod tests {
     }
 
     #[test]
-    fn copy_only_copies_the_frame_without_touching_the_table() {
+    fn time_bursts_takes_exactly_the_packets_asked_in_bursts_cycling() {
+        let frames: Vec<u32> = (0..70).collect();
+        let mut next = 0;
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        time_bursts(100, &frames, &mut next, |b| {
+            sizes.push(b.len());
+            seen.extend_from_slice(b);
+        });
+        // 32 + 32 + 6 (the end of the frames) + 30: then it resumes at 30.
+        assert_eq!(sizes, vec![32, 32, 6, 30]);
+        let want: Vec<u32> = (0..70).chain(0..30).collect();
+        assert_eq!(seen, want);
+        assert_eq!(next, 30);
+        time_bursts(5, &frames, &mut next, |b| {
+            assert_eq!(b, &[30, 31, 32, 33, 34])
+        });
+        assert_eq!(next, 35);
+        // Nothing to take from: returns at once.
+        time_bursts(10, &[] as &[u32], &mut next, |_| panic!("no frames"));
+    }
+
+    #[test]
+    fn copy_burst_copies_the_frames_without_touching_the_table() {
         let mut rig = lab_rig();
-        let syn = Spec::tcp(CLIENT4.into(), 4001, VIP4_DR.into(), TCP_PORT, SYN).frame();
-        assert_eq!(rig.copy_only(&syn), syn.len());
-        assert_eq!(&rig.buf[HEADROOM..HEADROOM + syn.len()], &syn[..]);
+        let syns: Vec<Vec<u8>> = (0..3)
+            .map(|i| Spec::tcp(CLIENT4.into(), 4001 + i, VIP4_DR.into(), TCP_PORT, SYN).frame())
+            .collect();
+        let total: usize = syns.iter().map(Vec::len).sum();
+        assert_eq!(rig.copy_burst(&syns), total);
+        for (i, syn) in syns.iter().enumerate() {
+            let at = i * STRIDE + HEADROOM;
+            assert_eq!(&rig.burst[at..at + syn.len()], &syn[..], "frame {i}");
+        }
         assert!(rig.table.is_empty());
-        // A frame larger than the buffer is refused, not a panic.
-        assert_eq!(rig.copy_only(&vec![0u8; BUFFER]), 0);
+        // The same frames processed: all forwarded, three entries.
+        assert_eq!(rig.transmit_burst(CLIENT_IF, &syns), 3);
+        assert_eq!(rig.table.len(), 3);
+        // A frame larger than the single buffer is refused, not a panic.
         assert_eq!(
             rig.process(CLIENT_IF, &vec![0u8; BUFFER]),
             Verdict::Drop(DropReason::NoHeadroom)
