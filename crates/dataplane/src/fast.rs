@@ -108,7 +108,7 @@ impl Worker {
     /// Only while the worker's shard holds at least [`PREFETCH_MIN_LIVE`]
     /// IPv4 entries ([`Worker::set_prefetch_min_live`] changes it): below
     /// that its entries and their index groups stay in the caches, and the
-    /// two stages (about 170 instructions a packet) cost more than the
+    /// two stages (about 190 instructions a packet) cost more than the
     /// loads they would hide. A hint: it changes nothing, and frames the
     /// fast path would not look up are skipped.
     #[inline]
