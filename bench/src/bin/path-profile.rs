@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         };
         s.rig.worker.set_fast_path(!general);
         if let Some(m) = prefetch_min_live {
-            s.rig.worker.set_prefetch_min_live(m);
+            s.rig.plan.prefetch_min_live = m;
         }
         let rounds = n.div_ceil(s.frames.len()).max(1);
         let mut all = Vec::with_capacity(rounds);
@@ -151,7 +151,7 @@ fn main() -> ExitCode {
     let mut forwarded = 0usize;
     rig.worker.set_fast_path(!general);
     if let Some(m) = prefetch_min_live {
-        rig.worker.set_prefetch_min_live(m);
+        rig.plan.prefetch_min_live = m;
     }
     let (mut best, mut best_copy) = (Duration::MAX, Duration::MAX);
     let mut left = n;

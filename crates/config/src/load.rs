@@ -140,6 +140,19 @@ mod tests {
         assert_eq!(snap.global.workers, vec![0]);
         assert_eq!(snap.global.conn_capacity, 1 << 20);
         assert_eq!(snap.global.timeouts, crate::model::Timeouts::default());
+        assert_eq!(
+            snap.global.prefetch_min_live,
+            crate::model::DEFAULT_PREFETCH_MIN_LIVE
+        );
+    }
+
+    #[test]
+    fn prefetch_threshold_is_read_and_checked() {
+        let snap = load_str("global:\n  prefetch_min_live: 0\n", "t.yaml").expect("valid");
+        assert_eq!(snap.global.prefetch_min_live, 0);
+        let e = error("global:\n  prefetch_min_live: -1\n");
+        assert_eq!(e.key(), "global.prefetch_min_live");
+        assert_eq!(e.location(), Some(Location { line: 2, col: 22 }));
     }
 
     #[test]

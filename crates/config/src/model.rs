@@ -138,7 +138,17 @@ pub struct Global {
     /// AF_XDP UMEM frames per socket and ring sizes (used by the AF_XDP driver).
     pub umem_frames: u32,
     pub ring_size: u32,
+    /// Live IPv4 connections in a worker's table shard from which the
+    /// worker starts each receive burst's connection lookups early
+    /// (prefetch); 0 = always. Default [`DEFAULT_PREFETCH_MIN_LIVE`].
+    pub prefetch_min_live: usize,
 }
+
+/// The default `global.prefetch_min_live`: 4,096 entries with their index
+/// groups are about 512 KiB, which the caches hold, so below that a
+/// prefetch costs more than the loads it hides (bench/README.md,
+/// "Session 5").
+pub const DEFAULT_PREFETCH_MIN_LIVE: usize = 4096;
 
 /// A network interface the director forwards on.
 #[derive(Clone, Debug, PartialEq, Eq)]

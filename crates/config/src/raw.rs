@@ -46,6 +46,7 @@ pub struct RawGlobal {
     pub tunables: RawTunables,
     pub umem_frames: Option<u32>,
     pub ring_size: Option<u32>,
+    pub prefetch_min_live: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

@@ -38,11 +38,6 @@ const IPIP_OVERHEAD: usize = 20;
 /// Frames whose lookups [`Worker::prefetch_burst`] starts at once (a
 /// longer burst is taken in pieces of this size).
 const PREFETCH_BURST: usize = 64;
-/// Live IPv4 entries in a worker's shard from which [`Worker::prefetch_burst`]
-/// starts lookups early: 4096 entries with their index groups are about
-/// 512 KiB of lines, a quarter of this machine's 2 MiB L2 (bench/README.md
-/// "table_size" has the figures on both sides).
-pub const PREFETCH_MIN_LIVE: usize = 4096;
 
 /// What the fast path made of a frame.
 pub(crate) enum Fast {
@@ -105,15 +100,16 @@ impl Worker {
     /// much larger than the caches every lookup otherwise pays two
     /// dependent misses, one after the other.
     ///
-    /// Only while the worker's shard holds at least [`PREFETCH_MIN_LIVE`]
-    /// IPv4 entries ([`Worker::set_prefetch_min_live`] changes it): below
+    /// Only while the worker's shard holds at least the plan's
+    /// `prefetch_min_live` IPv4 entries (`global.prefetch_min_live`,
+    /// default [`xvs_config::DEFAULT_PREFETCH_MIN_LIVE`]): below
     /// that its entries and their index groups stay in the caches, and the
     /// two stages (about 190 instructions a packet) cost more than the
     /// loads they would hide. A hint: it changes nothing, and frames the
     /// fast path would not look up are skipped.
     #[inline]
     pub fn prefetch_burst<'f>(&self, plan: &Plan, frames: impl IntoIterator<Item = &'f [u8]>) {
-        if self.conns.live4(self.id) < self.prefetch_min_live {
+        if self.conns.live4(self.id) < plan.prefetch_min_live {
             return;
         }
         let mut hints = [Prefetch4::NONE; PREFETCH_BURST];

@@ -21,7 +21,6 @@ mod worker;
 mod xmit;
 
 pub use counters::{Stats, StatsTotals, WorkerCounters};
-pub use fast::PREFETCH_MIN_LIVE;
 pub use frame_buf::FrameBuf;
 pub use plan::{
     DestRegistry, DestShared, NextHop, Plan, PlanDest, PlanError, PlanPool, PlanService,

@@ -226,10 +226,14 @@ pub struct Plan {
     pub timeouts: Timeouts,
     pub tunables: Tunables,
     pub workers: usize,
+    /// `global.prefetch_min_live`: from how many live IPv4 entries in its
+    /// shard a worker starts a burst's lookups early
+    /// ([`crate::Worker::prefetch_burst`]).
+    pub prefetch_min_live: usize,
     service_index: HashMap<(u128, u32), usize, RandomState>,
     vips: HashMap<u128, (), RandomState>,
-    /// The IPv4 VIPs, sorted: the fast path's membership test (a binary
-    /// search over a few words beats hashing a u128).
+    /// The IPv4 VIPs, sorted: the fast path's membership test
+    /// ([`Plan::is_vip4`]: cheaper than hashing a u128).
     vips4: Box<[u32]>,
     local_addresses: HashMap<u128, (), RandomState>,
     /// IPv4 routing as [`route`] does it, flattened: connected prefixes in
@@ -454,6 +458,7 @@ impl Plan {
             timeouts: snapshot.global.timeouts,
             tunables: snapshot.global.tunables,
             workers,
+            prefetch_min_live: snapshot.global.prefetch_min_live,
             service_index,
             vips4: {
                 vips4.sort_unstable();

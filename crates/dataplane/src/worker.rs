@@ -56,8 +56,6 @@ pub struct Worker {
     pub(crate) scratch: Box<[u8; SCRATCH_LEN]>,
     /// Whether IPv4 TCP/UDP of the common shape takes [`crate::fast`] (the default).
     pub(crate) fast_path: bool,
-    /// Live IPv4 entries from which [`Worker::prefetch_burst`] works.
-    pub(crate) prefetch_min_live: usize,
 }
 
 impl Worker {
@@ -81,7 +79,6 @@ impl Worker {
             pool_rotor: Vec::new(),
             scratch: Box::new([0; SCRATCH_LEN]),
             fast_path: true,
-            prefetch_min_live: crate::fast::PREFETCH_MIN_LIVE,
         }
     }
 
@@ -90,13 +87,6 @@ impl Worker {
     /// (tests compare the two; benches time both).
     pub fn set_fast_path(&mut self, enabled: bool) {
         self.fast_path = enabled;
-    }
-
-    /// From how many live IPv4 entries in its shard the worker starts a
-    /// burst's lookups early ([`Worker::prefetch_burst`]; the default is
-    /// [`crate::PREFETCH_MIN_LIVE`], 0 = always). Only speed changes.
-    pub fn set_prefetch_min_live(&mut self, entries: usize) {
-        self.prefetch_min_live = entries;
     }
 
     pub fn id(&self) -> usize {

@@ -28,13 +28,13 @@ struct Director {
 
 impl Director {
     fn new(fast: bool) -> Director {
-        let (plan, reg) = lab_plan(WORKERS);
+        let (mut plan, reg) = lab_plan(WORKERS);
+        // Lookups started early on every frame, whatever the table's size:
+        // a hint that must change nothing either.
+        plan.prefetch_min_live = 0;
         let (table, mut workers) = workers(&plan, WORKERS);
         for w in &mut workers {
             w.set_fast_path(fast);
-            // Lookups started early on every frame, whatever the table's
-            // size: a hint that must change nothing either.
-            w.set_prefetch_min_live(0);
         }
         Director {
             plan,

@@ -11,11 +11,18 @@ use std::time::Duration;
 use support::*;
 use xvs_lab::Method;
 
-fn two_workers(test: &str, method: Method, method_name: &str, extra: &str, pools: &str) {
+/// `global` is appended to the config's `global:` section.
+fn two_workers(
+    test: &str,
+    method: Method,
+    (method_name, extra): (&str, &str),
+    pools: &str,
+    global: &str,
+) {
     let Some(lab) = lab(test, method, 2) else {
         return;
     };
-    let yaml = header(&lab, 2)
+    let yaml = header(&lab, 2).replacen("interfaces:\n", &format!("{global}interfaces:\n"), 1)
         + pools
         + "services:\n"
         + &service(
@@ -91,17 +98,19 @@ fn two_workers(test: &str, method: Method, method_name: &str, extra: &str, pools
 
 #[test]
 fn nat_with_two_workers_on_two_queues() {
-    two_workers("nat_with_two_workers", Method::Nat, "nat", "", "");
+    two_workers("nat_with_two_workers", Method::Nat, ("nat", ""), "", "");
 }
 
 #[test]
 fn fullnat_with_two_workers_on_two_queues() {
+    // With every burst's lookups started early, whatever the table's size
+    // (replies are looked up in the other worker's shard, too).
     two_workers(
         "fullnat_with_two_workers",
         Method::FullNat,
-        "fullnat",
-        "    local_pool: lip\n",
+        ("fullnat", "    local_pool: lip\n"),
         "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n",
+        "  prefetch_min_live: 0\n",
     );
 }
 

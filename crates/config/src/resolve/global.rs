@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{Ctx, Result};
-use crate::model::{Global, IdlePolicy, Interface, IpNet, LocalAddressPool, Timeouts, Tunables};
+use crate::model::{
+    Global, IdlePolicy, Interface, IpNet, LocalAddressPool, Timeouts, Tunables,
+    DEFAULT_PREFETCH_MIN_LIVE,
+};
 use crate::raw::{IdleText, RawGlobal, RawInterface, RawPool, RawTimeouts};
 use crate::text::NumRange;
 
@@ -74,6 +77,16 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         ));
     }
 
+    let prefetch_min_live = match raw.prefetch_min_live {
+        None => DEFAULT_PREFETCH_MIN_LIVE,
+        Some(n) => usize::try_from(n).map_err(|_| {
+            ctx.err(
+                "global.prefetch_min_live",
+                format!("{n} entries is too many"),
+            )
+        })?,
+    };
+
     Ok(Global {
         workers,
         idle: match raw.idle {
@@ -85,6 +98,7 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         tunables: resolve_tunables(raw, ctx)?,
         umem_frames,
         ring_size,
+        prefetch_min_live,
     })
 }
 
