@@ -197,6 +197,7 @@ impl ConnTable {
     /// [`Self::prefetch4_entry`] for each, then process them: the misses of
     /// the whole burst overlap instead of stalling one packet at a time. A
     /// hint only: it changes nothing and a wrong guess costs one load.
+    #[allow(clippy::too_many_arguments)] // lookup4's arguments, less the clock
     #[inline]
     pub fn prefetch4(
         &self,
@@ -205,7 +206,8 @@ impl ConnTable {
         proto: u8,
         a: u32,
         pa: u16,
-        (b, pb): (u32, u16),
+        b: u32,
+        pb: u16,
     ) -> Prefetch4 {
         let k = self.key4(dir, proto, a, pa, b, pb);
         let Some(shard) = self.shards.get(worker) else {
@@ -224,8 +226,8 @@ impl ConnTable {
     #[inline]
     pub fn prefetch4_entry(&self, p: Prefetch4) {
         if let Some(slot) = self.prefetch4_target(p) {
-            let store = &self.shards[usize::from(p.shard)].v4;
-            if let Some(s) = store.slot(slot as usize) {
+            let store = self.shards.get(usize::from(p.shard)).map(|s| &s.v4);
+            if let Some(s) = store.and_then(|st| st.slot(slot as usize)) {
                 xvs_hint::prefetch(s);
             }
         }

@@ -772,8 +772,8 @@ fn a_prefetched_lookup_names_the_slot_the_lookup_reads() {
     for cport in 1000..1300u16 {
         let worker = usize::from(cport % 2);
         let id = t.insert(worker, &nat4(cport), now).expect("room");
-        let input = t.prefetch4(worker, Direction::Input, TCP, client, cport, (vip, 80));
-        let output = t.prefetch4(worker, Direction::Output, TCP, rip, 8080, (client, cport));
+        let input = t.prefetch4(worker, Direction::Input, TCP, client, cport, vip, 80);
+        let output = t.prefetch4(worker, Direction::Output, TCP, rip, 8080, client, cport);
         for p in [input, output] {
             assert_eq!(
                 t.prefetch4_target(p),
@@ -785,20 +785,13 @@ fn a_prefetched_lookup_names_the_slot_the_lookup_reads() {
         let found = t.lookup4(worker, Direction::Input, TCP, client, cport, vip, 80, now);
         assert_eq!(found.map(|c| c.id), Some(id));
         // Not inserted: the other protocol, an unused port.
-        let absent = t.prefetch4(worker, Direction::Input, UDP, client, cport, (vip, 80));
+        let absent = t.prefetch4(worker, Direction::Input, UDP, client, cport, vip, 80);
         assert_eq!(t.prefetch4_target(absent), None);
-        let absent = t.prefetch4(
-            worker,
-            Direction::Input,
-            TCP,
-            client,
-            cport + 5000,
-            (vip, 80),
-        );
+        let absent = t.prefetch4(worker, Direction::Input, TCP, client, cport + 5000, vip, 80);
         assert_eq!(t.prefetch4_target(absent), None);
     }
     // A shard that does not exist, and the empty hint: nothing to load.
-    let p = t.prefetch4(9, Direction::Input, TCP, client, 1000, (vip, 80));
+    let p = t.prefetch4(9, Direction::Input, TCP, client, 1000, vip, 80);
     assert_eq!(p, crate::Prefetch4::NONE);
     assert_eq!(t.prefetch4_target(crate::Prefetch4::NONE), None);
     t.prefetch4_entry(crate::Prefetch4::NONE);

@@ -141,7 +141,7 @@ impl Worker {
             Direction::Output
         };
         self.conns
-            .prefetch4(self.id, dir, protocol, src, src_port, (dst, dst_port))
+            .prefetch4(self.id, dir, protocol, src, src_port, dst, dst_port)
     }
 
     /// A packet of a known connection.

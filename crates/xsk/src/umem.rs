@@ -78,8 +78,10 @@ impl Umem {
         addr & !(u64::from(self.frame_size) - 1)
     }
 
-    /// The `len` bytes at `addr`, for reading a received frame; `None`
-    /// unless they lie inside one frame of the area.
+    /// The `len` bytes at `addr`, for reading a received frame (an
+    /// address from the RX ring: userspace owns that frame until it goes
+    /// back on the fill or TX ring); `None` unless they lie inside one
+    /// frame of the area.
     #[inline]
     pub fn bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
         let chunk = self.chunk_of(addr);
@@ -90,9 +92,10 @@ impl Umem {
         if off.checked_add(len)? > self.frame_size as usize {
             return None;
         }
-        // SAFETY: addr + len lies inside one frame, inside the mapping;
-        // `&self` rules out a live `frame_mut` slice, and the kernel does
-        // not write a frame while userspace owns it (it came off RX).
+        // SAFETY: addr + len lies inside one frame, inside the mapping, and
+        // `&self` rules out a live `frame_mut` slice. Like `frame_mut`, it
+        // relies on the caller passing a frame userspace owns, which the
+        // kernel does not write; the bytes are plain `u8`s either way.
         Some(unsafe { std::slice::from_raw_parts(self.area.as_ptr().add(addr as usize), len) })
     }
 
