@@ -9,7 +9,7 @@
 //! [`Rig::transmit_burst`], which takes frames the way the worker loop
 //! does, a receive burst at a time; [`Rig::copy_burst`] runs exactly its
 //! copy without the pipeline, so that cost can be subtracted.
-//! [`Rig::process`] and [`Rig::transmit`] run one frame, for set-up and
+//! [`Rig::process`] and [`Rig::run`] take one frame, for set-up and
 //! tests.
 
 use std::ops::Range;
@@ -162,19 +162,6 @@ impl Rig {
     #[inline]
     pub fn process(&mut self, ingress: usize, frame: &[u8]) -> Verdict {
         self.run(ingress, frame).0
-    }
-
-    /// What the AF_XDP driver does with each received frame, and what the
-    /// benches time: [`Rig::process`], then the TX descriptor taken from
-    /// the verdict (interface, frame offset and length) as the driver's
-    /// `match` takes it, or `None` when the frame is not transmitted.
-    /// Consuming the verdict field by field, as the driver does, rather
-    /// than copying the whole enum out keeps a store-forwarding stall of
-    /// the harness's own making out of the figures.
-    #[inline]
-    pub fn transmit(&mut self, ingress: usize, frame: &[u8]) -> Option<(usize, usize, usize)> {
-        let (verdict, r) = self.run(ingress, frame);
-        tx_desc(verdict, r.start, r.end - r.start)
     }
 
     /// Process `frames` (at most [`BURST`]) as the worker loop processes

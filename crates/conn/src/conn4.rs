@@ -235,7 +235,7 @@ impl ConnTable {
 
     /// The slot stage two loads: the first in the home group whose key
     /// word has the key's kind and tag (the key itself is not compared).
-    pub(crate) fn prefetch4_target(&self, p: Prefetch4) -> Option<u32> {
+    pub fn prefetch4_target(&self, p: Prefetch4) -> Option<u32> {
         let kind = match p.kind {
             k if k == KeyKind::Input as u8 => KeyKind::Input,
             k if k == KeyKind::Output as u8 => KeyKind::Output,

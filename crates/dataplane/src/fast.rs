@@ -126,9 +126,12 @@ impl Worker {
         }
     }
 
-    /// Stage one for one frame: the lookup `fast_path` will make.
+    /// Stage one of [`Worker::prefetch_burst`] for one frame: start the
+    /// lookup the fast path will make (direction from the VIP test, key,
+    /// index group) and return what stage two needs
+    /// ([`xvs_conn::ConnTable::prefetch4_entry`]).
     #[inline(always)]
-    fn prefetch_index(&self, plan: &Plan, frame: &[u8]) -> Prefetch4 {
+    pub fn prefetch_index(&self, plan: &Plan, frame: &[u8]) -> Prefetch4 {
         if !self.fast_path {
             return Prefetch4::NONE;
         }

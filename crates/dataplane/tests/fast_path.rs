@@ -343,3 +343,40 @@ fn established_flows_of_every_method_agree() {
     assert_eq!(fast, 4 * 5 + 2 * 4, "frames the fast path handled");
     assert_eq!(general, 0, "fast path off");
 }
+
+/// Stage one of the burst prefetch starts the lookup the fast path makes:
+/// for the client's packet (input key) and for the real server's reply
+/// (output key), NAT and FullNAT, the hint names the entry's slot; a frame
+/// the fast path does not look up gets no hint.
+#[test]
+fn a_burst_prefetch_targets_the_entry_each_direction_finds() {
+    let (plan, _reg) = lab_plan(1);
+    let (table, mut ws) = workers(&plan, 1);
+    let n = lab_neighbors();
+    for (i, vip) in [VIP4_NAT, VIP4_FNAT].into_iter().enumerate() {
+        let cport = 41000 + i as u16;
+        let syn = Spec::tcp(CLIENT4.into(), cport, vip.into(), TCP_PORT, SYN).frame();
+        let (v, _) = run(&mut ws[0], &plan, &n, 1, CLIENT_IF, &syn);
+        assert!(matches!(v, xvs_dataplane::Verdict::Forward { .. }), "{v:?}");
+        let mut entry = None;
+        table.for_each(|e: &ConnEntry| {
+            if e.cport == cport && e.vaddr == IpAddr::from(vip) {
+                entry = Some(*e);
+            }
+        });
+        let e = entry.expect("the SYN opened an entry");
+        let ack = Spec::tcp(CLIENT4.into(), cport, vip.into(), TCP_PORT, ACK).frame();
+        let reply = Spec::tcp(e.daddr, e.dport, e.laddr, e.lport, SYN | ACK).frame();
+        let target = |frame: &[u8]| table.prefetch4_target(ws[0].prefetch_index(&plan, frame));
+        // Both keys of the one entry name its slot (the conn tests hold
+        // that slot to the one lookup4 returns).
+        let client = target(&ack);
+        assert!(client.is_some(), "{vip}: client packet");
+        assert_eq!(target(&reply), client, "{vip}: reply");
+        // A flow nobody opened names no slot.
+        let other = Spec::tcp(CLIENT4.into(), cport + 100, vip.into(), TCP_PORT, ACK).frame();
+        assert_eq!(target(&other), None, "{vip}: unknown flow");
+    }
+    let v6 = Spec::tcp(CLIENT6.into(), 41000, VIP6_NAT.into(), TCP_PORT, ACK).frame();
+    assert_eq!(ws[0].prefetch_index(&plan, &v6), xvs_conn::Prefetch4::NONE);
+}
