@@ -93,8 +93,11 @@ impl DestLoad {
         // `slots` is never empty (new() makes at least one), so the modulo
         // is in range. A worker index beyond the slots (never made: the
         // registry sizes them to the configured workers) would share a
-        // slot and could lose updates, but never panic.
-        &self.slots[worker % self.slots.len()]
+        // slot and could lose updates, but never panic. The modulo is kept
+        // off the usual path: it is a division.
+        self.slots
+            .get(worker)
+            .unwrap_or_else(|| &self.slots[worker % self.slots.len()])
     }
 
     /// Add `n` to a cell of the caller's own slot (its only writer).

@@ -14,8 +14,16 @@ pub(crate) fn pick(dests: &[SchedDest], cursor: &mut Option<usize>) -> Option<us
     // A cursor past the end (a shorter list than the state was made for)
     // restarts from the head rather than panicking.
     let start = cursor.filter(|&c| c < n).map_or(0, |c| c + 1);
+    // start ≤ n and k < n, so one subtraction wraps (no division).
     let found = (0..n)
-        .map(|k| (start + k) % n)
+        .map(|k| {
+            let i = start + k;
+            if i >= n {
+                i - n
+            } else {
+                i
+            }
+        })
         .find(|&i| usable(&dests[i]))?;
     *cursor = Some(found);
     Some(found)
