@@ -211,14 +211,18 @@ impl Rig {
     }
 
     /// Copy up to [`BURST`] frames into the burst buffers; their lengths.
+    /// A frame that does not fit after the headroom is not copied and gets
+    /// length 0, which the pipeline drops as truncated: refused whole, as
+    /// [`Rig::run`] refuses it, never cut short into a different frame.
     #[inline]
     fn fill_burst<F: AsRef<[u8]>>(&mut self, frames: &[F]) -> [usize; BURST] {
         let mut lens = [0usize; BURST];
         for ((chunk, frame), len) in self.burst.chunks_mut(STRIDE).zip(frames).zip(&mut lens) {
             let frame = frame.as_ref();
-            let n = frame.len().min(BUFFER - HEADROOM);
-            chunk[HEADROOM..HEADROOM + n].copy_from_slice(&frame[..n]);
-            *len = n;
+            if let Some(dst) = chunk[..BUFFER].get_mut(HEADROOM..HEADROOM + frame.len()) {
+                dst.copy_from_slice(frame);
+                *len = frame.len();
+            }
         }
         lens
     }
@@ -373,6 +377,20 @@ mod tests {
             rig.process(CLIENT_IF, &vec![0u8; BUFFER]),
             Verdict::Drop(DropReason::NoHeadroom)
         );
+    }
+
+    #[test]
+    fn a_burst_refuses_a_frame_too_big_for_its_buffer_instead_of_cutting_it() {
+        let mut rig = lab_rig();
+        // A SYN with trailing bytes after its IP packet (Ethernet padding
+        // gone long), one byte too many for the buffer. Cut to fit it would
+        // still be a valid SYN and open a flow; refused, it opens none.
+        let room = BUFFER - HEADROOM;
+        let mut big = Spec::tcp(CLIENT4.into(), 4100, VIP4_DR.into(), TCP_PORT, SYN).frame();
+        big.resize(room + 1, 0);
+        let ok = Spec::tcp(CLIENT4.into(), 4101, VIP4_DR.into(), TCP_PORT, SYN).frame();
+        assert_eq!(rig.transmit_burst(CLIENT_IF, &[big, ok]), 1);
+        assert_eq!(rig.table.len(), 1, "only the frame that fits opens a flow");
     }
 
     #[test]
