@@ -29,5 +29,5 @@ pub mod rig;
 pub use established::{established, Established, Path};
 pub use neighbors::FastNeighbors;
 pub use new_flow::{new_flows, scheduler_yaml, NewFlows, FLOWS_PER_ROUND, NEW_FLOW_REAL_SERVERS};
-pub use populated::{populated, Populated, HOT_FLOWS, POPULATED_CAPACITY};
+pub use populated::{populated, populated_hot, Populated, HOT_FLOWS, POPULATED_CAPACITY};
 pub use rig::{Rig, SetupError};

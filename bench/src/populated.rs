@@ -43,6 +43,13 @@ fn frame(i: usize, flags: u8) -> Vec<u8> {
 /// Fill a table of `capacity` IPv4 entries (usually
 /// [`POPULATED_CAPACITY`]) with `live` connections.
 pub fn populated(live: usize, capacity: usize) -> Result<Populated, SetupError> {
+    populated_hot(live, capacity, HOT_FLOWS)
+}
+
+/// [`populated`] with `hot` ACK frames instead of [`HOT_FLOWS`] (at most
+/// `live`): the same hot set in tables of different fullness separates
+/// what the table's size costs from what the hot set's size costs.
+pub fn populated_hot(live: usize, capacity: usize, hot: usize) -> Result<Populated, SetupError> {
     let mut rig = Rig::new(LAB_YAML, capacity, 1024, FastNeighbors::lab())?;
     for i in 0..live {
         expect_forward(
@@ -61,7 +68,7 @@ pub fn populated(live: usize, capacity: usize) -> Result<Populated, SetupError> 
             found,
         });
     }
-    let frames: Vec<Vec<u8>> = scattered(HOT_FLOWS, live)
+    let frames: Vec<Vec<u8>> = scattered(hot, live)
         .into_iter()
         .map(|i| frame(i, ACK))
         .collect();
@@ -101,5 +108,9 @@ mod tests {
         assert_eq!(p.frames.len(), HOT_FLOWS);
         assert_eq!(p.rig.table.len(), 20_000);
         assert_eq!(established_count(&p.rig), HOT_FLOWS, "only the hot ones");
+
+        let p = populated_hot(20_000, POPULATED_CAPACITY, 1000).expect("populated");
+        assert_eq!((p.frames.len(), p.rig.table.len()), (1000, 20_000));
+        assert_eq!(established_count(&p.rig), 1000);
     }
 }

@@ -20,13 +20,16 @@
 //! medians in bench/README.md remain the reported ones). For new flows it
 //! also prints the median and slowest round, and with `--trace-rounds`
 //! every round's time in order (how the host's contention comes and goes).
+//! `--hot N` sends a `live_<entries>` scenario's ACKs over N connections
+//! instead of the bench's 4,096, so one hot set can be timed in a small
+//! and a full table.
 
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use xvs_bench::rig::{time_bursts, BURST};
-use xvs_bench::{established, new_flows, populated, Path, POPULATED_CAPACITY};
+use xvs_bench::{established, new_flows, populated_hot, Path, HOT_FLOWS, POPULATED_CAPACITY};
 use xvs_config::SchedulerKind;
 use xvs_testkit::CLIENT_IF;
 
@@ -38,22 +41,20 @@ fn main() -> ExitCode {
     args.retain(|a| a != "--general" && a != "--time" && a != "--trace-rounds");
     // --prefetch-min-live N: from how many live entries the worker starts
     // a burst's lookups early (0 = always; default: the worker's own).
-    let mut prefetch_min_live = None;
-    if let Some(i) = args.iter().position(|a| a == "--prefetch-min-live") {
-        let Some(m) = args.get(i + 1).and_then(|m| m.parse::<usize>().ok()) else {
-            eprintln!("--prefetch-min-live needs a number");
-            return ExitCode::from(2);
-        };
-        prefetch_min_live = Some(m);
-        args.drain(i..i + 2);
-    }
+    let Ok(prefetch_min_live) = number_option(&mut args, "--prefetch-min-live") else {
+        return ExitCode::from(2);
+    };
+    // --hot N: how many connections a live_<entries> scenario's ACKs cover.
+    let Ok(hot) = number_option(&mut args, "--hot") else {
+        return ExitCode::from(2);
+    };
     let mut args = args.into_iter();
     let (Some(what), Some(n)) = (
         args.next(),
         args.next().and_then(|n| n.parse::<usize>().ok()),
     ) else {
         eprintln!(
-            "usage: path-profile [--general] [--time] [--trace-rounds] [--prefetch-min-live N] <dr_in|nat_in|...|new_<sched>|live_<entries>> <iterations>"
+            "usage: path-profile [--general] [--time] [--trace-rounds] [--prefetch-min-live N] [--hot N] <dr_in|nat_in|...|new_<sched>|live_<entries>> <iterations>"
         );
         return ExitCode::from(2);
     };
@@ -128,7 +129,7 @@ fn main() -> ExitCode {
             eprintln!("live_<entries>: {live} is not a number");
             return ExitCode::from(2);
         };
-        match populated(live, POPULATED_CAPACITY) {
+        match populated_hot(live, POPULATED_CAPACITY, hot.unwrap_or(HOT_FLOWS)) {
             Ok(p) => (p.rig, CLIENT_IF, p.frames),
             Err(err) => {
                 eprintln!("setup: {err}");
@@ -195,4 +196,18 @@ fn report(best: Duration, best_copy: Duration, per_block: usize) {
         ns(best),
         ns(best_copy)
     );
+}
+
+/// Take `name N` out of `args`: `Ok(None)` if absent, `Err` (reported) if
+/// N is not a number.
+fn number_option(args: &mut Vec<String>, name: &str) -> Result<Option<usize>, ()> {
+    let Some(i) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    let Some(n) = args.get(i + 1).and_then(|n| n.parse::<usize>().ok()) else {
+        eprintln!("{name} needs a number");
+        return Err(());
+    };
+    args.drain(i..i + 2);
+    Ok(Some(n))
 }
