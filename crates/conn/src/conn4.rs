@@ -129,23 +129,46 @@ impl Conn4 {
     }
 }
 
-/// What [`ConnTable::prefetch4`] learnt for stage two of a lookup
-/// started ahead of time: the key's hash and kind and the shard probed.
+/// What [`ConnTable::prefetch4`] and [`ConnTable::prefetch4_entry`]
+/// learnt of a lookup started ahead of time: the packed key and its hash,
+/// the shard probed and the slot stage two loaded. Handed back to
+/// [`ConnTable::lookup4_hinted`], it spares the lookup the hash and, when
+/// the slot holds the key, the index probe.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prefetch4 {
     hash: u64,
-    /// A [`KeyKind`] as u8; 0 = nothing to prefetch.
-    kind: u8,
-    shard: u8,
+    /// The key's addresses as [`Key4`] packs them.
+    addrs: u64,
+    /// Kind, protocol and ports as [`Key4`] packs them (never 0 for a key:
+    /// the kind is 1 or 2), so a hint answers only for its own key.
+    meta: u64,
+    /// The slot stage two loaded, or [`NO_SLOT`].
+    pub(crate) slot: u32,
+    /// The shard probed: the worker's own.
+    pub(crate) shard: u8,
 }
+
+/// [`Prefetch4::slot`] before stage two, or when the home group names none.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 impl Prefetch4 {
     /// Nothing to prefetch (not an IPv4 flow the fast path looks up).
     pub const NONE: Prefetch4 = Prefetch4 {
         hash: 0,
-        kind: 0,
+        addrs: 0,
+        meta: 0,
+        slot: NO_SLOT,
         shard: 0,
     };
+
+    /// The key's kind, when this hint is for a key.
+    fn kind(&self) -> Option<KeyKind> {
+        match (self.meta >> 48) as u8 {
+            k if k == KeyKind::Input as u8 => Some(KeyKind::Input),
+            k if k == KeyKind::Output as u8 => Some(KeyKind::Output),
+            _ => None,
+        }
+    }
 }
 
 /// An IPv4 lookup key, packed as the slot stores it, and its hash.
@@ -154,6 +177,8 @@ struct Key4 {
     key_bit: u8,
     addrs: u64,
     ports: u32,
+    /// Kind, protocol and ports: the second word the hash covers.
+    meta: u64,
     hash: u64,
 }
 
@@ -172,6 +197,23 @@ impl ConnTable {
     /// The packed key words of an IPv4 lookup and their hash.
     #[inline(always)]
     fn key4(&self, dir: Direction, proto: u8, a: u32, pa: u16, b: u32, pb: u16) -> Key4 {
+        self.key4_with(dir, proto, a, pa, b, pb, None)
+    }
+
+    /// [`Self::key4`], taking the hash from `hint` when it was made for
+    /// the same key (one 64-bit compare each for addresses and the rest).
+    #[allow(clippy::too_many_arguments)] // key4's arguments and the hint
+    #[inline(always)]
+    fn key4_with(
+        &self,
+        dir: Direction,
+        proto: u8,
+        a: u32,
+        pa: u16,
+        b: u32,
+        pb: u16,
+        hint: Option<&Prefetch4>,
+    ) -> Key4 {
         let (kind, key_bit) = match dir {
             Direction::Output => (KeyKind::Output, KEY_OUTPUT),
             _ => (KeyKind::Input, KEY_INPUT),
@@ -179,13 +221,17 @@ impl ConnTable {
         let addrs = (u64::from(a) << 32) | u64::from(b);
         let ports = (u32::from(pa) << 16) | u32::from(pb);
         let meta = ((kind as u64) << 48) | (u64::from(proto) << 32) | u64::from(ports);
-        // The same words, in the same order, as Key::hash for IPv4.
-        let hash = self.hasher.hash(&[addrs, meta]);
+        let hash = match hint {
+            Some(h) if h.addrs == addrs && h.meta == meta => h.hash,
+            // The same words, in the same order, as Key::hash for IPv4.
+            _ => self.hasher.hash(&[addrs, meta]),
+        };
         Key4 {
             kind,
             key_bit,
             addrs,
             ports,
+            meta,
             hash,
         }
     }
@@ -216,19 +262,24 @@ impl ConnTable {
         shard.v4.index().prefetch_home(k.hash);
         Prefetch4 {
             hash: k.hash,
-            kind: k.kind as u8,
+            addrs: k.addrs,
+            meta: k.meta,
+            slot: NO_SLOT,
+            // At most 255 workers (the config's limit): fits.
             shard: worker as u8,
         }
     }
 
     /// Stage two: with the index group (by now) in the cache, start
-    /// loading the entry slot its first matching key word names.
+    /// loading the entry slot its first matching key word names, and note
+    /// that slot in `p` for [`Self::lookup4_hinted`].
     #[inline]
-    pub fn prefetch4_entry(&self, p: Prefetch4) {
-        if let Some(slot) = self.prefetch4_target(p) {
+    pub fn prefetch4_entry(&self, p: &mut Prefetch4) {
+        if let Some(slot) = self.prefetch4_target(*p) {
             let store = self.shards.get(usize::from(p.shard)).map(|s| &s.v4);
             if let Some(s) = store.and_then(|st| st.slot(slot as usize)) {
                 xvs_hint::prefetch(s);
+                p.slot = slot;
             }
         }
     }
@@ -236,11 +287,7 @@ impl ConnTable {
     /// The slot stage two loads: the first in the home group whose key
     /// word has the key's kind and tag (the key itself is not compared).
     pub fn prefetch4_target(&self, p: Prefetch4) -> Option<u32> {
-        let kind = match p.kind {
-            k if k == KeyKind::Input as u8 => KeyKind::Input,
-            k if k == KeyKind::Output as u8 => KeyKind::Output,
-            _ => return None,
-        };
+        let kind = p.kind()?;
         let shard = self.shards.get(usize::from(p.shard))?;
         shard.v4.index().home_match(p.hash, kind)
     }
@@ -266,38 +313,88 @@ impl ConnTable {
         pb: u16,
         now_secs: u32,
     ) -> Option<Conn4> {
-        let Key4 {
-            kind,
-            key_bit,
-            addrs,
-            ports,
-            hash,
-        } = self.key4(dir, proto, a, pa, b, pb);
+        let k = self.key4(dir, proto, a, pa, b, pb);
+        self.lookup_key4(worker, &k, proto, now_secs)
+    }
+
+    /// [`Self::lookup4`] for a lookup started ahead of time: when `hint`
+    /// was made for this key ([`Self::prefetch4`]), its hash is used, and
+    /// the slot stage two loaded is tried before the index. The answer is
+    /// [`Self::lookup4`]'s: the slot is checked exactly as a key word's
+    /// slot is (consistent copy, key, kind, liveness), and a key has at
+    /// most one live entry, so the entry it holds is the one the index
+    /// walk would find. A hint for another key, or a slot that no longer
+    /// holds the key, only falls back to the index.
+    #[allow(clippy::too_many_arguments)] // lookup4's arguments and the hint
+    #[inline(always)]
+    pub fn lookup4_hinted(
+        &self,
+        hint: Option<&Prefetch4>,
+        worker: usize,
+        dir: Direction,
+        proto: u8,
+        a: u32,
+        pa: u16,
+        b: u32,
+        pb: u16,
+        now_secs: u32,
+    ) -> Option<Conn4> {
+        let k = self.key4_with(dir, proto, a, pa, b, pb, hint);
+        if let Some(h) = hint {
+            if h.slot != NO_SLOT && h.addrs == k.addrs && h.meta == k.meta {
+                let s = usize::from(h.shard);
+                if let Some(shard) = self.shards.get(s) {
+                    if let Some(c) = Self::hit4(&shard.v4, s, h.slot, &k, proto, now_secs) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        self.lookup_key4(worker, &k, proto, now_secs)
+    }
+
+    /// The index walk of [`Self::lookup4`] for a packed key.
+    #[inline(always)]
+    fn lookup_key4(&self, worker: usize, k: &Key4, proto: u8, now_secs: u32) -> Option<Conn4> {
         for s in self.probe_order(worker) {
             let store = &self.shards[s].v4;
-            let found = store.index().find(hash, kind, |slot| {
-                let w = store.slot(slot as usize).and_then(Slot::read)?;
-                let flags = ConnFlags(state_flags(w[STATE]));
-                let keyed = ((w[SEQ] >> 40) as u8) & key_bit != 0;
-                let (key_addrs, key_ports) = if kind == KeyKind::Input {
-                    (w[ADDRS], (w[PORTS] >> 32) as u32)
-                } else {
-                    (w[ADDRS + 1], w[PORTS] as u32)
-                };
-                let hit = keyed
-                    && flags.contains(ConnFlags::HASHED)
-                    && !flags.contains(ConnFlags::TEMPLATE)
-                    && (w[SEQ] >> 32) as u8 == proto
-                    && key_addrs == addrs
-                    && key_ports == ports
-                    && (now_secs < timer_expires(w[TIMER]) || dest_n_controlled(w[DEST]) > 0);
-                hit.then(|| Conn4::from_words(ConnId::new(w[SEQ] as u32, false, s, slot), &w))
+            let found = store.index().find(k.hash, k.kind, |slot| {
+                Self::hit4(store, s, slot, k, proto, now_secs)
             });
             if found.is_some() {
                 return found;
             }
         }
         None
+    }
+
+    /// The entry in `slot` of shard `s`, if it is live and holds key `k`
+    /// (one consistent copy of the slot decides).
+    #[inline(always)]
+    fn hit4(
+        store: &crate::store::Store<V4_WORDS>,
+        s: usize,
+        slot: u32,
+        k: &Key4,
+        proto: u8,
+        now_secs: u32,
+    ) -> Option<Conn4> {
+        let w = store.slot(slot as usize).and_then(Slot::read)?;
+        let flags = ConnFlags(state_flags(w[STATE]));
+        let keyed = ((w[SEQ] >> 40) as u8) & k.key_bit != 0;
+        let (key_addrs, key_ports) = if k.kind == KeyKind::Input {
+            (w[ADDRS], (w[PORTS] >> 32) as u32)
+        } else {
+            (w[ADDRS + 1], w[PORTS] as u32)
+        };
+        let hit = keyed
+            && flags.contains(ConnFlags::HASHED)
+            && !flags.contains(ConnFlags::TEMPLATE)
+            && (w[SEQ] >> 32) as u8 == proto
+            && key_addrs == k.addrs
+            && key_ports == k.ports
+            && (now_secs < timer_expires(w[TIMER]) || dest_n_controlled(w[DEST]) > 0);
+        hit.then(|| Conn4::from_words(ConnId::new(w[SEQ] as u32, false, s, slot), &w))
     }
 }
 

@@ -774,13 +774,13 @@ fn a_prefetched_lookup_names_the_slot_the_lookup_reads() {
         let id = t.insert(worker, &nat4(cport), now).expect("room");
         let input = t.prefetch4(worker, Direction::Input, TCP, client, cport, vip, 80);
         let output = t.prefetch4(worker, Direction::Output, TCP, rip, 8080, client, cport);
-        for p in [input, output] {
+        for mut p in [input, output] {
             assert_eq!(
                 t.prefetch4_target(p),
                 Some(id.slot() as u32),
                 "port {cport}"
             );
-            t.prefetch4_entry(p);
+            t.prefetch4_entry(&mut p);
         }
         let found = t.lookup4(worker, Direction::Input, TCP, client, cport, vip, 80, now);
         assert_eq!(found.map(|c| c.id), Some(id));
@@ -794,5 +794,120 @@ fn a_prefetched_lookup_names_the_slot_the_lookup_reads() {
     let p = t.prefetch4(9, Direction::Input, TCP, client, 1000, vip, 80);
     assert_eq!(p, crate::Prefetch4::NONE);
     assert_eq!(t.prefetch4_target(crate::Prefetch4::NONE), None);
-    t.prefetch4_entry(crate::Prefetch4::NONE);
+    let mut none = crate::Prefetch4::NONE;
+    t.prefetch4_entry(&mut none);
+    assert_eq!(none, crate::Prefetch4::NONE);
+}
+
+/// `lookup4_hinted` answers what `lookup4` answers, whatever the hint: made
+/// for the key, for another key, for nothing, or gone stale because the
+/// entry it names was removed (and its slot reused) after stage two.
+#[test]
+fn a_hinted_lookup_answers_as_the_plain_one_whatever_the_hint() {
+    use crate::conn4::NO_SLOT;
+    // 100 slots a shard: the freed slots are the only room left.
+    let t = ConnTable::new(200, 2);
+    let now = 100;
+    let addr = |s: &str| match ip(s) {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(_) => 0,
+    };
+    let (client, vip, rip) = (
+        addr("198.51.100.50"),
+        addr("198.18.10.100"),
+        addr("10.0.0.11"),
+    );
+    let mut ids = Vec::new();
+    for cport in 1000..1200u16 {
+        ids.push(
+            t.insert(usize::from(cport % 2), &nat4(cport), now)
+                .expect("room"),
+        );
+    }
+    let hint = |worker: usize, dir: Direction, cport: u16| {
+        let mut p = match dir {
+            Direction::Output => t.prefetch4(worker, dir, TCP, rip, 8080, client, cport),
+            _ => t.prefetch4(worker, dir, TCP, client, cport, vip, 80),
+        };
+        t.prefetch4_entry(&mut p);
+        p
+    };
+    // Hints taken now go stale below for a quarter of the entries that
+    // are unhashed, and for a quarter that are freed and whose slots are
+    // then taken by other keys.
+    let mut hints = Vec::new();
+    for cport in 1000..1300u16 {
+        for worker in 0..2 {
+            for dir in [Direction::Input, Direction::Output] {
+                hints.push(hint(worker, dir, cport));
+            }
+        }
+    }
+    assert!(
+        hints
+            .iter()
+            .filter(|h| **h != crate::Prefetch4::NONE)
+            .count()
+            > 0
+    );
+    for id in &ids[100..150] {
+        assert!(t.unhash(*id));
+    }
+    for id in &ids[150..] {
+        assert!(t.expire_now(*id));
+    }
+    let freed: usize = (0..2).map(|w| t.expire_step(w, now, 1000, |_| ())).sum();
+    assert_eq!(freed, 50);
+    for cport in 2000..2050u16 {
+        t.insert(usize::from(cport % 2), &nat4(cport), now)
+            .expect("a freed slot");
+    }
+    let (mut hinted_hits, mut own_shard, mut named) = (0, 0, 0);
+    for cport in (1000..1300u16).chain(2000..2050) {
+        for worker in 0..2 {
+            for dir in [Direction::Input, Direction::Output] {
+                let (a, pa, b, pb) = match dir {
+                    Direction::Output => (rip, 8080, client, cport),
+                    _ => (client, cport, vip, 80),
+                };
+                let plain = t.lookup4(worker, dir, TCP, a, pa, b, pb, now);
+                let none = crate::Prefetch4::NONE;
+                for h in hints.iter().chain([&none]).map(Some).chain([None]) {
+                    let hinted = t.lookup4_hinted(h, worker, dir, TCP, a, pa, b, pb, now);
+                    assert_eq!(
+                        hinted, plain,
+                        "port {cport} worker {worker} {dir:?} hint {h:?}"
+                    );
+                }
+                // A fresh hint for the key, now and after the entry expired.
+                let fresh = hint(worker, dir, cport);
+                let hinted = t.lookup4_hinted(Some(&fresh), worker, dir, TCP, a, pa, b, pb, now);
+                assert_eq!(hinted, plain);
+                hinted_hits += usize::from(hinted.is_some());
+                match plain {
+                    // In the worker's own shard the hint names the very
+                    // slot (the lookup skips the index), unless the key
+                    // word lies beyond its home group (then it names none).
+                    Some(c) if c.id.worker() == worker => {
+                        own_shard += 1;
+                        if fresh.slot != NO_SLOT {
+                            assert_eq!(fresh.slot, c.id.slot() as u32);
+                            named += 1;
+                        }
+                    }
+                    _ => {}
+                }
+                let late = now + 10_000;
+                assert_eq!(
+                    t.lookup4_hinted(Some(&fresh), worker, dir, TCP, a, pa, b, pb, late),
+                    t.lookup4(worker, dir, TCP, a, pa, b, pb, late),
+                );
+            }
+        }
+    }
+    // 100 kept and 50 new entries, two keys each, from both workers.
+    assert_eq!(hinted_hits, 150 * 2 * 2);
+    assert_eq!(own_shard, 150 * 2);
+    // Half full, most key words sit in their home group.
+    assert!(named * 4 >= own_shard * 3, "{named} of {own_shard}");
 }

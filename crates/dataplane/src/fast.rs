@@ -22,7 +22,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use xvs_config::{ForwardMethod, MacAddr};
-use xvs_conn::{Conn4, Direction, Prefetch4};
+use xvs_conn::{Conn4, ConnTable, Direction, Prefetch4};
 use xvs_wire::flow4::{Flow4, IP_AT};
 use xvs_wire::tcp;
 
@@ -59,6 +59,50 @@ struct Route4 {
     tunnel_src: Option<Ipv4Addr>,
 }
 
+/// What [`Worker::prefetch_burst`] learnt of each frame of the burst's
+/// first [`PREFETCH_BURST`], for the fast path to take in order.
+#[derive(Debug)]
+pub(crate) struct Hints {
+    /// Boxed: 2 KiB inline would push the worker's other fields apart.
+    at: Box<[Prefetch4; PREFETCH_BURST]>,
+    /// The hint the next processed frame takes.
+    next: usize,
+    /// How many of `at` are this burst's.
+    len: usize,
+}
+
+impl Hints {
+    pub(crate) fn new() -> Hints {
+        Hints {
+            at: Box::new([Prefetch4::NONE; PREFETCH_BURST]),
+            next: 0,
+            len: 0,
+        }
+    }
+
+    /// The next frame's hint, if the burst has one left.
+    #[inline(always)]
+    fn take(&mut self) -> Option<&Prefetch4> {
+        let h = self.at[..self.len].get(self.next)?;
+        self.next += 1;
+        Some(h)
+    }
+}
+
+/// Stage one of the burst prefetch for one frame of `worker`.
+#[inline(always)]
+fn prefetch_index(conns: &ConnTable, worker: usize, plan: &Plan, frame: &[u8]) -> Prefetch4 {
+    let Some((protocol, src, src_port, dst, dst_port)) = Flow4::peek(frame) else {
+        return Prefetch4::NONE;
+    };
+    let dir = if plan.is_vip4(dst) {
+        Direction::Input
+    } else {
+        Direction::Output
+    };
+    conns.prefetch4(worker, dir, protocol, src, src_port, dst, dst_port)
+}
+
 impl Worker {
     #[inline(always)]
     pub(crate) fn fast_path<N: Neighbors + ?Sized>(
@@ -66,6 +110,7 @@ impl Worker {
         ctx: &Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
     ) -> Fast {
+        let hint = self.hints.take();
         let Some(flow) = Flow4::parse(pkt.frame()) else {
             return Fast::General;
         };
@@ -75,7 +120,8 @@ impl Worker {
         } else {
             Direction::Output
         };
-        match self.conns.lookup4(
+        match self.conns.lookup4_hinted(
+            hint,
             self.id,
             dir,
             flow.protocol,
@@ -107,21 +153,41 @@ impl Worker {
     /// two stages (about 190 instructions a packet) cost more than the
     /// loads they would hide. A hint: it changes nothing, and frames the
     /// fast path would not look up are skipped.
+    ///
+    /// What the two stages learn of each frame (key, hash, slot) is kept
+    /// for the first [`PREFETCH_BURST`] frames, and the fast path's lookup
+    /// of the frames processed next, in the same order, starts from it
+    /// ([`xvs_conn::ConnTable::lookup4_hinted`]): no second hash, and no
+    /// index probe when the slot holds the key. A frame whose tuple is not
+    /// the one its hint was made for (frames skipped or reordered by the
+    /// caller) just looks up without it.
     #[inline]
-    pub fn prefetch_burst<'f>(&self, plan: &Plan, frames: impl IntoIterator<Item = &'f [u8]>) {
-        if self.conns.live4(self.id) < plan.prefetch_min_live {
+    pub fn prefetch_burst<'f>(&mut self, plan: &Plan, frames: impl IntoIterator<Item = &'f [u8]>) {
+        self.hints.next = 0;
+        self.hints.len = 0;
+        if !self.fast_path || self.conns.live4(self.id) < plan.prefetch_min_live {
             return;
         }
-        let mut hints = [Prefetch4::NONE; PREFETCH_BURST];
+        let mut later = [Prefetch4::NONE; PREFETCH_BURST];
         let mut frames = frames.into_iter().peekable();
+        let mut first = true;
         while frames.peek().is_some() {
+            let hints = if first {
+                &mut *self.hints.at
+            } else {
+                &mut later
+            };
             let mut n = 0;
             for (hint, frame) in hints.iter_mut().zip(frames.by_ref()) {
-                *hint = self.prefetch_index(plan, frame);
+                *hint = prefetch_index(&self.conns, self.id, plan, frame);
                 n += 1;
             }
-            for hint in &hints[..n] {
-                self.conns.prefetch4_entry(*hint);
+            for hint in &mut hints[..n] {
+                self.conns.prefetch4_entry(hint);
+            }
+            if first {
+                self.hints.len = n;
+                first = false;
             }
         }
     }
@@ -135,16 +201,7 @@ impl Worker {
         if !self.fast_path {
             return Prefetch4::NONE;
         }
-        let Some((protocol, src, src_port, dst, dst_port)) = Flow4::peek(frame) else {
-            return Prefetch4::NONE;
-        };
-        let dir = if plan.is_vip4(dst) {
-            Direction::Input
-        } else {
-            Direction::Output
-        };
-        self.conns
-            .prefetch4(self.id, dir, protocol, src, src_port, dst, dst_port)
+        prefetch_index(&self.conns, self.id, plan, frame)
     }
 
     /// A packet of a known connection.

@@ -56,6 +56,8 @@ pub struct Worker {
     pub(crate) scratch: Box<[u8; SCRATCH_LEN]>,
     /// Whether IPv4 TCP/UDP of the common shape takes [`crate::fast`] (the default).
     pub(crate) fast_path: bool,
+    /// The current burst's lookups as [`Worker::prefetch_burst`] left them.
+    pub(crate) hints: crate::fast::Hints,
 }
 
 impl Worker {
@@ -79,6 +81,7 @@ impl Worker {
             pool_rotor: Vec::new(),
             scratch: Box::new([0; SCRATCH_LEN]),
             fast_path: true,
+            hints: crate::fast::Hints::new(),
         }
     }
 
