@@ -753,6 +753,20 @@ fn entry_lookups_return_what_get_returns() {
         .is_none());
 }
 
+/// [`nat4`]'s client, VIP and real-server addresses as the fast path
+/// passes them.
+fn nat4_addrs() -> (u32, u32, u32) {
+    let addr = |s: &str| match ip(s) {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(_) => 0,
+    };
+    (
+        addr("198.51.100.50"),
+        addr("198.18.10.100"),
+        addr("10.0.0.11"),
+    )
+}
+
 /// A lookup started ahead of time (`prefetch4`, `prefetch4_entry`) loads
 /// the slot the lookup then reads, for either key of an entry; for a key
 /// nobody inserted it names no slot.
@@ -760,15 +774,7 @@ fn entry_lookups_return_what_get_returns() {
 fn a_prefetched_lookup_names_the_slot_the_lookup_reads() {
     let t = ConnTable::new(4096, 2);
     let now = 100;
-    let addr = |s: &str| match ip(s) {
-        IpAddr::V4(a) => u32::from(a),
-        IpAddr::V6(_) => 0,
-    };
-    let (client, vip, rip) = (
-        addr("198.51.100.50"),
-        addr("198.18.10.100"),
-        addr("10.0.0.11"),
-    );
+    let (client, vip, rip) = nat4_addrs();
     for cport in 1000..1300u16 {
         let worker = usize::from(cport % 2);
         let id = t.insert(worker, &nat4(cport), now).expect("room");
@@ -808,15 +814,7 @@ fn a_hinted_lookup_answers_as_the_plain_one_whatever_the_hint() {
     // 100 slots a shard: the freed slots are the only room left.
     let t = ConnTable::new(200, 2);
     let now = 100;
-    let addr = |s: &str| match ip(s) {
-        IpAddr::V4(a) => u32::from(a),
-        IpAddr::V6(_) => 0,
-    };
-    let (client, vip, rip) = (
-        addr("198.51.100.50"),
-        addr("198.18.10.100"),
-        addr("10.0.0.11"),
-    );
+    let (client, vip, rip) = nat4_addrs();
     let mut ids = Vec::new();
     for cport in 1000..1200u16 {
         ids.push(
