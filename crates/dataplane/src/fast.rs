@@ -151,8 +151,8 @@ impl Worker {
     /// default [`xvs_config::DEFAULT_PREFETCH_MIN_LIVE`]): below
     /// that its entries and their index groups stay in the caches, and the
     /// two stages (about 155 instructions a packet, net of what the hints
-    /// save) cost more than the loads they would hide. A hint: it changes nothing, and frames the
-    /// fast path would not look up are skipped.
+    /// save) cost more than the loads they would hide. A hint: it changes
+    /// nothing, and frames the fast path would not look up are skipped.
     ///
     /// What the two stages learn of each frame (key, hash, slot) is kept
     /// for the first [`PREFETCH_BURST`] frames, and the fast path's lookup
