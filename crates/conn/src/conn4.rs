@@ -197,23 +197,15 @@ impl ConnTable {
     /// The packed key words of an IPv4 lookup and their hash.
     #[inline(always)]
     fn key4(&self, dir: Direction, proto: u8, a: u32, pa: u16, b: u32, pb: u16) -> Key4 {
-        self.key4_with(dir, proto, a, pa, b, pb, None)
+        let mut k = Self::key4_unhashed(dir, proto, a, pa, b, pb);
+        // The same words, in the same order, as Key::hash for IPv4.
+        k.hash = self.hasher.hash(&[k.addrs, k.meta]);
+        k
     }
 
-    /// [`Self::key4`], taking the hash from `hint` when it was made for
-    /// the same key (one 64-bit compare each for addresses and the rest).
-    #[allow(clippy::too_many_arguments)] // key4's arguments and the hint
+    /// [`Self::key4`] with the hash left 0, for a caller that may have it.
     #[inline(always)]
-    fn key4_with(
-        &self,
-        dir: Direction,
-        proto: u8,
-        a: u32,
-        pa: u16,
-        b: u32,
-        pb: u16,
-        hint: Option<&Prefetch4>,
-    ) -> Key4 {
+    fn key4_unhashed(dir: Direction, proto: u8, a: u32, pa: u16, b: u32, pb: u16) -> Key4 {
         let (kind, key_bit) = match dir {
             Direction::Output => (KeyKind::Output, KEY_OUTPUT),
             _ => (KeyKind::Input, KEY_INPUT),
@@ -221,18 +213,13 @@ impl ConnTable {
         let addrs = (u64::from(a) << 32) | u64::from(b);
         let ports = (u32::from(pa) << 16) | u32::from(pb);
         let meta = ((kind as u64) << 48) | (u64::from(proto) << 32) | u64::from(ports);
-        let hash = match hint {
-            Some(h) if h.addrs == addrs && h.meta == meta => h.hash,
-            // The same words, in the same order, as Key::hash for IPv4.
-            _ => self.hasher.hash(&[addrs, meta]),
-        };
         Key4 {
             kind,
             key_bit,
             addrs,
             ports,
             meta,
-            hash,
+            hash: 0,
         }
     }
 
@@ -339,14 +326,18 @@ impl ConnTable {
         pb: u16,
         now_secs: u32,
     ) -> Option<Conn4> {
-        let k = self.key4_with(dir, proto, a, pa, b, pb, hint);
-        if let Some(h) = hint {
-            if h.slot != NO_SLOT && h.addrs == k.addrs && h.meta == k.meta {
-                let s = usize::from(h.shard);
-                if let Some(shard) = self.shards.get(s) {
-                    if let Some(c) = Self::hit4(&shard.v4, s, h.slot, &k, proto, now_secs) {
-                        return Some(c);
-                    }
+        let mut k = Self::key4_unhashed(dir, proto, a, pa, b, pb);
+        // Only a hint made for this very key is used.
+        let Some(h) = hint.filter(|h| h.addrs == k.addrs && h.meta == k.meta) else {
+            k.hash = self.hasher.hash(&[k.addrs, k.meta]);
+            return self.lookup_key4(worker, &k, proto, now_secs);
+        };
+        k.hash = h.hash;
+        if h.slot != NO_SLOT {
+            let s = usize::from(h.shard);
+            if let Some(shard) = self.shards.get(s) {
+                if let Some(c) = Self::hit4(&shard.v4, s, h.slot, &k, proto, now_secs) {
+                    return Some(c);
                 }
             }
         }

@@ -89,6 +89,27 @@ impl Hints {
     }
 }
 
+/// Both stages of the burst prefetch for the next `hints.len()` frames
+/// (stage one for all, then stage two for all); how many there were.
+#[inline(always)]
+fn start_lookups<'f>(
+    conns: &ConnTable,
+    worker: usize,
+    plan: &Plan,
+    hints: &mut [Prefetch4],
+    frames: &mut impl Iterator<Item = &'f [u8]>,
+) -> usize {
+    let mut n = 0;
+    for (hint, frame) in hints.iter_mut().zip(frames) {
+        *hint = prefetch_index(conns, worker, plan, frame);
+        n += 1;
+    }
+    for hint in &mut hints[..n] {
+        conns.prefetch4_entry(hint);
+    }
+    n
+}
+
 /// Stage one of the burst prefetch for one frame of `worker`.
 #[inline(always)]
 fn prefetch_index(conns: &ConnTable, worker: usize, plan: &Plan, frame: &[u8]) -> Prefetch4 {
@@ -168,28 +189,28 @@ impl Worker {
         if !self.fast_path || self.conns.live4(self.id) < plan.prefetch_min_live {
             return;
         }
-        let mut later = [Prefetch4::NONE; PREFETCH_BURST];
-        let mut frames = frames.into_iter().peekable();
-        let mut first = true;
-        while frames.peek().is_some() {
-            let hints = if first {
-                &mut *self.hints.at
-            } else {
-                &mut later
-            };
-            let mut n = 0;
-            for (hint, frame) in hints.iter_mut().zip(frames.by_ref()) {
-                *hint = prefetch_index(&self.conns, self.id, plan, frame);
-                n += 1;
-            }
-            for hint in &mut hints[..n] {
-                self.conns.prefetch4_entry(hint);
-            }
-            if first {
-                self.hints.len = n;
-                first = false;
-            }
+        let mut frames = frames.into_iter();
+        let n = start_lookups(
+            &self.conns,
+            self.id,
+            plan,
+            &mut self.hints.at[..],
+            &mut frames,
+        );
+        self.hints.len = n;
+        if n == PREFETCH_BURST {
+            self.prefetch_rest(plan, frames);
         }
+    }
+
+    /// [`Worker::prefetch_burst`] past its first [`PREFETCH_BURST`] frames
+    /// (longer than the worker loop's bursts): the same two stages, piece
+    /// by piece, their hints not kept. Out of line, so that the common
+    /// burst does not initialise this second array.
+    #[cold]
+    fn prefetch_rest<'f>(&self, plan: &Plan, mut frames: impl Iterator<Item = &'f [u8]>) {
+        let mut hints = [Prefetch4::NONE; PREFETCH_BURST];
+        while start_lookups(&self.conns, self.id, plan, &mut hints, &mut frames) > 0 {}
     }
 
     /// Stage one of [`Worker::prefetch_burst`] for one frame: start the

@@ -388,3 +388,38 @@ fn a_burst_prefetch_targets_the_entry_each_direction_finds() {
     let v6 = Spec::tcp(CLIENT6.into(), 41000, VIP6_NAT.into(), TCP_PORT, ACK).frame();
     assert_eq!(ws[0].prefetch_index(&plan, &v6), xvs_conn::Prefetch4::NONE);
 }
+
+/// A burst longer than the prefetch keeps hints for (64 frames): every
+/// frame's lookup is started, the first 64 start from their hints, the
+/// rest look up without, and all come out as from a worker that started
+/// nothing early.
+#[test]
+fn a_burst_longer_than_its_hints_forwards_every_frame_as_without_prefetch() {
+    const FLOWS: u16 = 150;
+    let (mut plan, _reg) = lab_plan(1);
+    plan.prefetch_min_live = 0;
+    let (_t, mut early) = workers(&plan, 1);
+    let (_u, mut plain) = workers(&plan, 1);
+    let n = lab_neighbors();
+    let frame = |cport: u16, flags| {
+        Spec::tcp(CLIENT4.into(), cport, VIP4_NAT.into(), TCP_PORT, flags).frame()
+    };
+    for cport in 41000..41000 + FLOWS {
+        for w in [&mut early[0], &mut plain[0]] {
+            let (v, _) = run(w, &plan, &n, 1, CLIENT_IF, &frame(cport, SYN));
+            assert!(matches!(v, xvs_dataplane::Verdict::Forward { .. }), "{v:?}");
+        }
+    }
+    let acks: Vec<Vec<u8>> = (41000..41000 + FLOWS).map(|p| frame(p, ACK)).collect();
+    early[0].prefetch_burst(&plan, acks.iter().map(|f| &f[..]));
+    for ack in &acks {
+        let a = run(&mut early[0], &plan, &n, 2, CLIENT_IF, ack);
+        let b = run(&mut plain[0], &plan, &n, 2, CLIENT_IF, ack);
+        assert!(
+            matches!(a.0, xvs_dataplane::Verdict::Forward { .. }),
+            "{:?}",
+            a.0
+        );
+        assert_eq!(a, b);
+    }
+}
