@@ -7,6 +7,7 @@
 //! DESIGN.md. Entry points: [`load_file`] and [`load_str`].
 
 pub mod error;
+pub mod health;
 pub mod ipvsadm;
 mod load;
 pub mod marks;
@@ -17,6 +18,7 @@ pub mod text;
 pub mod types;
 
 pub use error::{ConfigError, ErrorStage, Location};
+pub use health::*;
 pub use load::{load_file, load_str};
 pub use model::*;
 pub use types::*;

@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use crate::health::{HealthCheck, HealthGlobal, RealServerHealth, ServiceHealth};
 use crate::types::{ForwardMethod, Protocol, SchedFlags, SchedulerKind};
 
 /// An Ethernet MAC address.
@@ -142,6 +143,8 @@ pub struct Global {
     /// worker starts each receive burst's connection lookups early
     /// (prefetch); 0 = always. Default [`DEFAULT_PREFETCH_MIN_LIVE`].
     pub prefetch_min_live: usize,
+    /// Health-check engine limits.
+    pub health: HealthGlobal,
 }
 
 /// The default `global.prefetch_min_live`: 4,096 entries with their index
@@ -177,44 +180,6 @@ pub struct Persistence {
     pub prefix: u8,
 }
 
-/// Health-check block of a real server. Validated now; run by the health issue.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthCheck {
-    pub kind: HealthCheckKind,
-    /// Port to probe (default: the real server's port).
-    pub port: Option<u16>,
-    pub connect_timeout: Duration,
-    pub delay_loop: Duration,
-    pub retry: u32,
-    pub delay_before_retry: Duration,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HealthCheckKind {
-    Tcp,
-    Http {
-        path: String,
-        status: Vec<(u16, u16)>,
-        digest: Option<String>,
-    },
-    Ssl {
-        path: String,
-        status: Vec<(u16, u16)>,
-        digest: Option<String>,
-    },
-    Udp {
-        payload: Option<Vec<u8>>,
-        require_reply: bool,
-    },
-    Icmp,
-    Dns {
-        name: String,
-    },
-    Script {
-        command: String,
-    },
-}
-
 /// A real server (IPVS "destination").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealServer {
@@ -232,7 +197,11 @@ pub struct RealServer {
     pub method: ForwardMethod,
     /// Static next-hop MAC; `None` = resolve with ARP/ND.
     pub mac: Option<MacAddr>,
-    pub health: Option<HealthCheck>,
+    /// Its checkers (keepalived's *_CHECK blocks): down as soon as one
+    /// fails, up when all pass. Empty: always up.
+    pub checkers: Vec<HealthCheck>,
+    /// inhibit_on_failure, notify scripts, slowstart.
+    pub health: RealServerHealth,
 }
 
 /// A virtual service: VIP:port/protocol with its scheduler and real servers.
@@ -257,6 +226,8 @@ pub struct VirtualService {
     pub local_pool: Option<usize>,
     /// Real servers in list order (schedulers break ties in this order).
     pub real_servers: Vec<RealServer>,
+    /// Quorum, sorry server and their scripts.
+    pub health: ServiceHealth,
 }
 
 /// FullNAT local addresses (LIPs) and the source-port range split between workers.

@@ -47,6 +47,8 @@ pub struct RawGlobal {
     pub umem_frames: Option<u32>,
     pub ring_size: Option<u32>,
     pub prefetch_min_live: Option<u64>,
+    #[serde(default)]
+    pub health: RawHealthGlobal,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -126,6 +128,23 @@ pub struct RawService {
     pub local_pool: Option<String>,
     #[serde(default)]
     pub real_servers: Vec<RawRealServer>,
+    // keepalived's virtual_server health keys.
+    pub inhibit_on_failure: Option<bool>,
+    pub quorum: Option<u64>,
+    pub hysteresis: Option<u64>,
+    pub quorum_up: Option<RawScript>,
+    pub quorum_down: Option<RawScript>,
+    pub sorry_server: Option<RawSorryServer>,
+    pub sorry_server_inhibit: Option<bool>,
+    pub slowstart: Option<f64>,
+    pub omega: Option<bool>,
+    pub virtualhost: Option<String>,
+    pub connect_timeout: Option<f64>,
+    pub delay_loop: Option<f64>,
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<f64>,
+    pub warmup: Option<f64>,
+    pub alpha: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -227,33 +246,201 @@ pub struct RawRealServer {
     pub lower_threshold: Option<u32>,
     pub method: Option<MethodText>,
     pub mac: Option<Parsed<MacAddr>>,
-    pub health: Option<RawHealth>,
+    pub health: Option<RawHealthList>,
+    pub inhibit_on_failure: Option<bool>,
+    pub notify_up: Option<RawScript>,
+    pub notify_down: Option<RawScript>,
+    pub slowstart: Option<f64>,
+    pub virtualhost: Option<String>,
+    pub connect_timeout: Option<f64>,
+    pub delay_loop: Option<f64>,
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<f64>,
+    pub warmup: Option<f64>,
+    pub alpha: Option<bool>,
 }
 
-/// A health check. One flat shape for every kind so a key that does not
+/// One checker. One flat shape for every kind so a key that does not
 /// belong to the kind is reported by name and position; times are seconds
-/// and may be fractional.
+/// and may be fractional. Names follow keepalived.conf(5).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealth {
     #[serde(rename = "type")]
     pub kind: HealthKindText,
+    #[serde(alias = "connect_port")]
     pub port: Option<u16>,
+    pub connect_ip: Option<Parsed<IpAddr>>,
+    pub bindto: Option<Parsed<IpAddr>>,
+    pub bind_port: Option<u16>,
     pub connect_timeout: Option<f64>,
     pub delay_loop: Option<f64>,
     pub retry: Option<u32>,
     pub delay_before_retry: Option<f64>,
-    /// http/ssl
+    pub warmup: Option<f64>,
+    pub alpha: Option<bool>,
+    pub log_all_failures: Option<bool>,
+    /// http/ssl: one URL written inline ...
     pub path: Option<String>,
     pub status: Option<Vec<Parsed<NumRange>>>,
     pub digest: Option<String>,
-    /// udp: payload as hex.
+    pub virtualhost: Option<String>,
+    /// ... or several.
+    pub urls: Option<Vec<RawUrl>>,
+    pub http_protocol: Option<HttpProtocolText>,
+    pub fast_recovery: Option<bool>,
+    /// ssl
+    pub enable_sni: Option<bool>,
+    pub sni_name: Option<String>,
+    pub verify: Option<bool>,
+    pub ca: Option<String>,
+    /// udp: payload as hex (keepalived's free format).
     pub payload: Option<String>,
-    pub require_reply: Option<bool>,
-    /// dns: query name.
+    pub require_reply: Option<RawRequireReply>,
+    pub min_reply_length: Option<u32>,
+    pub max_reply_length: Option<u32>,
+    /// dns
     pub name: Option<String>,
-    /// script: command line.
+    pub query_type: Option<String>,
+    /// smtp
+    pub helo_name: Option<String>,
+    /// misc (script): command line, its timeout, misc_dynamic, user.
+    #[serde(alias = "misc_path")]
     pub command: Option<String>,
+    #[serde(alias = "misc_timeout")]
+    pub timeout: Option<f64>,
+    #[serde(alias = "misc_dynamic")]
+    pub dynamic: Option<bool>,
+    pub user: Option<String>,
+    /// file: the tracked file, its weight multiplier and sense.
+    pub file: Option<String>,
+    pub weight: Option<i64>,
+    pub reverse: Option<bool>,
+}
+
+/// The timing keys keepalived lets a checker, a real server and a virtual
+/// server set (each level defaulting to the one above). Written out in each
+/// of the three structs (serde's `flatten` would lose `deny_unknown_fields`
+/// and the error positions) and gathered here by [`HasCheckTiming::timing`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawCheckTiming {
+    pub connect_timeout: Option<f64>,
+    pub delay_loop: Option<f64>,
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<f64>,
+    pub warmup: Option<f64>,
+    pub alpha: Option<bool>,
+}
+
+/// The structs that carry the timing keys.
+pub trait HasCheckTiming {
+    fn timing(&self) -> RawCheckTiming;
+}
+
+macro_rules! has_check_timing {
+    ($($t:ty),*) => {$(
+        impl HasCheckTiming for $t {
+            fn timing(&self) -> RawCheckTiming {
+                RawCheckTiming {
+                    connect_timeout: self.connect_timeout,
+                    delay_loop: self.delay_loop,
+                    retry: self.retry,
+                    delay_before_retry: self.delay_before_retry,
+                    warmup: self.warmup,
+                    alpha: self.alpha,
+                }
+            }
+        }
+    )*};
+}
+
+/// `health:` as one checker (a mapping) or several (a list).
+#[derive(Debug)]
+pub enum RawHealthList {
+    One(Box<RawHealth>),
+    Many(Vec<RawHealth>),
+}
+
+impl<'de> serde::Deserialize<'de> for RawHealthList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = RawHealthList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a checker ({type: tcp, ...}) or a list of checkers")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let one = RawHealth::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawHealthList::One(Box::new(one)))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let many =
+                    Vec::<RawHealth>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(RawHealthList::Many(many))
+            }
+        }
+
+        deserializer.deserialize_any(ListVisitor)
+    }
+}
+
+/// One `url` of an HTTP/SSL check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUrl {
+    pub path: String,
+    pub status: Option<Vec<Parsed<NumRange>>>,
+    pub digest: Option<String>,
+    pub virtualhost: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum HttpProtocolText {
+    #[serde(rename = "1.0")]
+    Http10,
+    #[serde(rename = "1.0C", alias = "1.0c")]
+    Http10Close,
+    #[serde(rename = "1.1")]
+    Http11,
+}
+
+/// `require_reply: true` or `require_reply: "hex pattern"`.
+#[derive(Debug)]
+pub enum RawRequireReply {
+    Flag(bool),
+    Pattern(String),
+}
+
+impl<'de> serde::Deserialize<'de> for RawRequireReply {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ReplyVisitor;
+
+        impl Visitor<'_> for ReplyVisitor {
+            type Value = RawRequireReply;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true/false, or the hex pattern the reply must start with")
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(RawRequireReply::Flag(v))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawRequireReply::Pattern(v.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawRequireReply::Pattern(v.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(ReplyVisitor)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -263,9 +450,13 @@ pub enum HealthKindText {
     Http,
     Ssl,
     Udp,
+    #[serde(alias = "ping")]
     Icmp,
     Dns,
+    Smtp,
+    #[serde(alias = "misc")]
     Script,
+    File,
 }
 
 impl HealthKindText {
@@ -277,9 +468,71 @@ impl HealthKindText {
             HealthKindText::Udp => "udp",
             HealthKindText::Icmp => "icmp",
             HealthKindText::Dns => "dns",
+            HealthKindText::Smtp => "smtp",
             HealthKindText::Script => "script",
+            HealthKindText::File => "file",
         }
     }
+}
+
+/// A notify or quorum script: a command line, or `{command, user}` where
+/// user is `name` or `name:group`.
+#[derive(Debug)]
+pub enum RawScript {
+    Command(String),
+    Detailed(RawScriptMap),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScriptMap {
+    pub command: String,
+    pub user: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for RawScript {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScriptVisitor;
+
+        impl<'de> Visitor<'de> for ScriptVisitor {
+            type Value = RawScript;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a command line, or {command, user}")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawScript::Command(v.to_string()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let detailed =
+                    RawScriptMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawScript::Detailed(detailed))
+            }
+        }
+
+        deserializer.deserialize_any(ScriptVisitor)
+    }
+}
+
+/// `sorry_server:` — the server that takes a service's traffic while its
+/// quorum is lost.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSorryServer {
+    pub address: Parsed<IpAddr>,
+    pub port: Option<u16>,
+    pub weight: Option<u64>,
+    pub method: Option<MethodText>,
+    pub mac: Option<Parsed<MacAddr>>,
+}
+
+/// `global.health`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthGlobal {
+    pub max_in_flight: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,3 +559,5 @@ pub enum VrrpStateText {
     Master,
     Backup,
 }
+
+has_check_timing!(RawHealth, RawRealServer, RawService);

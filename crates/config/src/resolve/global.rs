@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{Ctx, Result};
+use crate::health::HealthGlobal;
 use crate::model::{
     Global, IdlePolicy, Interface, IpNet, LocalAddressPool, Timeouts, Tunables,
     DEFAULT_PREFETCH_MIN_LIVE,
@@ -87,6 +88,20 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         })?,
     };
 
+    let health = match raw.health.max_in_flight {
+        None => HealthGlobal::default(),
+        Some(n) if (1..=MAX_PROBES_IN_FLIGHT).contains(&n) => HealthGlobal {
+            // Bounded above.
+            max_in_flight: u32::try_from(n).unwrap_or(1),
+        },
+        Some(n) => {
+            return Err(ctx.err(
+                "global.health.max_in_flight",
+                format!("must be 1..={MAX_PROBES_IN_FLIGHT} probes, got {n}"),
+            ))
+        }
+    };
+
     Ok(Global {
         workers,
         idle: match raw.idle {
@@ -99,8 +114,12 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         umem_frames,
         ring_size,
         prefetch_min_live,
+        health,
     })
 }
+
+/// Each probe in flight holds a file descriptor (or a child process).
+const MAX_PROBES_IN_FLIGHT: u64 = 65_536;
 
 fn resolve_timeouts(raw: &RawTimeouts, ctx: &Ctx<'_>) -> Result<Timeouts> {
     let defaults = Timeouts::default();

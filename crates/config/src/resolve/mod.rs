@@ -8,6 +8,8 @@
 
 mod global;
 mod health;
+mod quorum;
+mod script;
 mod service;
 mod vrrp;
 

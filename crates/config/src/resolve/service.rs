@@ -8,11 +8,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::global::MAX_TIMEOUT_SECS;
-use super::health::resolve_health;
+use super::health::{resolve_checkers, Inherited};
+use super::quorum::{resolve_rs_health, resolve_service_health};
 use super::{Ctx, Result};
 use crate::model::{Interface, LocalAddressPool, Persistence, RealServer, VirtualService};
 use crate::raw::{
-    MethodText, ProtocolText, RawPersistence, RawRealServer, RawService, SchedFlagText,
+    HasCheckTiming, MethodText, ProtocolText, RawPersistence, RawRealServer, RawService,
+    SchedFlagText,
 };
 use crate::types::{ForwardMethod, Protocol, SchedFlags, SchedulerKind};
 
@@ -69,7 +71,7 @@ pub(crate) fn addr_port(addr: IpAddr, port: u16) -> String {
     }
 }
 
-fn method(text: MethodText) -> ForwardMethod {
+pub(super) fn method(text: MethodText) -> ForwardMethod {
     match text {
         MethodText::Dr => ForwardMethod::Dr,
         MethodText::Nat => ForwardMethod::Nat,
@@ -115,7 +117,7 @@ fn resolve_service(
     let mut real_servers: Vec<RealServer> = Vec::with_capacity(svc.real_servers.len());
     for (j, rs) in svc.real_servers.iter().enumerate() {
         let rs_base = format!("{base}.real_servers[{j}]");
-        let resolved = resolve_real_server(rs, vip, port, default_method, &rs_base, ctx)?;
+        let resolved = resolve_real_server(rs, svc, vip, port, default_method, &rs_base, ctx)?;
         if let Some(first) = real_servers
             .iter()
             .position(|r| r.address == resolved.address && r.port == resolved.port)
@@ -159,7 +161,8 @@ fn resolve_service(
         ));
     }
 
-    let local_pool = resolve_pool_ref(svc, vip, &real_servers, base, pools, ctx)?;
+    let health = resolve_service_health(svc, vip, port, default_method, &real_servers, base, ctx)?;
+    let local_pool = resolve_pool_ref(svc, vip, &real_servers, &health, base, pools, ctx)?;
 
     Ok(VirtualService {
         name: svc
@@ -177,6 +180,7 @@ fn resolve_service(
         ops,
         local_pool,
         real_servers,
+        health,
     })
 }
 
@@ -205,6 +209,21 @@ fn check_dr_on_link(
                     "DR real server {} is not in any interface's prefix; DR only rewrites the MAC, \
                      so it must share a link with the director (or give its `mac`)",
                     rs.address
+                ),
+            ));
+        }
+    }
+    if let Some(sorry) = &svc.health.sorry_server {
+        let on_link = interfaces
+            .iter()
+            .flat_map(|i| i.addresses.iter())
+            .any(|net| net.contains(sorry.address));
+        if sorry.method == ForwardMethod::Dr && sorry.mac.is_none() && !on_link {
+            return Err(ctx.err(
+                format!("{base}.sorry_server.address"),
+                format!(
+                    "DR sorry server {} is not in any interface's prefix; it must share a link with the director (or give its `mac`)",
+                    sorry.address
                 ),
             ));
         }
@@ -339,6 +358,7 @@ fn is_prime(n: u64) -> bool {
 
 fn resolve_real_server(
     rs: &RawRealServer,
+    svc: &RawService,
     vip: IpAddr,
     service_port: u16,
     default_method: ForwardMethod,
@@ -389,10 +409,13 @@ fn resolve_real_server(
             format!("lower_threshold {lower} is above upper_threshold {upper}"),
         ));
     }
-    let health = match &rs.health {
-        None => None,
-        Some(h) => Some(resolve_health(h, &format!("{base}.health"), ctx)?),
+    let inherited = Inherited {
+        levels: [rs.timing(), svc.timing()],
+        virtualhost: [rs.virtualhost.as_deref(), svc.virtualhost.as_deref()],
+        rs_port: port,
     };
+    let checkers = resolve_checkers(rs.health.as_ref(), base, &inherited, ctx)?;
+    let health = resolve_rs_health(rs, svc, base, ctx)?;
     Ok(RealServer {
         address,
         port,
@@ -402,6 +425,7 @@ fn resolve_real_server(
         lower_threshold: lower,
         method,
         mac: rs.mac.map(|m| m.0),
+        checkers,
         health,
     })
 }
@@ -410,6 +434,7 @@ fn resolve_pool_ref(
     svc: &RawService,
     vip: IpAddr,
     real_servers: &[RealServer],
+    health: &crate::health::ServiceHealth,
     base: &str,
     pools: &[LocalAddressPool],
     ctx: &Ctx<'_>,
@@ -417,7 +442,11 @@ fn resolve_pool_ref(
     let needs_pool = svc.method == Some(MethodText::Fullnat)
         || real_servers
             .iter()
-            .any(|r| r.method == ForwardMethod::FullNat);
+            .any(|r| r.method == ForwardMethod::FullNat)
+        || health
+            .sorry_server
+            .as_ref()
+            .is_some_and(|s| s.method == ForwardMethod::FullNat);
     let key = format!("{base}.local_pool");
     let Some(name) = &svc.local_pool else {
         if needs_pool {
@@ -460,7 +489,7 @@ fn resolve_pool_ref(
     Ok(Some(index))
 }
 
-fn family(addr: IpAddr) -> &'static str {
+pub(super) fn family(addr: IpAddr) -> &'static str {
     if addr.is_ipv4() {
         "IPv4"
     } else {
@@ -468,7 +497,7 @@ fn family(addr: IpAddr) -> &'static str {
     }
 }
 
-fn method_word(method: ForwardMethod) -> &'static str {
+pub(super) fn method_word(method: ForwardMethod) -> &'static str {
     match method {
         ForwardMethod::Dr => "DR",
         ForwardMethod::Nat => "NAT",
