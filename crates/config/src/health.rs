@@ -125,13 +125,14 @@ pub enum HttpProtocol {
     Http11,
 }
 
-/// HTTP_GET / SSL_GET: every URL must pass.
+/// HTTP_GET / SSL_GET: every URL must pass. Each check fetches all of
+/// them, one after the other (keepalived fetches one URL per delay_loop
+/// unless `fast_recovery`; xvs always behaves as with fast_recovery, so a
+/// failing second URL is seen within one delay_loop).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpCheck {
     pub urls: Vec<HttpUrl>,
     pub protocol: HttpProtocol,
-    /// Remove the delay_loop between URLs while recovering.
-    pub fast_recovery: bool,
 }
 
 /// One `url { ... }` of an HTTP check.

@@ -288,7 +288,6 @@ pub struct RawHealth {
     /// ... or several.
     pub urls: Option<Vec<RawUrl>>,
     pub http_protocol: Option<HttpProtocolText>,
-    pub fast_recovery: Option<bool>,
     /// ssl
     pub enable_sni: Option<bool>,
     pub sni_name: Option<String>,

@@ -217,7 +217,7 @@ fn reject_foreign_keys(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<()>
     let kind = raw.kind;
     let http = matches!(kind, K::Http | K::Ssl);
     let connects = matches!(kind, K::Tcp | K::Http | K::Ssl | K::Udp | K::Dns | K::Smtp);
-    let checks: [(&str, bool, bool, &str); 32] = [
+    let checks: [(&str, bool, bool, &str); 31] = [
         (
             "port",
             raw.port.is_some(),
@@ -291,12 +291,6 @@ fn reject_foreign_keys(raw: &RawHealth, base: &str, ctx: &Ctx<'_>) -> Result<()>
         (
             "http_protocol",
             raw.http_protocol.is_some(),
-            http,
-            "http and ssl",
-        ),
-        (
-            "fast_recovery",
-            raw.fast_recovery.is_some(),
             http,
             "http and ssl",
         ),
@@ -435,7 +429,6 @@ fn resolve_http(
             Some(HttpProtocolText::Http10Close) => HttpProtocol::Http10Close,
             Some(HttpProtocolText::Http11) => HttpProtocol::Http11,
         },
-        fast_recovery: raw.fast_recovery.unwrap_or(false),
     })
 }
 
