@@ -76,6 +76,23 @@ pub enum ProbeKind {
     },
 }
 
+impl ProbeKind {
+    /// The checker's short name, as in the YAML `type:` key (metric labels).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ProbeKind::Tcp(_) => "tcp",
+            ProbeKind::Http { tls: None, .. } => "http",
+            ProbeKind::Http { tls: Some(_), .. } => "ssl",
+            ProbeKind::Udp { .. } => "udp",
+            ProbeKind::Icmp { .. } => "icmp",
+            ProbeKind::Dns { .. } => "dns",
+            ProbeKind::Smtp { .. } => "smtp",
+            ProbeKind::Misc { .. } => "misc",
+            ProbeKind::File { .. } => "file",
+        }
+    }
+}
+
 /// One GET of an HTTP check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpRequest {
