@@ -517,3 +517,35 @@ fn global_health_limits() {
         "must be 1..=65536",
     );
 }
+
+#[test]
+fn bindto_must_not_be_an_address_xvs_takes() {
+    let yaml = "\
+local_pools:
+  - name: lip
+    addresses: [198.18.1.200]
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: fullnat
+    local_pool: lip
+    real_servers:
+      - address: 198.18.1.11
+        health:
+          - { type: tcp, bindto: 198.18.1.1 }
+          - { type: tcp, bindto: 198.18.1.200 }
+";
+    rejects(
+        yaml,
+        "13:26",
+        "services[0].real_servers[0].health[1].bindto",
+        "is a FullNAT local address",
+    );
+    rejects(
+        &yaml.replace("198.18.1.200 }", "198.18.0.100 }"),
+        "13:26",
+        "services[0].real_servers[0].health[1].bindto",
+        "is a VIP",
+    );
+    accepts(&yaml.replace("bindto: 198.18.1.200", "bindto: 198.18.1.1"));
+}

@@ -48,6 +48,7 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
     let interfaces = global::resolve_interfaces(&raw.interfaces, ctx)?;
     let local_pools = global::resolve_pools(&raw.local_pools, &global, ctx)?;
     let services = service::resolve_services(&raw.services, &local_pools, &interfaces, ctx)?;
+    quorum::check_bindto(&services, &local_pools, ctx)?;
     let vrrp = vrrp::resolve_vrrp(&raw.vrrp, &interfaces, ctx)?;
     Ok(Snapshot {
         version: 0,

@@ -4,13 +4,14 @@
 //! slowstart (from HAProxy). Defaults as keepalived.conf(5): quorum 1,
 //! hysteresis 0, sorry server weight 1 and the service's method.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::script::resolve_script;
 use super::service::{addr_port, family, method, method_word};
 use super::{seconds, Ctx, Result};
 use crate::health::{RealServerHealth, ServiceHealth, SorryServer};
-use crate::model::RealServer;
+use crate::model::{LocalAddressPool, RealServer, VirtualService};
 use crate::raw::{RawRealServer, RawService};
 use crate::types::ForwardMethod;
 
@@ -187,4 +188,47 @@ pub(super) fn resolve_service_health(
         sorry_server_inhibit: svc.sorry_server_inhibit.unwrap_or(false),
         omega: svc.omega.unwrap_or(false),
     })
+}
+
+/// A checker's `bindto` must be an address whose replies reach the
+/// kernel: xvs takes every packet to a VIP or a FullNAT local address, so
+/// a probe leaving from one would never see its answer.
+pub(super) fn check_bindto(
+    services: &[VirtualService],
+    pools: &[LocalAddressPool],
+    ctx: &Ctx<'_>,
+) -> Result<()> {
+    let vips: HashSet<IpAddr> = services.iter().map(|s| s.vip).collect();
+    let locals: HashSet<IpAddr> = pools
+        .iter()
+        .flat_map(|p| p.addresses.iter().copied())
+        .collect();
+    for (i, svc) in services.iter().enumerate() {
+        for (j, rs) in svc.real_servers.iter().enumerate() {
+            for (k, check) in rs.checkers.iter().enumerate() {
+                let Some(bind) = check.bindto else { continue };
+                let what = if vips.contains(&bind) {
+                    "a VIP"
+                } else if locals.contains(&bind) {
+                    "a FullNAT local address"
+                } else {
+                    continue;
+                };
+                let base = format!("services[{i}].real_servers[{j}].health");
+                let listed = format!("{base}[{k}].bindto");
+                let key = if ctx.index.get(&listed).is_some() {
+                    listed
+                } else {
+                    format!("{base}.bindto")
+                };
+                return Err(ctx.err(
+                    key,
+                    format!(
+                        "bindto {bind} is {what}: xvs takes every packet to it, so the probe's replies would never reach the checker; use one of the director's own addresses"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
