@@ -4,6 +4,7 @@ address) and reports which real server answered each one.
 
 Usage:
   lab-client.py http URL  [--count N] [--concurrency C] [--source IP] [--timeout S] [--servers A,B,..]
+                          [--duration S --interval S] [--timeline FILE]
   lab-client.py udp ADDR  [same options]      ADDR is 198.18.0.100:53 or [fd00:0:0:1::100]:53
 
 HTTP: N GET requests over C threads, each on a new TCP connection (so each
@@ -13,6 +14,12 @@ one of --servers when given.
 UDP: N datagrams, each from a fresh socket (a new source port, so a new
 flow), ok when a reply "NAME:" + the same payload comes back from ADDR
 within the timeout.
+
+With --duration, every thread keeps sending (one request, then --interval
+seconds of pause) until that many seconds have passed, whatever --count
+says. With --timeline, one JSON line per request is written to FILE as it
+completes: {"t": UNIX time the request started, "server": NAME or null,
+"error": message or null} (a test lines these up with what it did).
 
 Prints one JSON object: {"ok": .., "failed": .., "by_server": {NAME: count},
 "errors": {message: count}}. Exits 0 whatever the outcome (failures are in
@@ -29,6 +36,7 @@ import random
 import socket
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -141,6 +149,9 @@ def main():
     parser.add_argument("--source", help="local address to bind")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
     parser.add_argument("--servers", help="comma-separated names that may answer")
+    parser.add_argument("--duration", type=float, help="keep sending for this many seconds")
+    parser.add_argument("--interval", type=float, default=0.0, help="pause between a thread's requests")
+    parser.add_argument("--timeline", help="append one JSON line per request to this file")
     args = parser.parse_args()
     try:
         if args.mode == "http":
@@ -153,6 +164,9 @@ def main():
         parser.error(str(err))
     if args.count < 0 or args.concurrency < 1 or args.timeout <= 0:
         parser.error("need --count >= 0, --concurrency >= 1, --timeout > 0")
+    if (args.duration is not None and args.duration <= 0) or args.interval < 0:
+        parser.error("need --duration > 0 and --interval >= 0")
+    timeline = open(args.timeline, "a", buffering=1) if args.timeline else None
     known = set(args.servers.split(",")) if args.servers else None
 
     lock = threading.Lock()
@@ -160,20 +174,39 @@ def main():
     errors = collections.Counter()
 
     def one(seq):
+        started = time.time()
+        name, error = None, None
         try:
             if args.mode == "http":
                 name = http_once(target, args.source, args.timeout, known)
             else:
                 name = udp_once(target, args.source, args.timeout, known, seq)
         except Exception as err:  # every failure is counted, none aborts the run
-            with lock:
-                errors[describe(err)] += 1
-            return
+            error = describe(err)
         with lock:
-            by_server[name] += 1
+            if error is None:
+                by_server[name] += 1
+            else:
+                errors[error] += 1
+            if timeline:
+                timeline.write(json.dumps({"t": started, "server": name, "error": error}) + "\n")
 
-    with ThreadPoolExecutor(max_workers=min(args.concurrency, max(args.count, 1))) as pool:
-        list(pool.map(one, range(args.count)))
+    if args.duration is None:
+        with ThreadPoolExecutor(max_workers=min(args.concurrency, max(args.count, 1))) as pool:
+            list(pool.map(one, range(args.count)))
+    else:
+        deadline = time.monotonic() + args.duration
+
+        def loop(thread):
+            seq = thread
+            while time.monotonic() < deadline:
+                one(seq)
+                seq += args.concurrency
+                if args.interval:
+                    time.sleep(args.interval)
+
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            list(pool.map(loop, range(args.concurrency)))
 
     report = {
         "ok": sum(by_server.values()),
