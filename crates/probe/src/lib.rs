@@ -7,6 +7,8 @@
 //!
 //! Layer: health (pure; no sockets, clocks or threads). See DESIGN.md.
 
+pub mod http;
 pub mod spec;
 
+pub use http::Progress;
 pub use spec::*;
