@@ -1,36 +1,85 @@
 #!/usr/bin/env python3
 """A real server's services in the xvs lab (crates/lab).
 
-Usage: lab-backend.py NAME
+Usage: lab-backend.py NAME [--state DIR]
 
-Serves, dual stack on [::] (IPv4 clients arrive as v4-mapped addresses):
+Serves, dual stack on [::] (IPv4 clients arrive as v4-mapped addresses),
+so on every address of the namespace (also ones added later):
   - HTTP on TCP ports 80 and 8080: every GET answers 200 with the body
     "NAME\\n", padded with "x" up to N bytes when the query has ?size=N,
     and the headers X-Server: NAME and X-Client: ADDR:PORT (the source the
     real server saw: the client in DR/TUN/NAT, a local address in FullNAT).
+    GET /health is the health-check target: the status code in DIR/status
+    (default 200) and the body in DIR/body (default "NAME ok\\n").
+  - HTTPS on TCP 443, same handler, when DIR/cert.pem and DIR/key.pem exist
+    at start (crates/lab's readiness check applies the same rule).
   - UDP echo on ports 53 and 5353: every datagram is answered with
     b"NAME:" + the payload, from the port it was sent to.
+  - DNS on UDP 5300: any query is answered with its ID, QR=1, its opcode
+    and RD, RCODE from DIR/dns_rcode (default 0, NOERROR), the question
+    echoed and no records (RFC 1035 §4.1).
+  - SMTP on TCP 2525: the banner "220 NAME ESMTP" (or the line in
+    DIR/smtp_banner), then "HELO x" -> "250 NAME", "QUIT" -> "221 bye" and
+    close, anything else -> "500" (RFC 5321 §4.2, §4.3.2).
+
+The files in DIR are read on every request, so a test changes a backend's
+health by writing a file (crates/lab writes them atomically, by rename).
+Without --state every file is absent and the defaults apply.
 
 Prints "ready" on stdout once every socket is bound. Standard library only
 (Python 3.11); runs until killed.
 """
 
+import argparse
+import os
 import selectors
 import socket
 import socketserver
+import ssl
+import struct
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 HTTP_PORTS = (80, 8080)
+HTTPS_PORT = 443
 UDP_PORTS = (53, 5353)
+DNS_PORT = 5300
+SMTP_PORT = 2525
 # Large enough for multi-segment responses, small enough that a typo in a
 # test cannot make a backend allocate gigabytes.
 MAX_SIZE = 16 * 1024 * 1024
+# A peer that connects and then says nothing (a TCP-only probe, a TLS
+# client that never finishes its handshake) holds one thread this long.
+IDLE_TIMEOUT = 30
 # The names lab-client.py accepts: they must not contain ":" (the UDP reply
 # separator) or a newline (the HTTP body separator).
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+class State:
+    """The per-backend state directory; every read goes to the file system
+    so a test's rename takes effect on the next request."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def read(self, name):
+        """The bytes of DIR/name, or None when there is no such file."""
+        if self.directory is None:
+            return None
+        try:
+            with open(os.path.join(self.directory, name), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def has(self, name):
+        return self.directory is not None and os.path.isfile(os.path.join(self.directory, name))
+
+    def path(self, name):
+        return os.path.join(self.directory, name)
 
 
 def dual_stack_socket(kind):
@@ -39,6 +88,26 @@ def dual_stack_socket(kind):
     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     return sock
+
+
+def quiet_error(what, err):
+    # One line per failed connection, not a traceback: probes that close
+    # early (TCP connect checks, TLS handshakes only) are normal here.
+    print("%s: %s: %s" % (what, type(err).__name__, err), file=sys.stderr, flush=True)
+
+
+class DualStackTCPServer(socketserver.ThreadingTCPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        socketserver.TCPServer.server_bind(self)
+
+    def handle_error(self, request, client_address):
+        quiet_error("tcp %s from %s" % (self.server_address[1], client_address[0]), sys.exc_info()[1])
 
 
 class DualStackHTTPServer(ThreadingHTTPServer):
@@ -54,20 +123,44 @@ class DualStackHTTPServer(ThreadingHTTPServer):
         self.server_name = "xvs-lab"
         self.server_port = self.server_address[1]
 
+    def handle_error(self, request, client_address):
+        quiet_error("http %s from %s" % (self.server_port, client_address[0]), sys.exc_info()[1])
 
-def make_handler(name):
+
+class DualStackHTTPSServer(DualStackHTTPServer):
+    """HTTPS: the TLS handshake runs in the connection's own thread (in
+    finish_request), so a client that stalls mid-handshake cannot block
+    accept() for everyone else, as wrapping the listening socket would."""
+
+    def __init__(self, address, handler, context):
+        self.context = context
+        super().__init__(address, handler)
+
+    def finish_request(self, request, client_address):
+        request.settimeout(IDLE_TIMEOUT)
+        with self.context.wrap_socket(request, server_side=True) as tls:
+            self.RequestHandlerClass(tls, client_address, self)
+
+
+def make_handler(name, state):
     class Handler(BaseHTTPRequestHandler):
         server_version = "xvs-lab-backend"
         # HTTP/1.1 so that ?keepalive=1 can keep a connection open (the
         # quiescing test sends a second request on an established flow);
         # every other response closes its connection.
         protocol_version = "HTTP/1.1"
+        timeout = IDLE_TIMEOUT
 
         def version_string(self):
             return self.server_version
 
         def do_GET(self):
-            query = parse_qs(urlsplit(self.path).query)
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            keepalive = query.get("keepalive", ["0"])[0] == "1"
+            if url.path == "/health":
+                self.health(keepalive)
+                return
             size = 0
             if "size" in query:
                 try:
@@ -80,15 +173,33 @@ def make_handler(name):
             body = (name + "\n").encode()
             if size > len(body):
                 body += b"x" * (size - len(body))
+            self.answer(200, body, keepalive)
+
+        def health(self, keepalive):
+            raw = state.read("status")
+            code = 200
+            if raw is not None:
+                try:
+                    code = int(raw.strip())
+                except ValueError:
+                    code = 0
+                if not 100 <= code <= 599:
+                    self.send_error(500, "%s holds %r, not an HTTP status" % (state.path("status"), raw[:32]))
+                    return
+            body = state.read("body")
+            if body is None:
+                body = (name + " ok\n").encode()
+            self.answer(code, body, keepalive)
+
+        def answer(self, code, body, keepalive):
             host, port = self.client_address[:2]
             if host.startswith("::ffff:"):
                 host = host[len("::ffff:"):]
-            self.send_response(200)
+            self.send_response(code)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Server", name)
             self.send_header("X-Client", "%s:%d" % (host, port))
-            keepalive = query.get("keepalive", ["0"])[0] == "1"
             if not keepalive:
                 self.send_header("Connection", "close")
                 self.close_connection = True
@@ -103,11 +214,89 @@ def make_handler(name):
     return Handler
 
 
-def serve_udp(name, sockets):
+def make_smtp_handler(name, state):
+    class Handler(socketserver.StreamRequestHandler):
+        timeout = IDLE_TIMEOUT
+
+        def send(self, line):
+            self.wfile.write(line.encode() + b"\r\n")
+            self.wfile.flush()
+
+        def handle(self):
+            banner = state.read("smtp_banner")
+            if banner is None:
+                self.send("220 %s ESMTP" % name)
+            else:
+                self.send(banner.decode(errors="replace").rstrip("\r\n"))
+            while True:
+                line = self.rfile.readline(1024)
+                if not line:
+                    return
+                # RFC 5321 §2.4: command verbs are case-insensitive.
+                verb, _, argument = line.decode(errors="replace").strip().partition(" ")
+                verb = verb.upper()
+                if verb == "HELO" and argument.strip():
+                    self.send("250 %s" % name)
+                elif verb == "QUIT":
+                    self.send("221 bye")
+                    return
+                else:
+                    self.send("500 unrecognised command")
+
+    return Handler
+
+
+def dns_answer(query, rcode):
+    """The reply to a DNS query (RFC 1035 §4.1.1): same ID, QR set, opcode
+    and RD copied, RCODE `rcode`, the question section echoed, no records.
+    None when the datagram is too short to be a query."""
+    if len(query) < 12:
+        return None
+    ident, flags, qdcount = struct.unpack("!HHH", query[:6])
+    # §4.1.2: each question is a name (labels up to a zero byte; queries
+    # carry no compression pointers) then QTYPE and QCLASS.
+    end = 12
+    for _ in range(qdcount):
+        while end < len(query) and query[end] != 0:
+            if query[end] & 0xC0:
+                end = len(query) + 1  # a pointer or a reserved label type
+                break
+            end += 1 + query[end]
+        end += 1 + 4
+        if end > len(query):
+            # Not a question we can echo: RCODE 1, format error.
+            rcode, qdcount, end = 1, 0, 12
+            break
+    reply_flags = 0x8000 | (flags & 0x7800) | (flags & 0x0100) | (rcode & 0xF)
+    return struct.pack("!HHHHHH", ident, reply_flags, qdcount, 0, 0, 0) + query[12:end]
+
+
+def udp_echo(name):
     prefix = (name + ":").encode()
+    return lambda data: prefix + data
+
+
+def udp_dns(state):
+    def reply(data):
+        raw = state.read("dns_rcode")
+        rcode = 0
+        if raw is not None:
+            try:
+                rcode = int(raw.strip())
+            except ValueError:
+                print("dns: %s holds %r, not an RCODE" % (state.path("dns_rcode"), raw[:32]), file=sys.stderr)
+                rcode = 2  # SERVFAIL: the test wrote nonsense
+        return dns_answer(data, rcode)
+
+    return reply
+
+
+def serve_udp(handlers):
+    """Answer datagrams on every socket in `handlers` with what its
+    function returns (None: no answer)."""
     sel = selectors.DefaultSelector()
-    for sock in sockets:
-        sel.register(sock, selectors.EVENT_READ)
+    for sock, reply in handlers:
+        sel.register(sock, selectors.EVENT_READ, reply)
     while True:
         for key, _ in sel.select():
             try:
@@ -115,6 +304,9 @@ def serve_udp(name, sockets):
                 # TUN real server that is the VIP (on lo), not the primary
                 # address a wildcard socket would pick (RFC 1122 4.1.3.5).
                 data, anc, _flags, peer = key.fileobj.recvmsg(65535, socket.CMSG_SPACE(20))
+                answer = key.data(data)
+                if answer is None:
+                    continue
                 pktinfo = [
                     (level, kind, raw)
                     for level, kind, raw in anc
@@ -123,29 +315,48 @@ def serve_udp(name, sockets):
                 # in6_pktinfo: 16-byte address + interface index; reply with
                 # the address only (interface 0: let routing choose).
                 reply_anc = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, raw[:16] + bytes(4)) for _, _, raw in pktinfo]
-                key.fileobj.sendmsg([prefix + data], reply_anc, 0, peer)
+                key.fileobj.sendmsg([answer], reply_anc, 0, peer)
             except OSError as err:
                 # An ICMP error from an earlier reply surfaces here; the
-                # echo service keeps going.
+                # service keeps going.
                 print("udp: %s" % err, file=sys.stderr)
 
 
+def udp_socket(port):
+    sock = dual_stack_socket(socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+    sock.bind(("::", port))
+    return sock
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description="A real server's services in the xvs lab.")
+    parser.add_argument("name", metavar="NAME", help="letters, digits, '.', '_', '-'")
+    parser.add_argument("--state", metavar="DIR", help="files that set health answers (status, body, dns_rcode, smtp_banner, cert.pem, key.pem)")
+    args = parser.parse_args()
+    if not args.name or not set(args.name) <= NAME_CHARS:
+        parser.error("NAME: letters, digits, '.', '_', '-'")
+    if args.state is not None and not os.path.isdir(args.state):
+        parser.error("--state %s is not a directory" % args.state)
+    return args
+
+
 def main():
-    if len(sys.argv) != 2 or not sys.argv[1] or not set(sys.argv[1]) <= NAME_CHARS:
-        print("usage: lab-backend.py NAME  (NAME: letters, digits, '.', '_', '-')", file=sys.stderr)
-        return 2
-    name = sys.argv[1]
-    servers = [DualStackHTTPServer(("::", port), make_handler(name)) for port in HTTP_PORTS]
-    udp = []
-    for port in UDP_PORTS:
-        sock = dual_stack_socket(socket.SOCK_DGRAM)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
-        sock.bind(("::", port))
-        udp.append(sock)
+    args = parse_args()
+    name, state = args.name, State(args.state)
+    handler = make_handler(name, state)
+    servers = [DualStackHTTPServer(("::", port), handler) for port in HTTP_PORTS]
+    if state.has("cert.pem") and state.has("key.pem"):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(state.path("cert.pem"), state.path("key.pem"))
+        servers.append(DualStackHTTPSServer(("::", HTTPS_PORT), handler, context))
+    servers.append(DualStackTCPServer(("::", SMTP_PORT), make_smtp_handler(name, state)))
+    udp = [(udp_socket(port), udp_echo(name)) for port in UDP_PORTS]
+    udp.append((udp_socket(DNS_PORT), udp_dns(state)))
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)
-    serve_udp(name, udp)
+    serve_udp(udp)
     return 0
 
 

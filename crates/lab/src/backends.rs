@@ -1,7 +1,8 @@
 //! The real servers' services: starting scripts/lab-backend.py in a
 //! real-server namespace and waiting until it listens, probed from inside
-//! that namespace with `ss` (so "ready" means the sockets exist, not that
-//! the script printed something).
+//! that namespace with `ss -p` (so "ready" means this very process holds
+//! exactly the sockets it should, not that the script printed something or
+//! that a previous backend still holds the ports).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::process::{run, LabProcess, POLL};
-use crate::spec::{HTTP_PORTS, UDP_PORTS};
+use crate::spec::{DNS_PORT, HTTPS_PORT, HTTP_PORTS, SMTP_PORT, UDP_PORTS};
+use crate::state::{CERT_FILE, KEY_FILE};
 use crate::LabError;
 
 /// How long a backend gets to bind its sockets (Python starts in well
@@ -37,44 +39,94 @@ pub enum Proto {
     Udp,
 }
 
-/// The (protocol, port) pairs a backend must listen on.
-pub fn backend_ports() -> BTreeSet<(Proto, u16)> {
+/// The backend's files that turn HTTPS on; lab-backend.py serves
+/// [`HTTPS_PORT`] exactly when both exist at its start.
+pub const TLS_FILES: [&str; 2] = [CERT_FILE, KEY_FILE];
+
+/// True when a backend started now with state directory `state` serves
+/// HTTPS (the rule lab-backend.py applies).
+pub fn tls_enabled(state: &Path) -> bool {
+    TLS_FILES.iter().all(|f| state.join(f).is_file())
+}
+
+/// The (protocol, port) pairs a backend listens on: HTTP, UDP echo, DNS,
+/// SMTP, and HTTPS when `tls`.
+pub fn backend_ports(tls: bool) -> BTreeSet<(Proto, u16)> {
     HTTP_PORTS
         .iter()
+        .chain([SMTP_PORT].iter())
+        .chain(tls.then_some(HTTPS_PORT).iter())
         .map(|&p| (Proto::Tcp, p))
-        .chain(UDP_PORTS.iter().map(|&p| (Proto::Udp, p)))
+        .chain(
+            UDP_PORTS
+                .iter()
+                .chain([DNS_PORT].iter())
+                .map(|&p| (Proto::Udp, p)),
+        )
         .collect()
 }
 
-/// Parse `ss -Hlntu` output into the listening (protocol, port) pairs.
-/// Lines look like `tcp LISTEN 0 128 *:80 *:*` or
-/// `udp UNCONN 0 0 [::]:53 [::]:*`.
-pub fn listening_ports(ss_output: &str) -> BTreeSet<(Proto, u16)> {
-    ss_output
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let proto = match *fields.first()? {
-                "tcp" => Proto::Tcp,
-                "udp" => Proto::Udp,
-                _ => return None,
-            };
-            let (_, port) = fields.get(4)?.rsplit_once(':')?;
-            Some((proto, port.parse().ok()?))
-        })
+/// Parse `ss -Hlntup` output into the (protocol, port) pairs process
+/// `pid` listens on. Lines look like
+/// `tcp LISTEN 0 128 *:80 *:* users:(("python3",pid=4929,fd=3))` or
+/// `udp UNCONN 0 0 [::]:53 [::]:* users:(...)`, with one `users` entry per
+/// process sharing the socket.
+pub fn listening_ports_of(ss_output: &str, pid: u32) -> BTreeSet<(Proto, u16)> {
+    let needle = format!("pid={pid},");
+    listening_sockets(ss_output)
+        .filter(|(_, _, users)| users.contains(&needle))
+        .map(|(proto, port, _)| (proto, port))
         .collect()
 }
 
-/// Start lab-backend.py NAME in `ns`, output to `log`.
-pub fn start(ns: &str, name: &str, log: &Path) -> Result<LabProcess, LabError> {
+/// (protocol, local port, the `users:` field or "") of each line.
+fn listening_sockets(ss_output: &str) -> impl Iterator<Item = (Proto, u16, &str)> {
+    ss_output.lines().filter_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let proto = match *fields.first()? {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            _ => return None,
+        };
+        let (_, port) = fields.get(4)?.rsplit_once(':')?;
+        let users = fields.get(6).copied().unwrap_or("");
+        Some((proto, port.parse().ok()?, users))
+    })
+}
+
+/// A started backend and the sockets it must hold once ready.
+#[derive(Debug)]
+pub struct Backend {
+    pub process: LabProcess,
+    pub ports: BTreeSet<(Proto, u16)>,
+}
+
+/// Start `lab-backend.py NAME --state STATE` in `ns`, output to `log`.
+/// The expected ports are decided here, from the files in `state` as they
+/// are now, by the rule the script applies at its start.
+pub fn start(ns: &str, name: &str, state: &Path, log: &Path) -> Result<Backend, LabError> {
     let script = script("lab-backend.py");
-    LabProcess::start(&["ip", "netns", "exec", ns, "python3", &script, name], log)
+    let ports = backend_ports(tls_enabled(state));
+    let state = state.to_string_lossy();
+    let process = LabProcess::start(
+        &[
+            "ip", "netns", "exec", ns, "python3", &script, name, "--state", &state,
+        ],
+        log,
+    )?;
+    Ok(Backend { process, ports })
 }
 
-/// Wait until the backend in `ns` listens on every port, or fail with what
-/// it printed if it exits or takes longer than `timeout`.
-pub fn wait_ready(ns: &str, process: &mut LabProcess, timeout: Duration) -> Result<(), LabError> {
-    let want = backend_ports();
+/// Wait until the backend in `ns` holds exactly its sockets, or fail with
+/// what it printed if it exits or takes longer than `timeout`.
+pub fn wait_ready(ns: &str, backend: &mut Backend, timeout: Duration) -> Result<(), LabError> {
+    let want = &backend.ports;
+    let process = &mut backend.process;
+    let pid = process.pid().ok_or_else(|| LabError::NotReady {
+        what: format!("backend in {ns}"),
+        timeout,
+        detail: "it was already stopped".into(),
+    })?;
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = process.try_wait()? {
@@ -84,9 +136,11 @@ pub fn wait_ready(ns: &str, process: &mut LabProcess, timeout: Duration) -> Resu
                 detail: format!("it exited ({status}): {}", process.log().trim()),
             });
         }
-        let out = run(&["ip", "netns", "exec", ns, "ss", "-Hlntu"])?;
-        let listening = listening_ports(&String::from_utf8_lossy(&out.stdout));
-        if want.is_subset(&listening) {
+        let out = run(&["ip", "netns", "exec", ns, "ss", "-Hlntup"])?;
+        let listening = listening_ports_of(&String::from_utf8_lossy(&out.stdout), pid);
+        // Equal, not a superset: a backend that serves HTTPS when the lab
+        // expects it not to (or the reverse) is not the backend asked for.
+        if listening == *want {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -107,21 +161,49 @@ pub fn wait_ready(ns: &str, process: &mut LabProcess, timeout: Duration) -> Resu
 mod tests {
     use super::*;
 
-    // Captured from `ss -Hlntu` in a real-server namespace (iproute2 6.1).
+    fn listening_ports(ss_output: &str) -> BTreeSet<(Proto, u16)> {
+        listening_sockets(ss_output)
+            .map(|(proto, port, _)| (proto, port))
+            .collect()
+    }
+
+    // Captured from `ss -Hlntup` in a real-server namespace (iproute2 6.1):
+    // backend 4929 without TLS, plus another process on 81.
     const SS: &str = "\
-udp UNCONN 0      0            *:53       *:*
-udp UNCONN 0      0            *:5353     *:*
-tcp LISTEN 0      128    0.0.0.0:81 0.0.0.0:*
-tcp LISTEN 0      128          *:80       *:*
-tcp LISTEN 0      128       [::]:8080  [::]:*
+udp UNCONN 0      0      *:5300 *:* users:((\"python3\",pid=4929,fd=8))
+udp UNCONN 0      0      *:5353 *:* users:((\"python3\",pid=4929,fd=7))
+udp UNCONN 0      0      *:53   *:* users:((\"python3\",pid=4929,fd=6))
+tcp LISTEN 0      128    *:2525 *:* users:((\"python3\",pid=4929,fd=5))
+tcp LISTEN 0      128    0.0.0.0:81 0.0.0.0:* users:((\"nc\",pid=49290,fd=3))
+tcp LISTEN 0      128    *:80   *:* users:((\"python3\",pid=4929,fd=3))
+tcp LISTEN 0      128    [::]:8080 [::]:* users:((\"python3\",pid=4929,fd=4))
 ";
 
     #[test]
     fn ss_output_is_parsed() {
         let ports = listening_ports(SS);
-        assert!(backend_ports().is_subset(&ports), "{ports:?}");
+        assert!(backend_ports(false).is_subset(&ports), "{ports:?}");
         assert!(ports.contains(&(Proto::Tcp, 81)));
         assert!(!ports.contains(&(Proto::Udp, 80)));
+        // Only the backend's own sockets, and exactly the non-TLS set.
+        assert_eq!(listening_ports_of(SS, 4929), backend_ports(false));
+        assert_ne!(listening_ports_of(SS, 4929), backend_ports(true));
+        assert!(listening_ports_of(SS, 49290).contains(&(Proto::Tcp, 81)));
+        assert!(
+            listening_ports_of(SS, 492).is_empty(),
+            "pid=492 is not pid=4929"
+        );
+    }
+
+    #[test]
+    fn tls_adds_443_and_nothing_else() {
+        let plain = backend_ports(false);
+        let tls = backend_ports(true);
+        assert_eq!(
+            tls.difference(&plain).collect::<Vec<_>>(),
+            [&(Proto::Tcp, HTTPS_PORT)]
+        );
+        assert_eq!(plain.len(), 6, "80, 8080, 2525 TCP; 53, 5353, 5300 UDP");
     }
 
     #[test]
@@ -131,8 +213,20 @@ tcp LISTEN 0      128       [::]:8080  [::]:*
             .filter(|l| !l.contains(":5353"))
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(!backend_ports().is_subset(&listening_ports(&partial)));
+        assert_ne!(listening_ports_of(&partial, 4929), backend_ports(false));
         assert!(listening_ports("garbage\nraw UNCONN 0 0 *:1 *:*\ntcp LISTEN\n").is_empty());
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let dir = std::env::temp_dir().join(format!("xvs-lab-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(!tls_enabled(&dir));
+        std::fs::write(dir.join("cert.pem"), "c").unwrap();
+        assert!(!tls_enabled(&dir));
+        std::fs::write(dir.join("key.pem"), "k").unwrap();
+        assert!(tls_enabled(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use crate::backends;
+use crate::backends::{self, Backend};
 use crate::client::{parse_report, ClientOptions, ClientReport, Target};
 use crate::names::{fresh_prefix, Names};
 use crate::process::{run, run_with_stdin, LabProcess};
@@ -28,11 +29,14 @@ pub struct Lab {
     /// Logs of spawned processes and the saved spec.
     dir: PathBuf,
     /// Backend of real server i at index i-1 (None when stopped).
-    backends: Vec<Option<LabProcess>>,
+    backends: Vec<Option<Backend>>,
     /// Tear down on drop (false after [`leak`](Lab::leak) or for
     /// [`attach`](Lab::attach)ed labs).
     owned: bool,
     spawned: AtomicUsize,
+    /// Offset into [`EXTRA_POOL4`] of the next free address block
+    /// ([`add_backend_addresses`](Lab::add_backend_addresses)).
+    pub(crate) extra_next: Mutex<u32>,
 }
 
 /// Where a lab keeps its logs and saved spec.
@@ -82,14 +86,17 @@ impl Lab {
             backends: (0..n).map(|_| None).collect(),
             owned: true,
             spawned: AtomicUsize::new(0),
+            extra_next: Mutex::new(0),
         };
+        for i in 1..=n {
+            let state = lab.state_dir(i);
+            std::fs::create_dir_all(&state).map_err(|e| LabError::io(&state, e))?;
+        }
         topology::build(&lab.names, &lab.spec)?;
         if lab.spec.backends {
             // Start all, then wait for each: the Python start-ups overlap.
             for i in 1..=n {
-                let log = lab.dir.join(format!("backend-rs{i}.log"));
-                let process = backends::start(&lab.ns_rs(i), &lab.rs_name(i), &log)?;
-                lab.backends[i - 1] = Some(process);
+                lab.backends[i - 1] = Some(lab.launch_backend(i)?);
             }
             for i in 1..=n {
                 lab.wait_backend(i)?;
@@ -117,14 +124,18 @@ impl Lab {
             dir,
             owned: false,
             spawned: AtomicUsize::new(0),
+            // Starts at the pool's beginning: addresses added through the
+            // handle that built the lab are not known here, so add extra
+            // addresses through one handle per lab only.
+            extra_next: Mutex::new(0),
         })
     }
 
     /// Leave the lab (and its backends) running after this handle is gone;
     /// returns the prefix for `xvs-lab down --prefix`.
     pub fn leak(mut self) -> String {
-        for process in self.backends.drain(..).flatten() {
-            process.detach();
+        for backend in self.backends.drain(..).flatten() {
+            backend.process.detach();
         }
         self.owned = false;
         self.names.prefix().to_owned()
@@ -273,31 +284,59 @@ impl Lab {
 
     /// The backend of real server `i`, if the lab runs it.
     pub fn backend_mut(&mut self, i: usize) -> Option<&mut LabProcess> {
-        self.backends.get_mut(i.checked_sub(1)?)?.as_mut()
+        self.backends
+            .get_mut(i.checked_sub(1)?)?
+            .as_mut()
+            .map(|b| &mut b.process)
+    }
+
+    /// Real server `i`'s backend state directory (`<lab dir>/state-rsI`):
+    /// the files lab-backend.py reads on every request (see
+    /// [`set_health_status`](Self::set_health_status) and its siblings).
+    pub fn state_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("state-rs{i}"))
+    }
+
+    /// Fail unless real server `i` exists.
+    pub(crate) fn check_rs(&self, i: usize) -> Result<(), LabError> {
+        if i == 0 || i > self.spec.real_servers {
+            return Err(LabError::Spec(format!(
+                "no real server {i} (the lab has 1..={})",
+                self.spec.real_servers
+            )));
+        }
+        Ok(())
     }
 
     /// Stop real server `i`'s backend (a real server whose service died,
     /// for health-check tests).
     pub fn stop_backend(&mut self, i: usize) -> Result<(), LabError> {
-        if let Some(mut process) = self
+        if let Some(mut backend) = self
             .backends
             .get_mut(i.wrapping_sub(1))
             .and_then(Option::take)
         {
-            process.stop()?;
+            backend.process.stop()?;
         }
         Ok(())
     }
 
-    /// (Re)start real server `i`'s backend and wait until it listens.
+    /// (Re)start real server `i`'s backend and wait until it listens. It
+    /// serves HTTPS when [`write_tls`](Self::write_tls) put a certificate
+    /// in its state directory before this call.
     pub fn start_backend(&mut self, i: usize) -> Result<(), LabError> {
-        if i == 0 || i > self.spec.real_servers {
-            return Err(LabError::Spec(format!("no real server {i}")));
-        }
+        self.check_rs(i)?;
         self.stop_backend(i)?;
-        let log = self.dir.join(format!("backend-rs{i}.log"));
-        self.backends[i - 1] = Some(backends::start(&self.ns_rs(i), &self.rs_name(i), &log)?);
+        self.backends[i - 1] = Some(self.launch_backend(i)?);
         self.wait_backend(i)
+    }
+
+    /// Start real server `i`'s backend (not waiting for it).
+    fn launch_backend(&self, i: usize) -> Result<Backend, LabError> {
+        let state = self.state_dir(i);
+        std::fs::create_dir_all(&state).map_err(|e| LabError::io(&state, e))?;
+        let log = self.dir.join(format!("backend-rs{i}.log"));
+        backends::start(&self.ns_rs(i), &self.rs_name(i), &state, &log)
     }
 
     fn wait_backend(&mut self, i: usize) -> Result<(), LabError> {
@@ -307,7 +346,7 @@ impl Lab {
             .get_mut(i.wrapping_sub(1))
             .and_then(Option::as_mut)
         {
-            Some(process) => backends::wait_ready(&ns, process, backends::READY_TIMEOUT),
+            Some(backend) => backends::wait_ready(&ns, backend, backends::READY_TIMEOUT),
             None => Err(LabError::Spec(format!("no backend on real server {i}"))),
         }
     }
@@ -381,8 +420,8 @@ impl Drop for Lab {
         }
         // Backends first, politely; then whatever else runs in the
         // namespaces is killed by the teardown.
-        for mut process in self.backends.drain(..).flatten() {
-            let _ = process.stop();
+        for mut backend in self.backends.drain(..).flatten() {
+            let _ = backend.process.stop();
         }
         if let Err(e) = Lab::teardown_prefix(self.names.prefix()) {
             eprintln!("xvs-lab: tearing down lab {}: {e}", self.names.prefix());

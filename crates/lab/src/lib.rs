@@ -21,27 +21,40 @@
 //! the namespace it configures; only 198.18.0.0/15 and fd00::/8 are used.
 //! A [`Lab`] tears everything down when dropped, also when a test panics.
 //!
+//! Each real server's backend (scripts/lab-backend.py) serves HTTP on 80
+//! and 8080 (`/health` answers what the test set), UDP echo on 53 and 5353,
+//! DNS on UDP 5300, SMTP on TCP 2525, and HTTPS on 443 once given a
+//! certificate; a test makes a real server unhealthy by writing its state
+//! files ([`Lab::set_health_status`], [`Lab::set_dns_rcode`], ...) or by
+//! cutting it off ([`Lab::blackhole`], [`Lab::drop_icmp_echo`]), and gives
+//! it many addresses with [`Lab::add_backend_addresses`].
+//!
 //! Layer: test support (drives `ip`, `sysctl`, `nft`, `ss` and the Python
 //! scripts scripts/lab-backend.py and scripts/lab-client.py).
 
 mod backends;
 mod client;
 mod error;
+mod extra;
+mod faults;
 mod lab;
 mod names;
 mod nft;
 mod process;
 mod spec;
+mod state;
 mod topology;
 
 pub use backends::{scripts_dir, READY_TIMEOUT};
 pub use client::{ClientOptions, ClientReport, Target, DEFAULT_TIMEOUT};
 pub use error::LabError;
+pub use faults::FAULT_TABLE;
 pub use lab::{lab_dir, parse_mac, Lab};
 pub use names::MAX_PREFIX_LEN;
 pub use nft::kernel_nat_ruleset;
 pub use process::{LabProcess, TERM_GRACE};
 pub use spec::*;
+pub use state::{BODY_FILE, CERT_FILE, DNS_RCODE_FILE, KEY_FILE, SMTP_BANNER_FILE, STATUS_FILE};
 pub use topology::list_namespaces;
 
 use std::io::Write;

@@ -34,9 +34,27 @@ pub const DEFAULT_LOCAL6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 2, 0, 0, 0, 0x2
 /// Prefix lengths of the two segments.
 pub const PREFIX_LEN4: u8 = 24;
 pub const PREFIX_LEN6: u8 = 64;
-/// Ports every lab backend serves (lab-backend.py).
+/// Ports every lab backend serves (lab-backend.py): HTTP, and UDP echo.
 pub const HTTP_PORTS: [u16; 2] = [80, 8080];
 pub const UDP_PORTS: [u16; 2] = [53, 5353];
+/// HTTPS, the HTTP handler behind TLS: served only when the backend's
+/// state directory holds `cert.pem` and `key.pem` at start
+/// ([`Lab::write_tls`](crate::Lab::write_tls)).
+pub const HTTPS_PORT: u16 = 443;
+/// UDP: a DNS responder whose RCODE a test sets
+/// ([`Lab::set_dns_rcode`](crate::Lab::set_dns_rcode)).
+pub const DNS_PORT: u16 = 5300;
+/// TCP: an SMTP banner server (220 banner, HELO, QUIT).
+pub const SMTP_PORT: u16 = 2525;
+/// The HTTP path whose status and body a test sets
+/// ([`Lab::set_health_status`](crate::Lab::set_health_status)).
+pub const HEALTH_PATH: &str = "/health";
+/// Where [`Lab::add_backend_addresses`](crate::Lab::add_backend_addresses)
+/// takes extra real-server addresses from: 198.19.0.0/16, inside the test
+/// range and away from the client and real-server segments (198.18.0.0/24,
+/// 198.18.1.0/24).
+pub const EXTRA_POOL4: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
+pub const EXTRA_POOL4_LEN: u8 = 16;
 /// Real servers are 198.18.1.11 upwards; this many keeps them below the
 /// default local address 198.18.1.200.
 pub const MAX_REAL_SERVERS: usize = 100;
@@ -205,6 +223,11 @@ impl LabSpec {
                     "{addr} is already a client, director or real-server address of the lab"
                 )));
             }
+            if in_extra_pool(addr) {
+                return Err(LabError::Spec(format!(
+                    "{addr} is in {EXTRA_POOL4}/{EXTRA_POOL4_LEN}, kept for extra real-server addresses"
+                )));
+            }
         }
         Ok(())
     }
@@ -298,6 +321,17 @@ pub fn in_test_ranges(addr: IpAddr) -> bool {
     }
 }
 
+/// True for addresses of [`EXTRA_POOL4`]/[`EXTRA_POOL4_LEN`].
+pub fn in_extra_pool(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX << (32 - EXTRA_POOL4_LEN);
+            u32::from(a) & mask == u32::from(EXTRA_POOL4)
+        }
+        IpAddr::V6(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +399,21 @@ mod tests {
             "198.19.255.1".parse().unwrap_or(IpAddr::V4(CLIENT4))
         ));
         assert!(!in_test_ranges(IpAddr::V4(Ipv4Addr::new(198, 20, 0, 1))));
+    }
+
+    #[test]
+    fn the_extra_pool_is_a_test_range_kept_from_vips() {
+        let first = IpAddr::V4(EXTRA_POOL4);
+        let last = IpAddr::V4(Ipv4Addr::new(198, 19, 255, 255));
+        assert!(in_extra_pool(first) && in_extra_pool(last));
+        assert!(in_test_ranges(first) && in_test_ranges(last));
+        assert!(!in_extra_pool(IpAddr::V4(DEFAULT_VIP4)));
+        assert!(!in_extra_pool(IpAddr::V4(rs_addr4(MAX_REAL_SERVERS))));
+        let spec = LabSpec {
+            vips4: vec![Ipv4Addr::new(198, 19, 3, 1)],
+            ..LabSpec::default()
+        };
+        assert!(spec.validate().is_err());
     }
 
     #[test]
