@@ -7,8 +7,11 @@
 //!
 //! Layer: health (pure; no sockets, clocks or threads). See DESIGN.md.
 
+pub mod dns;
 pub mod http;
+pub mod smtp;
 pub mod spec;
 
 pub use http::Progress;
+pub use smtp::SmtpStep;
 pub use spec::*;
