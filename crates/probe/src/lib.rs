@@ -9,8 +9,10 @@
 
 pub mod dns;
 pub mod http;
+pub mod icmp;
 pub mod smtp;
 pub mod spec;
+pub mod udp;
 
 pub use http::Progress;
 pub use smtp::SmtpStep;
