@@ -256,6 +256,22 @@ fn head_larger_than_the_bound_fails() {
 }
 
 #[test]
+fn head_ending_past_the_bound_fails_however_it_is_read() {
+    // The end is searched for in the first MAX_HEAD_LEN bytes only, so a
+    // large read cannot see an end that small reads would not.
+    let req = request(HttpProtocol::Http10);
+    let mut response = b"HTTP/1.0 200 OK\r\nX: ".to_vec();
+    response.resize(MAX_HEAD_LEN + 10, b'a');
+    response.extend_from_slice(b"\r\n\r\n");
+    let want = Outcome::fail(format!(
+        "response header too large (no end within {MAX_HEAD_LEN} bytes)"
+    ));
+    assert_eq!(run(&req, &[&response]), want, "one read");
+    let pieces: Vec<&[u8]> = response.chunks(1000).collect();
+    assert_eq!(run(&req, &pieces), want, "1000-byte reads");
+}
+
+#[test]
 fn non_http_answer_is_malformed() {
     let req = request(HttpProtocol::Http10);
     let reason = fail_reason(run(&req, &[b"SSH-2.0-OpenSSH_9.6\r\n\r\n"]));
