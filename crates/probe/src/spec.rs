@@ -64,7 +64,10 @@ pub enum ProbeKind {
         name: String,
     },
     /// SMTP_CHECK: banner 220, `HELO name` answered 250, `QUIT`.
-    Smtp { endpoint: Endpoint, helo_name: String },
+    Smtp {
+        endpoint: Endpoint,
+        helo_name: String,
+    },
     /// MISC_CHECK: run the program; exit 0 passes. With `dynamic`, exit 1
     /// fails and 2-255 pass with weight `status - 2`.
     Misc { script: Script, dynamic: bool },
@@ -142,10 +145,14 @@ pub enum DynamicWeight {
 /// How one probe ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Pass { weight: Option<DynamicWeight> },
+    Pass {
+        weight: Option<DynamicWeight>,
+    },
     /// `reason` is for people: "HTTP 500", "connect timeout after 3 s",
     /// "digest mismatch", "exit status 1".
-    Fail { reason: String },
+    Fail {
+        reason: String,
+    },
 }
 
 impl Outcome {
