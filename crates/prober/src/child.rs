@@ -30,8 +30,8 @@ use xvs_config::Script;
 use xvs_probe::Outcome;
 
 use crate::net::{describe, describe_errno};
-use crate::pending::misc;
 use crate::task::{Ctx, Step};
+use xvs_probe::misc;
 
 /// How long a child has between SIGTERM and SIGKILL (keepalived: 2 s).
 pub(crate) const TERM_GRACE: Duration = Duration::from_secs(2);

@@ -15,8 +15,8 @@ use mio::{Interest, Registry};
 use xvs_probe::{Endpoint, Outcome, UdpExpect};
 
 use crate::net::{self, describe, icmp_error_reason, secs};
-use crate::pending::{dns, udp};
 use crate::task::{Ctx, Step};
+use xvs_probe::{dns, udp};
 
 #[derive(Debug)]
 enum Kind {

@@ -13,7 +13,7 @@ use std::path::Path;
 use xvs_probe::Outcome;
 
 use crate::net::describe;
-use crate::pending::file;
+use xvs_probe::file;
 
 /// keepalived reads a tracked file's first line; 4 KiB holds any number.
 pub(crate) const MAX_LEN: u64 = 4096;

@@ -28,9 +28,9 @@ use nix::sys::socket::{
 use xvs_probe::Outcome;
 
 use crate::net::{describe_errno, secs};
-use crate::pending::icmp;
 use crate::slots::{icmp_token, SlotRef};
 use crate::task::{Ctx, Step};
+use xvs_probe::icmp;
 
 /// Echo payload: enough to be recognisable in a capture.
 const PAYLOAD: &[u8] = b"xvs health check";

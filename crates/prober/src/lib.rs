@@ -36,7 +36,6 @@ mod http;
 mod icmp;
 mod limits;
 mod net;
-mod pending;
 mod slots;
 mod smtp;
 mod task;

@@ -10,9 +10,9 @@ use mio::Registry;
 use xvs_probe::{Endpoint, Outcome};
 
 use crate::net::{self, describe, secs};
-use crate::pending::smtp::{Dialog, SmtpStep};
 use crate::task::{Ctx, Step};
 use crate::tcp::register_stream;
+use xvs_probe::smtp::{Dialog, SmtpStep};
 
 #[derive(Debug)]
 pub(crate) struct SmtpTask {
