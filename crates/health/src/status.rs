@@ -194,9 +194,9 @@ impl Status {
                     let _ = write!(out, "       {} {} {}", c.kind, c.target, up_down(c.up));
                     match (&c.last_result, c.since_last_result_secs, c.last_latency_ms) {
                         (Some(result), Some(ago), Some(ms)) => {
-                            let _ = write!(out, ": {result} {ago}s ago in {ms:.1} ms");
+                            let _ = write!(out, ", last {result} ({ago}s ago, {ms:.1} ms)");
                         }
-                        _ => out.push_str(": not run yet"),
+                        _ => out.push_str(", not run yet"),
                     }
                     if c.consecutive_failures > 0 {
                         let _ = write!(

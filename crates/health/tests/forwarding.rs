@@ -334,6 +334,10 @@ fn omega_runs_the_down_notifiers_at_shutdown() {
     let mut no_omega = svc.clone();
     no_omega.health.omega = false;
     no_omega.port = 81;
+    no_omega.health.quorum_down = Some(script("/bin/other-quorum-down"));
+    for r in &mut no_omega.real_servers {
+        r.health.notify_down = Some(script("/bin/other-down"));
+    }
     let snap = snapshot(vec![svc, no_omega]);
     let mut rig = Rig::new(&snap);
     rig.run_until(secs(1), fail_for(&[RS2]));
