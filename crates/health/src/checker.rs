@@ -14,10 +14,14 @@
 //! `retry_it` starts at `retry` (check_data.c, "one failure is enough
 //! initially"), so a check that fails at start-up is down at once, while a
 //! running up checker goes down after `retry + 1` consecutive failures.
+//!
+//! HTTP_GET and SSL_GET differ in one delay: once a URL is declared
+//! failed, check_http.c waits max(delay_before_retry, delay_loop) before
+//! each further attempt, not delay_loop.
 
 use std::time::Duration;
 
-use xvs_config::HealthCheck;
+use xvs_config::{HealthCheck, HealthCheckKind};
 
 /// keepalived's `is_up`, `has_run` and `retry_it` of one checker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +87,7 @@ impl RetryState {
             } else {
                 Verdict::FirstRunFailed
             };
-            return (verdict, check.delay_loop);
+            return (verdict, down_delay(check));
         }
         if was_up {
             self.retry_it = self.retry_it.saturating_add(1);
@@ -94,14 +98,26 @@ impl RetryState {
                 check.delay_before_retry,
             );
         }
-        (Verdict::Steady, check.delay_loop)
+        (Verdict::Steady, down_delay(check))
+    }
+}
+
+/// The wait after a failure that leaves the checker down.
+fn down_delay(check: &HealthCheck) -> Duration {
+    match check.kind {
+        // check_http.c http_get_retry/epilog: with a failed URL the next
+        // attempt waits the longer of the two.
+        HealthCheckKind::Http(_) | HealthCheckKind::Ssl(..) => {
+            check.delay_loop.max(check.delay_before_retry)
+        }
+        _ => check.delay_loop,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xvs_config::HealthCheckKind;
+    use xvs_config::{HttpCheck, HttpProtocol};
 
     fn tcp(retry: u32, alpha: bool) -> HealthCheck {
         HealthCheck {
@@ -195,5 +211,40 @@ mod tests {
         assert_eq!(s.record(false, &c), (Verdict::FirstRunFailed, LOOP));
         assert_eq!(s.record(false, &c), (Verdict::Steady, LOOP));
         assert_eq!(s.record(true, &c), (Verdict::Recovered, LOOP));
+    }
+
+    #[test]
+    fn a_failed_http_check_waits_the_longer_delay() {
+        let mut c = tcp(1, false);
+        c.kind = HealthCheckKind::Http(HttpCheck {
+            urls: vec![],
+            protocol: HttpProtocol::Http10,
+        });
+        c.delay_loop = Duration::from_secs(1);
+        c.delay_before_retry = Duration::from_secs(3);
+        let mut s = RetryState::start(&c);
+        assert_eq!(
+            s.record(false, &c),
+            (Verdict::Failed { after_retries: 0 }, Duration::from_secs(3))
+        );
+        assert_eq!(
+            s.record(false, &c),
+            (Verdict::Steady, Duration::from_secs(3))
+        );
+        assert_eq!(
+            s.record(true, &c),
+            (Verdict::Recovered, Duration::from_secs(1))
+        );
+        assert_eq!(
+            s.record(false, &c),
+            (Verdict::Retrying { attempt: 1 }, Duration::from_secs(3))
+        );
+        // TCP_CHECK keeps delay_loop while down.
+        c.kind = HealthCheckKind::Tcp;
+        let mut s = RetryState::start(&c);
+        assert_eq!(
+            s.record(false, &c),
+            (Verdict::Failed { after_retries: 0 }, Duration::from_secs(1))
+        );
     }
 }

@@ -87,24 +87,34 @@ impl Monitor {
         if self.stopped {
             return None;
         }
-        let &(at, slot) = self.probe_timers.first()?;
-        if at > now {
-            return None;
+        loop {
+            let &(at, slot) = self.probe_timers.first()?;
+            if at > now {
+                return None;
+            }
+            self.probe_timers.remove(&(at, slot));
+            let Some(rs) = self
+                .services
+                .get_mut(slot.service)
+                .and_then(|svc| svc.servers.get_mut(slot.server))
+            else {
+                continue;
+            };
+            let key = rs.key;
+            let Some(chk) = rs.checkers.get_mut(slot.checker) else {
+                continue;
+            };
+            chk.due = None;
+            let id = self.next_probe;
+            self.next_probe = self.next_probe.wrapping_add(1);
+            chk.in_flight = Some(id);
+            self.in_flight.insert(id, slot);
+            let random = match &chk.config.kind {
+                HealthCheckKind::Udp(u) if u.payload.is_none() => self.rng.bytes16(),
+                _ => [0; 16],
+            };
+            return Some((id, build_probe(&chk.config, key, random)));
         }
-        self.probe_timers.remove(&(at, slot));
-        let svc = self.services.get_mut(slot.service)?;
-        let rs = svc.servers.get_mut(slot.server)?;
-        let chk = rs.checkers.get_mut(slot.checker)?;
-        chk.due = None;
-        let id = self.next_probe;
-        self.next_probe = self.next_probe.wrapping_add(1);
-        chk.in_flight = Some(id);
-        self.in_flight.insert(id, slot);
-        let random = match &chk.config.kind {
-            HealthCheckKind::Udp(u) if u.payload.is_none() => self.rng.bytes16(),
-            _ => [0; 16],
-        };
-        Some((id, build_probe(&chk.config, rs.key, random)))
     }
 
     /// The outcome of probe `id`. `latency` is shown by `status`. Unknown
