@@ -128,3 +128,69 @@ pub fn response(status: u16, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// One line of /proc/<pid>/stat that matters here.
+pub struct ProcStat {
+    pub pid: u32,
+    pub state: char,
+    pub ppid: u32,
+    pub pgrp: u32,
+}
+
+/// Every process on the host, as /proc shows it now.
+pub fn processes() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // "pid (comm) S ppid pgrp ...": comm may hold spaces and parens.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let mut fields = rest.split(' ');
+            let state = fields.next()?.chars().next()?;
+            let ppid = fields.next()?.parse().ok()?;
+            let pgrp = fields.next()?.parse().ok()?;
+            Some(ProcStat {
+                pid,
+                state,
+                ppid,
+                pgrp,
+            })
+        })
+        .collect()
+}
+
+/// Zombie children of this test process.
+pub fn zombie_children() -> Vec<u32> {
+    let me = std::process::id();
+    processes()
+        .into_iter()
+        .filter(|p| p.ppid == me && p.state == 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Live (not zombie) members of process group `pgrp`.
+pub fn live_group_members(pgrp: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgrp && p.state != 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Waits up to `bound` for `done()`; whether it came true.
+pub fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
