@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use xvs_config::{Snapshot, VirtualService};
-use xvs_health::{apply, HealthView};
+use xvs_health::{apply, Event, HealthView};
 
 const RS1: &str = "198.18.1.11";
 const RS2: &str = "198.18.1.12";
@@ -92,7 +92,10 @@ fn quorum_hysteresis_has_no_flapping_and_one_script_per_transition() {
     let snap = snapshot(vec![quorum_service(3, 1)]);
     let mut rig = Rig::new(&snap);
     assert!(rig.quorum_up(), "4 live at start");
-    assert!(rig.events.is_empty(), "the initial state is silent");
+    assert!(
+        rig.events.is_empty(),
+        "nothing happens after start-up until a check"
+    );
     // Failing one more server every 10 s: live 3, 2, 1, then recovering.
     let plans: [&'static [&'static str]; 7] = [
         &[RS1],
@@ -130,21 +133,34 @@ fn quorum_hysteresis_has_no_flapping_and_one_script_per_transition() {
 }
 
 #[test]
-fn starting_below_quorum_is_silent_without_a_sorry_server() {
+fn start_up_settles_the_quorum_as_keepalived() {
     let mut snap = snapshot(vec![quorum_service(3, 2)]);
     let rig = Rig::new(&snap);
     assert!(!rig.quorum_up(), "4 < 3 + 2");
-    assert!(rig.events.is_empty());
+    assert!(
+        rig.start_events.is_empty(),
+        "below quorum without a sorry server, start-up is silent: {:?}",
+        rig.start_events
+    );
     // With a sorry server keepalived starts "with quorum down": the
     // sorry server goes in and quorum_down runs.
     snap.services[0].health.sorry_server = Some(sorry(SORRY, 7));
     let rig = Rig::new(&snap);
-    assert_eq!(rig.scripts(), ["/bin/quorum-down"]);
-    assert!(rig.logs()[0].contains("starting with quorum down"));
+    assert_eq!(rig.start_scripts(), ["/bin/quorum-down"]);
+    assert!(
+        matches!(&rig.start_events[0], Event::Log(l) if l.contains("starting with quorum down"))
+    );
     assert_eq!(
         weights(&apply(&snap, rig.monitor.view())),
         [(SORRY.to_string(), 7)]
     );
+    // A service that meets its quorum at start "gains" it at once, as
+    // keepalived's init_service_vs does: quorum_up runs.
+    let snap = snapshot(vec![quorum_service(3, 1)]);
+    let rig = Rig::new(&snap);
+    assert!(rig.quorum_up(), "4 >= 3 + 1");
+    assert_eq!(rig.start_scripts(), ["/bin/quorum-up"]);
+    assert!(rig.scripts().is_empty());
 }
 
 #[test]

@@ -226,19 +226,30 @@ pub(crate) fn settle_quorum(svc: &mut ServiceState, events: &mut VecDeque<Event>
     }
 }
 
-/// keepalived's "Starting with quorum down": a service that starts below
-/// its quorum with a sorry server puts the sorry server in and runs
-/// quorum_down (ipwrapper.c `update_quorum_state(vs, init)`).
+/// The quorum at start-up, as keepalived's `init_service_vs` settles it:
+/// it computes the quorum before any real server is live, so a service
+/// that meets its quorum "gains" it at once and runs quorum_up; one that
+/// starts below it with a sorry server puts the sorry server in and runs
+/// quorum_down ("Starting with quorum down"); one below it without a
+/// sorry server says nothing (ipwrapper.c `update_quorum_state(vs, init)`).
 pub(crate) fn start_quorum(svc: &ServiceState, events: &mut VecDeque<Event>) {
-    if svc.quorum_up || svc.health.sorry_server.is_none() {
+    let (sum, q, h) = (svc.live_weight(), svc.health.quorum, svc.health.hysteresis);
+    if svc.quorum_up {
+        events.push_back(Event::Log(format!(
+            "{}: quorum gained at start (live weight {sum}, quorum {q}, hysteresis {h})",
+            svc.label
+        )));
+        if let Some(script) = &svc.health.quorum_up {
+            events.push_back(Event::RunScript(script.clone()));
+        }
+        return;
+    }
+    if svc.health.sorry_server.is_none() {
         return;
     }
     events.push_back(Event::Log(format!(
-        "{}: starting with quorum down (live weight {}, quorum {}, hysteresis {})",
-        svc.label,
-        svc.live_weight(),
-        svc.health.quorum,
-        svc.health.hysteresis
+        "{}: starting with quorum down (live weight {sum}, quorum {q}, hysteresis {h})",
+        svc.label
     )));
     sorry_log(svc, true, events);
     if let Some(script) = &svc.health.quorum_down {

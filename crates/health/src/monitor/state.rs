@@ -80,8 +80,8 @@ pub(crate) fn later(now: Instant, d: Duration) -> Instant {
 }
 
 impl ServiceState {
-    /// A service as at start-up (quorum computed silently; the caller
-    /// handles keepalived's "Starting with quorum down").
+    /// A service as at start-up (the caller settles the quorum as keepalived
+    /// does at start-up: `settle::start_quorum`).
     pub(crate) fn start(cfg: &VirtualService, now: Instant, rng: &mut SplitMix64) -> ServiceState {
         let servers = cfg
             .real_servers

@@ -164,7 +164,9 @@ pub struct Rig {
     pub monitor: Monitor,
     pub base: Instant,
     pub now: Instant,
-    /// Every event polled so far.
+    /// What start-up queued (keepalived's quorum at start).
+    pub start_events: Vec<Event>,
+    /// Every event polled since.
     pub events: Vec<Event>,
     /// (time since base, target) of every probe started.
     pub probes: Vec<(Duration, String)>,
@@ -181,10 +183,12 @@ impl Rig {
             monitor: Monitor::new(snap, base, seed),
             base,
             now: base,
+            start_events: Vec::new(),
             events: Vec::new(),
             probes: Vec::new(),
         };
-        rig.drain();
+        rig.start_events = rig.drain();
+        rig.events.clear();
         rig
     }
 
@@ -285,16 +289,25 @@ impl Rig {
             .collect()
     }
 
-    /// The programs run so far, in order.
+    /// The programs run so far (after start-up), in order.
     pub fn scripts(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::RunScript(s) => Some(s.display()),
-                Event::Log(_) => None,
-            })
-            .collect()
+        scripts_of(&self.events)
     }
+
+    /// The programs start-up ran.
+    pub fn start_scripts(&self) -> Vec<String> {
+        scripts_of(&self.start_events)
+    }
+}
+
+fn scripts_of(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RunScript(s) => Some(s.display()),
+            Event::Log(_) => None,
+        })
+        .collect()
 }
 
 pub fn pass() -> Outcome {
