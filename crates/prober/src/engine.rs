@@ -523,3 +523,21 @@ impl Drop for Prober {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_can_move_to_the_control_thread() {
+        fn send<T: Send>() {}
+        send::<Prober>();
+        send::<Finished>();
+    }
+
+    #[test]
+    fn a_cap_of_zero_still_runs_probes_one_at_a_time() {
+        let prober = Prober::new(ProberConfig { max_in_flight: 0 }).expect("prober");
+        assert_eq!(prober.max_in_flight, 1);
+    }
+}
