@@ -149,6 +149,39 @@ fn a_program_that_ignores_sigterm_is_killed_with_its_whole_group() {
 }
 
 #[test]
+fn what_a_terminated_program_leaves_in_its_group_is_killed_too() {
+    let _serial = serial();
+    let pid_file = temp_path("misc.pid");
+    let path = pid_file.to_str().unwrap();
+    // The leader dies of SIGTERM; its child in the group ignores it.
+    let leaves_a_child = script(&[
+        "sh",
+        "-c",
+        "echo $$ > \"$0\"; (trap '' TERM; sleep 30) & wait",
+        path,
+    ]);
+    let mut prober = prober();
+    let done = run_one(
+        &mut prober,
+        probe(Duration::from_secs(1), misc(leaves_a_child, false)),
+    );
+    assert_eq!(reason(&done), "timed out after the misc_timeout");
+    let group: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = std::fs::remove_file(&pid_file);
+    assert!(
+        eventually(Duration::from_secs(5), || live_group_members(group)
+            .is_empty()),
+        "process group {group} still has {:?}",
+        live_group_members(group)
+    );
+    assert_no_zombies();
+}
+
+#[test]
 fn the_environment_is_path_alone() {
     let _serial = serial();
     let mut prober = prober();

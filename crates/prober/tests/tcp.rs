@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -23,6 +24,28 @@ fn a_listening_port_passes() {
     );
     assert!(done.outcome.is_pass(), "{done:?}");
     assert_eq!(prober.in_flight(), 0);
+}
+
+#[test]
+fn the_connection_is_reset_at_once_not_left_in_time_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let mut prober = prober();
+    let done = run_one(
+        &mut prober,
+        probe(Duration::from_secs(5), ProbeKind::Tcp(endpoint(target))),
+    );
+    assert!(done.outcome.is_pass(), "{done:?}");
+    // The server finds a reset where a FIN would read as end of file.
+    let (mut accepted, _) = listener.accept().unwrap();
+    accepted
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let read = accepted.read(&mut [0u8; 16]);
+    assert_eq!(
+        read.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
 }
 
 #[test]
