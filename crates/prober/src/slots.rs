@@ -195,6 +195,60 @@ mod tests {
         assert_eq!(classify(icmp_token(7)), TokenKind::Icmp(7));
     }
 
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert,
+        /// Remove the n-th reference ever handed out (live or stale).
+        Remove(usize),
+        Get(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Op::Insert),
+            any::<usize>().prop_map(Op::Remove),
+            any::<usize>().prop_map(Op::Get),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Against a map of the live references: a reference finds its
+        /// own value while it lives, and nothing once removed, however
+        /// slots are reused; `next_ref` predicts `insert`.
+        #[test]
+        fn slots_behave_like_a_map_of_live_references(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut slots = Slots::new();
+            let mut model = std::collections::HashMap::new();
+            let mut handed_out: Vec<SlotRef> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Insert => {
+                        let predicted = slots.next_ref();
+                        let r = slots.insert(n);
+                        proptest::prop_assert_eq!(predicted, r);
+                        proptest::prop_assert!(model.insert(r, n).is_none());
+                        handed_out.push(r);
+                    }
+                    Op::Remove(i) if !handed_out.is_empty() => {
+                        let r = handed_out[i % handed_out.len()];
+                        proptest::prop_assert_eq!(slots.remove(r), model.remove(&r));
+                    }
+                    Op::Get(i) if !handed_out.is_empty() => {
+                        let r = handed_out[i % handed_out.len()];
+                        proptest::prop_assert_eq!(slots.get_mut(r).copied(), model.get(&r).copied());
+                    }
+                    Op::Remove(_) | Op::Get(_) => {}
+                }
+                let mut live = slots.refs();
+                live.sort_by_key(|r| (r.index, r.generation));
+                let mut expected: Vec<SlotRef> = model.keys().copied().collect();
+                expected.sort_by_key(|r| (r.index, r.generation));
+                proptest::prop_assert_eq!(live, expected);
+            }
+        }
+    }
+
     #[test]
     fn generations_wrap_within_31_bits_and_skip_zero() {
         assert_eq!(next_generation(GENERATION_MASK), 1);

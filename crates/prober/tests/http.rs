@@ -221,3 +221,20 @@ fn a_refused_connection_fails_at_once() {
     );
     assert_eq!(reason(&done), "connection refused");
 }
+
+#[test]
+fn garbage_from_the_server_fails_the_probe_and_nothing_else() {
+    let mut bytes = vec![0u8; 70_000];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = (i * 131 % 251) as u8;
+    }
+    let noisy = http_server(bytes);
+    let healthy = http_server(response(200, "ok"));
+    let mut prober = prober();
+    let request = || vec![get("/", vec![(200, 299)], None)];
+    prober.start(1, probe(Duration::from_secs(5), http(noisy, request())));
+    prober.start(2, probe(Duration::from_secs(5), http(healthy, request())));
+    let done = run(&mut prober, 2, Duration::from_secs(30));
+    assert!(!by_id(&done, 1).outcome.is_pass(), "{done:?}");
+    assert!(by_id(&done, 2).outcome.is_pass(), "{done:?}");
+}

@@ -247,3 +247,22 @@ fn a_server_that_does_not_speak_tls_times_out_in_the_handshake() {
     );
     assert_eq!(reason(&done), "TLS handshake timeout after 1 s");
 }
+
+#[test]
+fn a_server_answering_garbage_fails_the_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nnot TLS at all");
+        }
+    });
+    let mut prober = prober();
+    let done = run_one(
+        &mut prober,
+        probe(Duration::from_secs(5), ssl_get(target, params(None, None))),
+    );
+    let why = reason(&done);
+    assert!(why.starts_with("TLS handshake: "), "{why}");
+}
