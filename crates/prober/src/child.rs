@@ -113,8 +113,17 @@ fn identity(script: &Script) -> Result<Identity, String> {
     Ok(who)
 }
 
+/// Unit tests set this to run the engine as on a kernel without pidfds.
+#[cfg(test)]
+pub(crate) static NO_PIDFD: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Opens a pidfd for `pid`; `None` where the kernel has none.
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    #[cfg(test)]
+    if NO_PIDFD.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
     let pid = libc::pid_t::try_from(pid).ok()?;
     // SAFETY: pidfd_open(2) takes a pid and flags and returns a new file
     // descriptor or -1; it reads and writes no memory of ours.

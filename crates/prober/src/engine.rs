@@ -110,6 +110,9 @@ struct Queued {
 pub struct Prober {
     poll: Poll,
     events: Events,
+    /// The tokens of one wakeup, copied out of `events` (kept to reuse
+    /// its allocation).
+    ready: Vec<TokenKind>,
     waker: Arc<Waker>,
     max_in_flight: usize,
     slots: Slots<Entry>,
@@ -140,6 +143,7 @@ impl Prober {
         Ok(Prober {
             poll,
             events: Events::with_capacity(1024),
+            ready: Vec::with_capacity(1024),
             waker,
             max_in_flight,
             slots: Slots::new(),
@@ -255,9 +259,11 @@ impl Prober {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        let ready: Vec<TokenKind> = self.events.iter().map(|e| classify(e.token())).collect();
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        ready.extend(self.events.iter().map(|e| classify(e.token())));
         let now = Instant::now();
-        for kind in ready {
+        for &kind in &ready {
             match kind {
                 TokenKind::Waker => {}
                 TokenKind::Icmp(n) => {
@@ -268,6 +274,7 @@ impl Prober {
                 TokenKind::Slot(r) => self.advance(r, now, false),
             }
         }
+        self.ready = ready;
         if self.polled_children > 0 {
             for r in self.slots.refs() {
                 let polled = matches!(
@@ -533,6 +540,49 @@ mod tests {
         fn send<T: Send>() {}
         send::<Prober>();
         send::<Finished>();
+    }
+
+    /// Where the kernel has no pidfd_open, children are polled: they are
+    /// still reaped, and timed out, with the poll capped meanwhile.
+    #[test]
+    fn children_are_polled_where_there_is_no_pidfd() {
+        crate::child::NO_PIDFD.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut prober = Prober::new(ProberConfig { max_in_flight: 4 }).expect("prober");
+        let script = |argv: &[&str]| Script {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            user: None,
+            group: None,
+        };
+        let misc = |argv: &[&str], timeout| Probe {
+            timeout: Duration::from_secs(timeout),
+            kind: ProbeKind::Misc {
+                script: script(argv),
+                dynamic: false,
+            },
+        };
+        prober.start(1, misc(&["true"], 30));
+        prober.start(2, misc(&["sleep", "30"], 1));
+        prober.run_script(&script(&["true"]), Duration::from_secs(30));
+        assert_eq!(prober.polled_children, 3);
+        let mut finished = Vec::new();
+        let started = Instant::now();
+        let give_up = started + Duration::from_secs(60);
+        while (finished.len() < 2 || !prober.slots.refs().is_empty()) && Instant::now() < give_up {
+            prober
+                .poll(Some(Duration::from_secs(60)), &mut finished)
+                .expect("poll");
+        }
+        crate::child::NO_PIDFD.store(false, std::sync::atomic::Ordering::Relaxed);
+        // The script's exit is seen by polling alone: without the capped
+        // poll it would wait for its 30 s deadline.
+        assert!(started.elapsed() < Duration::from_secs(25));
+        assert_eq!(finished.len(), 2, "{finished:?}");
+        assert_eq!(finished[0].id, 1);
+        assert!(finished[0].outcome.is_pass(), "{finished:?}");
+        assert_eq!(finished[1].id, 2);
+        assert!(!finished[1].outcome.is_pass(), "{finished:?}");
+        assert_eq!(prober.polled_children, 0);
+        assert!(prober.slots.refs().is_empty());
     }
 
     #[test]
