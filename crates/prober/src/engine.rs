@@ -307,6 +307,17 @@ impl Prober {
         self.in_flight
     }
 
+    /// Child processes not reaped yet: MISC_CHECK programs, scripts, and
+    /// the killed ones still to be reaped. For a shutdown that lets
+    /// notify scripts finish (poll while this is above 0) before
+    /// `shutdown` kills the rest.
+    pub fn children(&self) -> usize {
+        self.slots
+            .values()
+            .filter(|entry| matches!(entry.task, Task::Child(_)))
+            .count()
+    }
+
     /// Probes waiting for room under `max_in_flight`.
     pub fn queued(&self) -> usize {
         self.queue.len()

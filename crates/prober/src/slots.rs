@@ -133,6 +133,11 @@ impl<T> Slots<T> {
         Some(value)
     }
 
+    /// Every live value.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.cells.iter().filter_map(|cell| cell.value.as_ref())
+    }
+
     /// Every live slot, for the rare whole-table walks (cancel, shutdown).
     pub fn refs(&self) -> Vec<SlotRef> {
         self.cells

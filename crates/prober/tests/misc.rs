@@ -298,12 +298,14 @@ fn a_cancelled_program_is_killed_and_reaped() {
     assert_eq!(prober.in_flight(), 1);
     prober.cancel(9);
     assert_eq!(prober.in_flight(), 0);
+    assert_eq!(prober.children(), 1, "killed, and still to be reaped");
     assert!(eventually(Duration::from_secs(10), || {
         prober
             .poll(Some(Duration::from_millis(50)), &mut finished)
             .unwrap();
-        zombie_children().is_empty()
+        prober.children() == 0
     }));
+    assert!(zombie_children().is_empty(), "{:?}", zombie_children());
     assert!(finished.is_empty(), "a cancelled probe reports nothing");
 }
 
@@ -317,13 +319,15 @@ fn scripts_run_fire_and_forget() {
         Duration::from_secs(10),
     );
     assert_eq!(prober.in_flight(), 0, "scripts are not probes");
+    assert_eq!(prober.children(), 1);
     let mut finished = Vec::new();
     assert!(eventually(Duration::from_secs(10), || {
         prober
             .poll(Some(Duration::from_millis(50)), &mut finished)
             .unwrap();
-        marker.exists() && zombie_children().is_empty()
+        marker.exists() && prober.children() == 0
     }));
+    assert!(zombie_children().is_empty(), "{:?}", zombie_children());
     let _ = std::fs::remove_file(&marker);
     assert!(finished.is_empty());
     assert_eq!(prober.counters().scripts_run, 1);
@@ -371,8 +375,9 @@ fn shutdown_kills_and_reaps_every_child() {
         );
     }
     prober.run_script(&script(&["sleep", "30"]), Duration::from_secs(60));
+    assert_eq!(prober.children(), 4);
     prober.shutdown();
-    assert_eq!(prober.in_flight(), 0);
+    assert_eq!((prober.in_flight(), prober.children()), (0, 0));
     // Reaped by shutdown itself: no poll needed.
     assert!(zombie_children().is_empty(), "{:?}", zombie_children());
 }
