@@ -2,7 +2,9 @@
 //! line in, one text answer out. `xvs list`, `xvs list --stats` and
 //! `xvs metrics` talk to it; so do the end-to-end tests.
 //!
-//! Requests: `list`, `stats`, `stats exact`, `metrics`, `reload`.
+//! Requests: `list`, `stats`, `stats exact`, `metrics`, `reload`,
+//! `status` (the health checker's view: real servers, checkers, quorum) and
+//! `status json` (the same as JSON).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -85,12 +87,25 @@ fn handle(
             crate::export::record(shared, &entries);
             prometheus.render()
         }
+        "status" => match shared.health.load_full() {
+            Some(status) => status.render_text(),
+            None => "health checking is starting\n".to_string(),
+        },
+        "status json" => match shared.health.load_full() {
+            Some(status) => serde_json::to_string_pretty(&*status)
+                .map(|mut s| {
+                    s.push('\n');
+                    s
+                })
+                .unwrap_or_else(|e| format!("error: {e}\n")),
+            None => "error: health checking is starting\n".to_string(),
+        },
         "reload" => {
             reload.store(true, Ordering::Relaxed);
             "reload requested\n".to_string()
         }
         other => format!(
-            "error: unknown request {other:?} (list, stats, stats exact, metrics, reload)\n"
+            "error: unknown request {other:?} (list, stats, stats exact, metrics, reload, status, status json)\n"
         ),
     };
     (&stream).write_all(answer.as_bytes())

@@ -2,8 +2,14 @@
 //! ND and pings for the addresses xvs owns, resolves and ages neighbours,
 //! announces VIPs (gratuitous ARP / unsolicited NA), publishes the
 //! neighbour table and the plan to the workers, reloads the configuration
-//! on SIGHUP (a bad file is rejected and the running plan stays), and
-//! records counters in the metrics facade.
+//! on SIGHUP (a bad file is rejected and the running plan stays), folds the
+//! health checker's verdicts into the plan, and records counters in the
+//! metrics facade.
+//!
+//! The plan the workers run is always `xvs_health::apply(file, view)`: the
+//! configuration file as last loaded, with what health checking makes of
+//! it (dead real servers removed or at weight 0, dynamic and slow-start
+//! weights, the sorry server). Either side changing publishes a new plan.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -16,8 +22,10 @@ use crossbeam::channel::Receiver;
 use xvs_config::{MacAddr, Snapshot};
 use xvs_conn::ConnTable;
 use xvs_dataplane::{route, source_address, DestRegistry, NeighborTable, Plan};
+use xvs_health::HealthView;
 use xvs_xsk::{poll_readable, PacketSocket};
 
+use crate::health::{HealthMsg, HealthThread};
 use crate::l2;
 use crate::neighbor::NeighborCache;
 use crate::shared::{ControlMsg, Shared};
@@ -57,6 +65,12 @@ pub struct Control<L: PlanListener> {
     pub listener: L,
     pub owned: HashSet<IpAddr>,
     pub announcements: Vec<(u64, usize, IpAddr, u32)>,
+    /// The configuration as loaded from the file (MACs resolved).
+    file_snapshot: Arc<Snapshot>,
+    /// The health checker's latest verdicts, and where they arrive.
+    health_view: Arc<HealthView>,
+    from_health: Option<Receiver<Arc<HealthView>>>,
+    health: Option<HealthThread>,
     published_version: u64,
     last_metrics_ms: u64,
 }
@@ -72,6 +86,7 @@ impl<L: PlanListener> Control<L> {
         reload: Arc<AtomicBool>,
         table: Arc<ConnTable>,
         listener: L,
+        file_snapshot: Arc<Snapshot>,
     ) -> Control<L> {
         let mut c = Control {
             shared,
@@ -85,12 +100,30 @@ impl<L: PlanListener> Control<L> {
             listener,
             owned: HashSet::new(),
             announcements: Vec::new(),
+            file_snapshot,
+            health_view: Arc::new(HealthView::default()),
+            from_health: None,
+            health: None,
             published_version: u64::MAX,
             last_metrics_ms: 0,
         };
         let plan = c.shared.plan.load_full();
         c.adopt(&plan);
         c
+    }
+
+    /// Run health checks: `thread` checks, its views arrive on `views`.
+    pub fn attach_health(&mut self, thread: HealthThread, views: Receiver<Arc<HealthView>>) {
+        self.health = Some(thread);
+        self.from_health = Some(views);
+    }
+
+    /// Stop the health thread (after the stop flag is set): omega's
+    /// notifiers run and every child is reaped.
+    pub fn stop_health(&mut self) {
+        if let Some(h) = self.health.take() {
+            h.join();
+        }
     }
 
     /// Learn what a plan means for the control thread: the addresses we
@@ -190,6 +223,10 @@ impl<L: PlanListener> Control<L> {
                     }
                 }
             }
+            if let Some(view) = self.from_health.as_ref().and_then(|r| r.try_iter().last()) {
+                self.health_view = view;
+                self.publish("health");
+            }
             self.cache.poll_probes(now, &mut probes);
             let plan = self.shared.plan.load_full();
             for &(iface, target) in &probes {
@@ -270,44 +307,59 @@ impl<L: PlanListener> Control<L> {
             return;
         };
         let current = self.shared.plan.load_full();
-        match xvs_config::load_file(&path) {
-            Ok(mut snap) => {
-                if let Err(e) = crate::daemon::check_reload_compatible(&current.snapshot, &mut snap)
-                {
-                    eprintln!(
-                        "xvs: reload of {} refused: {e}; keeping version {}",
-                        path.display(),
-                        current.version
-                    );
-                    return;
-                }
-                snap.version = current.version + 1;
-                match Plan::compile(Arc::new(snap), &mut self.registry, Some(&current)) {
-                    Ok(plan) => {
-                        let plan = Arc::new(plan);
-                        self.shared.plan.store(Arc::clone(&plan));
-                        // Then the neighbour slots of its next hops (until
-                        // this lands, workers on the new plan hash).
-                        let neighbors = self.shared.neighbors.load().for_plan(&plan);
-                        self.shared.neighbors.store(Arc::new(neighbors));
-                        self.adopt(&plan);
-                        eprintln!(
-                            "xvs: reloaded {} (version {})",
-                            path.display(),
-                            plan.version
-                        );
-                    }
-                    Err(e) => eprintln!(
-                        "xvs: reload of {} failed: {e}; keeping version {}",
-                        path.display(),
-                        current.version
-                    ),
-                }
+        let mut snap = match xvs_config::load_file(&path) {
+            Ok(snap) => snap,
+            Err(e) => {
+                eprintln!(
+                    "xvs: reload failed: {e}; keeping version {}",
+                    current.version
+                );
+                return;
             }
-            Err(e) => eprintln!(
-                "xvs: reload failed: {e}; keeping version {}",
+        };
+        if let Err(e) = crate::daemon::check_reload_compatible(&self.file_snapshot, &mut snap) {
+            eprintln!(
+                "xvs: reload of {} refused: {e}; keeping version {}",
+                path.display(),
                 current.version
-            ),
+            );
+            return;
+        }
+        let previous = std::mem::replace(&mut self.file_snapshot, Arc::new(snap));
+        if self.publish(&format!("reload of {}", path.display())) {
+            if let Some(h) = &self.health {
+                h.send(HealthMsg::Reconfigure(Arc::clone(&self.file_snapshot)));
+            }
+        } else {
+            self.file_snapshot = previous;
+        }
+    }
+
+    /// Compile `apply(file, health view)` into the next plan and publish
+    /// it: the plan first, then the neighbour slots of its next hops (until
+    /// those land, workers on the new plan hash). `why` is for the log.
+    /// False (and nothing changes) if the plan does not compile.
+    fn publish(&mut self, why: &str) -> bool {
+        let current = self.shared.plan.load_full();
+        let mut snap = xvs_health::apply(&self.file_snapshot, &self.health_view);
+        snap.version = current.version + 1;
+        match Plan::compile(Arc::new(snap), &mut self.registry, Some(&current)) {
+            Ok(plan) => {
+                let plan = Arc::new(plan);
+                self.shared.plan.store(Arc::clone(&plan));
+                let neighbors = self.shared.neighbors.load().for_plan(&plan);
+                self.shared.neighbors.store(Arc::new(neighbors));
+                self.adopt(&plan);
+                eprintln!("xvs: {why}: published version {}", plan.version);
+                true
+            }
+            Err(e) => {
+                eprintln!(
+                    "xvs: {why}: the plan does not compile: {e}; keeping version {}",
+                    current.version
+                );
+                false
+            }
         }
     }
 

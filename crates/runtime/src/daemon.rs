@@ -8,8 +8,9 @@
 //! 4. Per worker: one UMEM and one AF_XDP socket per (interface, queue) the
 //!    worker owns — queue q of every interface goes to worker
 //!    `index(q) % workers` — registered in the steering program's XSKMAP.
-//! 5. Start the pinned workers, the control-socket thread, and run the
-//!    control thread until SIGINT/SIGTERM; SIGHUP reloads.
+//! 5. Start the pinned workers, the control-socket thread, the health-check
+//!    thread, and run the control thread until SIGINT/SIGTERM; SIGHUP
+//!    reloads.
 //! 6. On the way out: stop and join the workers (their sockets close), detach
 //!    the XDP programs, remove the control socket.
 
@@ -110,8 +111,12 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
         || new.global.conn_capacity != current.global.conn_capacity
         || new.global.umem_frames != current.global.umem_frames
         || new.global.ring_size != current.global.ring_size
+        || new.global.health != current.global.health
     {
-        return Err("workers, conn_capacity, umem_frames and ring_size need a restart".into());
+        return Err(
+            "workers, conn_capacity, umem_frames, ring_size and health.max_in_flight need a restart"
+                .into(),
+        );
     }
     if new.interfaces.len() != current.interfaces.len()
         || new
@@ -223,7 +228,12 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     snap.version = 1;
     let nworkers = snap.global.workers.len().max(1);
     let mut registry = DestRegistry::new(nworkers);
-    let plan = Arc::new(Plan::compile(Arc::new(snap.clone()), &mut registry, None)?);
+    // Until the health checker reports, real servers take their initial
+    // state (keepalived: up, or down in alpha mode).
+    let file_snapshot = Arc::new(snap.clone());
+    let mut effective = xvs_health::apply(&file_snapshot, &xvs_health::HealthView::default());
+    effective.version = 1;
+    let plan = Arc::new(Plan::compile(Arc::new(effective), &mut registry, None)?);
 
     let seed = {
         use std::hash::{BuildHasher, Hasher};
@@ -292,6 +302,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         epoch: Instant::now(),
         workers: worker_counters.clone(),
         drivers: driver_counters.clone(),
+        health: arc_swap::ArcSwapOption::empty(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
 
@@ -358,8 +369,17 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         });
     }
 
+    // Check latencies as a real histogram (seconds): from a LAN's
+    // sub-millisecond answers to connect_timeout's seconds.
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full("xvs_health_check_duration_seconds".into()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ],
+        )
+        .and_then(|b| b.install_recorder())
         .ok();
     let api = crate::api::Api::bind(&opts.control_socket).map_err(|source| RunError::Io {
         what: format!("control socket {}", opts.control_socket.display()),
@@ -414,10 +434,23 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         Arc::clone(&reload),
         Arc::clone(&table),
         SteeringSet { steering },
+        Arc::clone(&file_snapshot),
     );
+    let (views_tx, views_rx) = channel::unbounded();
+    let health = crate::health::HealthThread::spawn(
+        Arc::clone(&file_snapshot),
+        Arc::clone(&shared),
+        views_tx,
+    )
+    .map_err(|source| RunError::Io {
+        what: "health-check thread".into(),
+        source,
+    })?;
+    control.attach_health(health, views_rx);
     control.run();
 
     stop.store(true, Ordering::Relaxed);
+    control.stop_health();
     for h in handles {
         let _ = h.join();
     }

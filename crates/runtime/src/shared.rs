@@ -1,15 +1,16 @@
 //! State shared between the control thread and the workers: the published
 //! plan and neighbour table (RCU via arc-swap: workers load once per batch,
-//! the control thread is the only writer), the stop flag, and the messages
-//! workers send to the control thread.
+//! the control thread is the only writer), the health checker's status, the
+//! stop flag, and the messages workers send to the control thread.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use xvs_dataplane::{NeighborTable, Plan, WorkerCounters};
+use xvs_health::Status;
 
 /// Counters of the driver loop itself (the pipeline's are in WorkerCounters).
 #[derive(Debug, Default)]
@@ -51,6 +52,9 @@ pub struct Shared {
     pub epoch: Instant,
     pub workers: Vec<Arc<WorkerCounters>>,
     pub drivers: Vec<Arc<DriverCounters>>,
+    /// The health checker's latest status (`xvs status`), refreshed by the
+    /// health thread; `None` until its first pass.
+    pub health: ArcSwapOption<Status>,
 }
 
 impl Shared {

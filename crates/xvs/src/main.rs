@@ -1,5 +1,6 @@
 //! The `xvs` appliance binary: one executable for running the director and
-//! for operating it (`run`, `check`, `list`, `metrics`, `reload`, `decap`).
+//! for operating it (`run`, `check`, `list`, `status`, `metrics`, `reload`,
+//! `decap`).
 //! Each subcommand lives in its own module; this file only parses the
 //! command line and maps results to exit codes.
 
@@ -56,6 +57,16 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
         control: PathBuf,
     },
+    /// Show the health checker's view: every real server's state, effective
+    /// weight and time since its last transition, each checker's last
+    /// result with its reason, and each service's quorum.
+    Status {
+        /// The same as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
+        control: PathBuf,
+    },
     /// Print the running director's metrics (Prometheus text format).
     Metrics {
         #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
@@ -103,6 +114,9 @@ fn main() -> ExitCode {
                 (true, true) => "stats exact",
             };
             ops::request(&control, what)
+        }
+        Command::Status { json, control } => {
+            ops::request(&control, if json { "status json" } else { "status" })
         }
         Command::Metrics { control } => ops::request(&control, "metrics"),
         Command::Reload { control } => ops::request(&control, "reload"),

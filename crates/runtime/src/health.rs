@@ -1,0 +1,254 @@
+//! The health-check thread: the thin I/O layer of keepalived's checker
+//! half. It drives the sans-IO [`Monitor`] (when to check, what a result
+//! means) with the clock and with the [`Prober`] event loop (sockets, TLS,
+//! ICMP, child processes), runs the notify and quorum scripts the monitor
+//! asks for, logs every transition, and hands each new [`HealthView`] to
+//! the control thread, which folds it into the next plan (RCU): workers
+//! never see a probe. Probes use the kernel's stack: the steering program
+//! passes their replies to the kernel (packets to the director's own
+//! addresses are never xvs's).
+//!
+//! One thread, one epoll set, however many real servers: a probe that gets
+//! no answer costs only its own deadline.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, Sender};
+use xvs_config::{ipvsadm, Snapshot};
+use xvs_health::{Event, HealthView, Monitor, Status};
+use xvs_prober::{Finished, Prober, ProberConfig};
+
+use crate::shared::Shared;
+
+/// How long a notify or quorum script may run before it is killed.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The loop wakes at least this often: to see the stop flag and refresh
+/// the status `xvs status` reads.
+const TICK: Duration = Duration::from_millis(200);
+/// At shutdown, how long omega's notifiers get before they are killed
+/// (keepalived gives its shutdown scripts one second).
+const SHUTDOWN_SCRIPT_GRACE: Duration = Duration::from_secs(1);
+/// Metrics are recorded this often.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
+/// Control thread → health thread.
+#[derive(Debug)]
+pub enum HealthMsg {
+    /// A reload was accepted: check what it configures.
+    Reconfigure(Arc<Snapshot>),
+}
+
+/// The running health thread.
+#[derive(Debug)]
+pub struct HealthThread {
+    pub to_health: Sender<HealthMsg>,
+    waker: Arc<mio::Waker>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl HealthThread {
+    /// Start checking `snapshot`; views go to `views`.
+    pub fn spawn(
+        snapshot: Arc<Snapshot>,
+        shared: Arc<Shared>,
+        views: Sender<Arc<HealthView>>,
+    ) -> std::io::Result<HealthThread> {
+        let prober = Prober::new(ProberConfig {
+            max_in_flight: snapshot.global.health.max_in_flight as usize,
+        })?;
+        let waker = prober.waker();
+        let (to_health, from_control) = crossbeam::channel::unbounded();
+        let handle = std::thread::Builder::new()
+            .name("xvs-health".into())
+            .spawn(move || {
+                HealthLoop::new(snapshot, shared, views, from_control, prober).run();
+            })?;
+        Ok(HealthThread {
+            to_health,
+            waker,
+            handle: Some(handle),
+        })
+    }
+
+    /// Hand the thread a message and wake it.
+    pub fn send(&self, msg: HealthMsg) {
+        if self.to_health.send(msg).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Wait for the thread to finish (after the stop flag is set): it runs
+    /// omega's notifiers and reaps every child first.
+    pub fn join(mut self) {
+        let _ = self.waker.wake();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct HealthLoop {
+    monitor: Monitor,
+    prober: Prober,
+    shared: Arc<Shared>,
+    views: Sender<Arc<HealthView>>,
+    from_control: Receiver<HealthMsg>,
+    /// The checker type of each probe in flight (metric labels).
+    in_flight: HashMap<u64, &'static str>,
+    sent_view: u64,
+    last_metrics: Instant,
+}
+
+impl HealthLoop {
+    fn new(
+        snapshot: Arc<Snapshot>,
+        shared: Arc<Shared>,
+        views: Sender<Arc<HealthView>>,
+        from_control: Receiver<HealthMsg>,
+        prober: Prober,
+    ) -> HealthLoop {
+        let now = Instant::now();
+        let seed = seed();
+        HealthLoop {
+            monitor: Monitor::new(&snapshot, now, seed),
+            prober,
+            shared,
+            views,
+            from_control,
+            in_flight: HashMap::new(),
+            sent_view: u64::MAX,
+            last_metrics: now,
+        }
+    }
+
+    fn run(&mut self) {
+        let mut finished = Vec::new();
+        loop {
+            let now = Instant::now();
+            // (global.health.max_in_flight needs a restart.)
+            while let Ok(HealthMsg::Reconfigure(snap)) = self.from_control.try_recv() {
+                self.monitor.reconfigure(&snap, now);
+            }
+            if self.shared.stop.load(Ordering::Relaxed) {
+                self.stop(now);
+                return;
+            }
+            self.monitor.handle_timeout(now);
+            while let Some((id, probe)) = self.monitor.poll_probe(now) {
+                self.in_flight.insert(id, probe.kind.type_name());
+                self.prober.start(id, probe);
+            }
+            self.events();
+            self.publish(now);
+
+            let wait = self
+                .monitor
+                .poll_timeout()
+                .map_or(TICK, |t| t.saturating_duration_since(now).min(TICK));
+            if let Err(e) = self.prober.poll(Some(wait), &mut finished) {
+                eprintln!("xvs: health: event loop: {e}");
+                std::thread::sleep(TICK);
+            }
+            let now = Instant::now();
+            for Finished {
+                id,
+                outcome,
+                latency,
+            } in finished.drain(..)
+            {
+                if let Some(kind) = self.in_flight.remove(&id) {
+                    let result = if outcome.is_pass() { "pass" } else { "fail" };
+                    metrics::histogram!("xvs_health_check_duration_seconds", "type" => kind)
+                        .record(latency.as_secs_f64());
+                    metrics::counter!("xvs_health_checks_total", "type" => kind, "result" => result)
+                        .increment(1);
+                }
+                self.monitor.handle_outcome(id, outcome, latency, now);
+            }
+        }
+    }
+
+    /// Log lines and scripts, in the order the monitor produced them.
+    fn events(&mut self) {
+        while let Some(event) = self.monitor.poll_event() {
+            match event {
+                Event::Log(line) => eprintln!("xvs: health: {line}"),
+                Event::RunScript(script) => {
+                    eprintln!("xvs: health: running {}", script.display());
+                    self.prober.run_script(&script, SCRIPT_TIMEOUT);
+                }
+            }
+        }
+        for error in self.prober.take_script_errors() {
+            eprintln!("xvs: health: {error}");
+        }
+    }
+
+    /// A changed view goes to the control thread; the status and metrics
+    /// are refreshed for `xvs status` and `xvs metrics`.
+    fn publish(&mut self, now: Instant) {
+        if self.monitor.view_version() != self.sent_view {
+            self.sent_view = self.monitor.view_version();
+            let _ = self.views.send(Arc::new(self.monitor.view().clone()));
+        }
+        let status = Arc::new(self.monitor.status(now));
+        if now.duration_since(self.last_metrics) >= METRICS_EVERY {
+            self.last_metrics = now;
+            record_metrics(&status, &self.prober);
+        }
+        self.shared.health.store(Some(status));
+    }
+
+    /// keepalived at shutdown: omega's down notifiers get a moment, then
+    /// every child is killed and reaped.
+    fn stop(&mut self, now: Instant) {
+        self.monitor.shutdown(now);
+        self.events();
+        let deadline = Instant::now() + SHUTDOWN_SCRIPT_GRACE;
+        let mut finished = Vec::new();
+        while self.prober.children() > 0 && Instant::now() < deadline {
+            let _ = self
+                .prober
+                .poll(Some(Duration::from_millis(20)), &mut finished);
+        }
+        self.prober.shutdown();
+    }
+}
+
+/// Per real server: up (1/0) and the weight health gives it, for every
+/// configured real server (one the plan removed shows weight 0).
+fn record_metrics(status: &Status, prober: &Prober) {
+    for svc in &status.services {
+        let service = format!("{} {}", svc.protocol, ipvsadm::addr_port(svc.vip, svc.port));
+        for rs in &svc.real_servers {
+            let real_server = ipvsadm::addr_port(rs.address, rs.port);
+            metrics::gauge!("xvs_real_server_up", "service" => service.clone(), "real_server" => real_server.clone())
+                .set(if rs.up { 1.0 } else { 0.0 });
+            metrics::gauge!("xvs_real_server_effective_weight", "service" => service.clone(), "real_server" => real_server)
+                .set(f64::from(rs.effective_weight));
+        }
+    }
+    let c = prober.counters();
+    for (name, value) in [
+        ("xvs_health_probes_started_total", c.probes_started),
+        ("xvs_health_probes_deferred_total", c.probes_deferred),
+        ("xvs_health_probes_timed_out_total", c.probes_timed_out),
+        ("xvs_health_scripts_run_total", c.scripts_run),
+        ("xvs_health_scripts_killed_total", c.scripts_killed),
+        ("xvs_health_scripts_failed_total", c.scripts_failed),
+    ] {
+        metrics::counter!(name).absolute(value);
+    }
+}
+
+/// A seed for the warmup spread: different on every start.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from(std::process::id()));
+    h.finish()
+}
