@@ -100,6 +100,7 @@ struct HealthLoop {
     /// The checker type of each probe in flight (metric labels).
     in_flight: HashMap<u64, &'static str>,
     sent_view: u64,
+    last_status: Instant,
     last_metrics: Instant,
 }
 
@@ -121,6 +122,7 @@ impl HealthLoop {
             from_control,
             in_flight: HashMap::new(),
             sent_view: u64::MAX,
+            last_status: now,
             last_metrics: now,
         }
     }
@@ -190,13 +192,21 @@ impl HealthLoop {
 
     /// A changed view goes to the control thread; the status and metrics
     /// are refreshed for `xvs status` and `xvs metrics`.
+    /// Building the status costs an allocation per real server, so it is
+    /// rebuilt on a change of the view and otherwise every [`TICK`]; the
+    /// gauges follow every change at once.
     fn publish(&mut self, now: Instant) {
-        if self.monitor.view_version() != self.sent_view {
+        let changed = self.monitor.view_version() != self.sent_view;
+        if changed {
             self.sent_view = self.monitor.view_version();
             let _ = self.views.send(Arc::new(self.monitor.view().clone()));
         }
+        if !changed && now.duration_since(self.last_status) < TICK {
+            return;
+        }
+        self.last_status = now;
         let status = Arc::new(self.monitor.status(now));
-        if now.duration_since(self.last_metrics) >= METRICS_EVERY {
+        if changed || now.duration_since(self.last_metrics) >= METRICS_EVERY {
             self.last_metrics = now;
             record_metrics(&status, &self.prober);
         }

@@ -116,6 +116,33 @@ fn a_dead_real_server_leaves_within_its_deadline_and_returns_with_slowstart() {
         request(&r, "list")
     );
     let _ = seen_down;
+    // Metrics: the real server's state and effective weight, and a real
+    // histogram of check latencies.
+    assert_eq!(
+        metric(&r, "xvs_real_server_up", &["198.18.1.11:8080"]),
+        0,
+        "{}",
+        request(&r, "metrics")
+    );
+    assert_eq!(
+        metric(
+            &r,
+            "xvs_real_server_effective_weight",
+            &["198.18.1.12:8080"]
+        ),
+        10
+    );
+    assert!(
+        metric(
+            &r,
+            "xvs_health_check_duration_seconds_count",
+            &["type=\"http\""]
+        ) > 3
+            && request(&r, "metrics")
+                .contains("xvs_health_check_duration_seconds_bucket{type=\"http\",le=\"0.005\"}"),
+        "{}",
+        request(&r, "metrics")
+    );
 
     std::thread::sleep(Duration::from_secs(5));
     r.lab.start_backend(1).unwrap();
@@ -299,6 +326,35 @@ fn http_get_fails_on_status_digest_and_status_range() {
     // Nothing left to forward to: new connections fail.
     let report_all_down = r.lab.http_requests(&url(VIP4, 80), 5, 1, None).unwrap();
     assert_eq!(report_all_down.ok, 0, "{report_all_down:?}");
+
+    // A reload of the same file keeps what the checks found: the servers
+    // stay down and out of the service (keepalived does not re-add failed
+    // real servers on reload), with no new transition.
+    let before: Vec<u64> = rs
+        .iter()
+        .map(|s| server(&status(&r), VIP4, 80, s).unwrap().transitions)
+        .collect();
+    request(&r, "reload");
+    wait_until(
+        10,
+        "the reload is published",
+        || r.xvs.log().contains("reload of"),
+        || r.xvs.log(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let st = status(&r);
+    for (s, n) in rs.iter().zip(&before) {
+        let now = server(&st, VIP4, 80, s).unwrap();
+        assert!(
+            !now.up && now.transitions == *n,
+            "{s} after reload: {now:?}"
+        );
+    }
+    let list = request(&r, "list");
+    assert!(
+        rs.iter().all(|s| !list.contains(s)),
+        "still out of the service after the reload:\n{list}"
+    );
 
     r.lab.set_health_status(1, 200).unwrap();
     r.lab.set_health_body(2, "rs2 ok\n").unwrap();
