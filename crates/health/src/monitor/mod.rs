@@ -158,7 +158,12 @@ impl Monitor {
         if let Some(delay) = delay {
             self.set_due(slot, later(now, delay));
         }
-        self.refresh_service(slot.service);
+        // An outcome changes its own real server and the service's
+        // quorum, nothing else: refreshing only those keeps a check
+        // O(log n) in the service's size (a thousand real servers checked
+        // every second would otherwise cost a million comparisons a
+        // second).
+        self.refresh_server(slot.service, slot.server);
     }
 
     /// Timers that are not probes: slowstart steps due at `now`.
@@ -187,10 +192,10 @@ impl Monitor {
                     rs.ramp = None;
                 }
             }
-            touched.insert(s);
+            touched.insert((s, r));
         }
-        for s in touched {
-            self.refresh_service(s);
+        for (s, r) in touched {
+            self.refresh_server(s, r);
         }
     }
 
@@ -282,26 +287,39 @@ impl Monitor {
         self.probe_timers.insert((at, slot));
     }
 
-    /// After service `s` changed: its ramp timers and its part of the view.
-    fn refresh_service(&mut self, s: usize) {
+    /// After real server `r` of service `s` changed (an outcome, a
+    /// slowstart step): its ramp timer, its entry in the view and the
+    /// service's quorum flag.
+    fn refresh_server(&mut self, s: usize, r: usize) {
         let Some(svc) = self.services.get_mut(s) else {
             return;
         };
-        for (r, rs) in svc.servers.iter_mut().enumerate() {
-            let want = rs.ramp.map(|ramp| ramp.next);
-            if want != rs.ramp_timer {
-                if let Some(old) = rs.ramp_timer {
-                    self.ramp_timers.remove(&(old, s, r));
-                }
-                if let Some(at) = want {
-                    self.ramp_timers.insert((at, s, r));
-                }
-                rs.ramp_timer = want;
+        let Some(rs) = svc.servers.get_mut(r) else {
+            return;
+        };
+        let want = rs.ramp.map(|ramp| ramp.next);
+        if want != rs.ramp_timer {
+            if let Some(old) = rs.ramp_timer {
+                self.ramp_timers.remove(&(old, s, r));
             }
+            if let Some(at) = want {
+                self.ramp_timers.insert((at, s, r));
+            }
+            rs.ramp_timer = want;
         }
-        let view = svc.view();
-        if self.view.services.get(&svc.key) != Some(&view) {
-            self.view.services.insert(svc.key, view);
+        let (key, server) = (rs.key, rs.view());
+        let quorum_up = svc.quorum_up;
+        let mut changed = false;
+        let entry = self.view.services.entry(svc.key).or_default();
+        if entry.quorum_up != quorum_up {
+            entry.quorum_up = quorum_up;
+            changed = true;
+        }
+        if entry.real_servers.get(&key) != Some(&server) {
+            entry.real_servers.insert(key, server);
+            changed = true;
+        }
+        if changed {
             self.view_version = self.view_version.wrapping_add(1);
         }
     }
