@@ -18,6 +18,9 @@ use xvs_conn::ConnTable;
 
 use crate::shared::Shared;
 
+/// How long `status` waits for the health thread to build a fresh one.
+const STATUS_WAIT: Duration = Duration::from_secs(1);
+
 /// Serves the control socket until the stop flag is set.
 #[derive(Debug)]
 pub struct Api {
@@ -87,11 +90,11 @@ fn handle(
             crate::export::record(shared, &entries);
             prometheus.render()
         }
-        "status" => match shared.health.load_full() {
+        "status" => match shared.health.ask(STATUS_WAIT) {
             Some(status) => status.render_text(),
             None => "health checking is starting\n".to_string(),
         },
-        "status json" => match shared.health.load_full() {
+        "status json" => match shared.health.ask(STATUS_WAIT) {
             Some(status) => serde_json::to_string_pretty(&*status)
                 .map(|mut s| {
                     s.push('\n');

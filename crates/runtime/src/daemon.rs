@@ -302,7 +302,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         epoch: Instant::now(),
         workers: worker_counters.clone(),
         drivers: driver_counters.clone(),
-        health: arc_swap::ArcSwapOption::empty(),
+        health: crate::shared::HealthDesk::default(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
 

@@ -26,8 +26,12 @@ use crate::shared::Shared;
 
 /// How long a notify or quorum script may run before it is killed.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The loop wakes at least this often: to see the stop flag and refresh
-/// the status `xvs status` reads.
+/// Checks due within this much of each other start together: a thousand
+/// real servers checked every second then cost about a hundred wake-ups a
+/// second instead of a thousand, for at most this much lateness (keepalived
+/// checks on a timer of its own granularity too).
+const SLACK: Duration = Duration::from_millis(10);
+/// The loop wakes at least this often, to see the stop flag.
 const TICK: Duration = Duration::from_millis(200);
 /// At shutdown, how long omega's notifiers get before they are killed
 /// (keepalived gives its shutdown scripts one second).
@@ -61,6 +65,7 @@ impl HealthThread {
             max_in_flight: snapshot.global.health.max_in_flight as usize,
         })?;
         let waker = prober.waker();
+        shared.health.set_waker(Arc::clone(&waker));
         let (to_health, from_control) = crossbeam::channel::unbounded();
         let handle = std::thread::Builder::new()
             .name("xvs-health".into())
@@ -100,7 +105,8 @@ struct HealthLoop {
     /// The checker type of each probe in flight (metric labels).
     in_flight: HashMap<u64, &'static str>,
     sent_view: u64,
-    last_status: Instant,
+    /// The newest `xvs status` request answered.
+    answered: u64,
     last_metrics: Instant,
 }
 
@@ -122,7 +128,7 @@ impl HealthLoop {
             from_control,
             in_flight: HashMap::new(),
             sent_view: u64::MAX,
-            last_status: now,
+            answered: 0,
             last_metrics: now,
         }
     }
@@ -140,17 +146,16 @@ impl HealthLoop {
                 return;
             }
             self.monitor.handle_timeout(now);
-            while let Some((id, probe)) = self.monitor.poll_probe(now) {
+            while let Some((id, probe)) = self.monitor.poll_probe(now + SLACK) {
                 self.in_flight.insert(id, probe.kind.type_name());
                 self.prober.start(id, probe);
             }
             self.events();
             self.publish(now);
 
-            let wait = self
-                .monitor
-                .poll_timeout()
-                .map_or(TICK, |t| t.saturating_duration_since(now).min(TICK));
+            let wait = self.monitor.poll_timeout().map_or(TICK, |t| {
+                (t.saturating_duration_since(now) + SLACK).min(TICK)
+            });
             if let Err(e) = self.prober.poll(Some(wait), &mut finished) {
                 eprintln!("xvs: health: event loop: {e}");
                 std::thread::sleep(TICK);
@@ -190,27 +195,29 @@ impl HealthLoop {
         }
     }
 
-    /// A changed view goes to the control thread; the status and metrics
-    /// are refreshed for `xvs status` and `xvs metrics`.
-    /// Building the status costs an allocation per real server, so it is
-    /// rebuilt on a change of the view and otherwise every [`TICK`]; the
-    /// gauges follow every change at once.
+    /// A changed view goes to the control thread. The status is built
+    /// when `xvs status` asks or the view changed (it costs an allocation
+    /// per real server: not worth doing after every check); the gauges
+    /// follow every change, the engine's counters every second.
     fn publish(&mut self, now: Instant) {
         let changed = self.monitor.view_version() != self.sent_view;
         if changed {
             self.sent_view = self.monitor.view_version();
             let _ = self.views.send(Arc::new(self.monitor.view().clone()));
         }
-        if !changed && now.duration_since(self.last_status) < TICK {
-            return;
+        let asked = self.shared.health.asked();
+        if changed || asked != self.answered {
+            self.answered = asked;
+            let status = Arc::new(self.monitor.status(now));
+            if changed {
+                record_server_metrics(&status);
+            }
+            self.shared.health.post(status, asked);
         }
-        self.last_status = now;
-        let status = Arc::new(self.monitor.status(now));
-        if changed || now.duration_since(self.last_metrics) >= METRICS_EVERY {
+        if now.duration_since(self.last_metrics) >= METRICS_EVERY {
             self.last_metrics = now;
-            record_metrics(&status, &self.prober);
+            record_engine_metrics(&self.prober);
         }
-        self.shared.health.store(Some(status));
     }
 
     /// keepalived at shutdown: omega's down notifiers get a moment, then
@@ -231,7 +238,7 @@ impl HealthLoop {
 
 /// Per real server: up (1/0) and the weight health gives it, for every
 /// configured real server (one the plan removed shows weight 0).
-fn record_metrics(status: &Status, prober: &Prober) {
+fn record_server_metrics(status: &Status) {
     for svc in &status.services {
         let service = format!("{} {}", svc.protocol, ipvsadm::addr_port(svc.vip, svc.port));
         for rs in &svc.real_servers {
@@ -242,6 +249,10 @@ fn record_metrics(status: &Status, prober: &Prober) {
                 .set(f64::from(rs.effective_weight));
         }
     }
+}
+
+/// The probe engine's own counters.
+fn record_engine_metrics(prober: &Prober) {
     let c = prober.counters();
     for (name, value) in [
         ("xvs_health_probes_started_total", c.probes_started),

@@ -52,9 +52,53 @@ pub struct Shared {
     pub epoch: Instant,
     pub workers: Vec<Arc<WorkerCounters>>,
     pub drivers: Vec<Arc<DriverCounters>>,
-    /// The health checker's latest status (`xvs status`), refreshed by the
-    /// health thread; `None` until its first pass.
-    pub health: ArcSwapOption<Status>,
+    /// Where `xvs status` meets the health thread.
+    pub health: HealthDesk,
+}
+
+/// `xvs status` on demand: building the status costs an allocation per
+/// real server, so the health thread builds it when asked (and when a
+/// transition changes it), not on every check. The API thread asks
+/// ([`HealthDesk::ask`]), wakes the health thread and waits until a status
+/// at least that new is posted.
+#[derive(Debug, Default)]
+pub struct HealthDesk {
+    status: ArcSwapOption<Status>,
+    asked: AtomicU64,
+    answered: AtomicU64,
+    waker: ArcSwapOption<mio::Waker>,
+}
+
+impl HealthDesk {
+    /// The health thread: how to wake it.
+    pub fn set_waker(&self, waker: Arc<mio::Waker>) {
+        self.waker.store(Some(waker));
+    }
+
+    /// The health thread: the number of the newest request.
+    pub fn asked(&self) -> u64 {
+        self.asked.load(Ordering::Acquire)
+    }
+
+    /// The health thread: a status answering requests up to `asked`.
+    pub fn post(&self, status: Arc<Status>, asked: u64) {
+        self.status.store(Some(status));
+        self.answered.store(asked, Ordering::Release);
+    }
+
+    /// A fresh status (at most `wait` old news if the health thread is
+    /// busy); `None` before the first.
+    pub fn ask(&self, wait: std::time::Duration) -> Option<Arc<Status>> {
+        let n = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(w) = self.waker.load_full() {
+            let _ = w.wake();
+            let deadline = Instant::now() + wait;
+            while self.answered.load(Ordering::Acquire) < n && Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        self.status.load_full()
+    }
 }
 
 impl Shared {
