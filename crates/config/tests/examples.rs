@@ -31,6 +31,7 @@ fn every_example_is_valid() {
         "backup.yaml",
         "dr.yaml",
         "fullnat.yaml",
+        "health.yaml",
         "lab.yaml",
         "master.yaml",
         "nat.yaml",
@@ -83,6 +84,11 @@ fn examples_use_only_benchmark_and_ula_addresses() {
         for svc in &snap.services {
             addrs.push(svc.vip);
             addrs.extend(svc.real_servers.iter().map(|r| r.address));
+            addrs.extend(svc.health.sorry_server.as_ref().map(|s| s.address));
+            for c in svc.real_servers.iter().flat_map(|r| &r.checkers) {
+                addrs.extend(c.connect_ip);
+                addrs.extend(c.bindto);
+            }
         }
         for iface in &snap.interfaces {
             addrs.extend(iface.addresses.iter().map(|n| n.addr));
@@ -151,4 +157,26 @@ fn master_and_backup_carry_the_same_services() {
         assert!(m.initial_master && !b.initial_master);
         assert!(m.priority > b.priority);
     }
+}
+
+#[test]
+fn the_health_example_shows_every_checker() {
+    let snap =
+        load_file(&config_dir().join("health.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let mut kinds: Vec<&str> = snap
+        .services
+        .iter()
+        .flat_map(|s| &s.real_servers)
+        .flat_map(|r| &r.checkers)
+        .map(|c| c.type_name())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        ["dns", "file", "http", "icmp", "misc", "smtp", "ssl", "tcp", "udp"]
+    );
+    let web = &snap.services[0];
+    assert!(web.health.sorry_server.is_some() && web.health.quorum == 2);
+    assert!(web.real_servers[1].health.inhibit_on_failure);
 }
