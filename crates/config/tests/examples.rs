@@ -161,8 +161,7 @@ fn master_and_backup_carry_the_same_services() {
 
 #[test]
 fn the_health_example_shows_every_checker() {
-    let snap =
-        load_file(&config_dir().join("health.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let snap = load_file(&config_dir().join("health.yaml")).unwrap_or_else(|e| panic!("{e}"));
     let mut kinds: Vec<&str> = snap
         .services
         .iter()
@@ -179,4 +178,22 @@ fn the_health_example_shows_every_checker() {
     let web = &snap.services[0];
     assert!(web.health.sorry_server.is_some() && web.health.quorum == 2);
     assert!(web.real_servers[1].health.inhibit_on_failure);
+}
+
+#[test]
+fn the_readme_configs_are_valid() {
+    let readme = std::fs::read_to_string(config_dir().join("../README.md")).expect("README.md");
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "the README shows a config and a health example"
+    );
+    for (i, yaml) in blocks.iter().enumerate() {
+        xvs_config::load_str(yaml, &format!("README.md yaml block {i}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 }
