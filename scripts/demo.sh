@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # xvs's main job, on a fresh machine: build, start a network-namespace lab
 # (a client, the director, three real web servers), run a live xvs load
-# balancer on it with config/lab.yaml (NAT, round robin), send real HTTP
-# requests through the VIP, show where they went, and clean up.
+# balancer on it with config/lab.yaml (NAT, round robin, health-checked),
+# send real HTTP requests through the VIP, show where they went, make one
+# real server fail its health check and watch it leave rotation and come
+# back, and clean up.
 #
 # Needs root (network namespaces, XDP, AF_XDP). Everything stays inside
 # namespaces this script creates; addresses are 198.18.0.0/15 only.
@@ -43,4 +45,36 @@ echo "== 30 HTTP requests from the client through the VIP"
 "$bin/xvs-lab" client --prefix "$prefix" http://198.18.0.100/ --count 30
 
 echo "== where they went (xvs list --stats)"
+"$bin/xvs" list --stats --control "$sock"
+
+echo "== health checks (xvs status): every real server checked every second"
+"$bin/xvs" status --control "$sock"
+
+# Wait (at most 10 s) until `xvs status` shows real server $1 as $2.
+wait_state() {
+    for _ in $(seq 50); do
+        "$bin/xvs" status --json --control "$sock" | python3 -c '
+import json, sys
+rip, want = sys.argv[1], sys.argv[2] == "up"
+st = json.load(sys.stdin)
+ok = any(r["address"] == rip and r["up"] == want
+         for s in st["services"] for r in s["real_servers"])
+sys.exit(0 if ok else 1)' "$1" "$2" && return 0
+        sleep 0.2
+    done
+    echo "demo: $1 did not go $2" >&2
+    return 1
+}
+
+echo "== rs3 falls ill: its /health answers 500; the checker takes it out"
+"$bin/xvs-lab" health --prefix "$prefix" --real-server 3 --status 500
+wait_state 198.18.1.13 down
+"$bin/xvs" status --control "$sock"
+echo "== 30 more requests: none goes to rs3"
+"$bin/xvs-lab" client --prefix "$prefix" http://198.18.0.100/ --count 30
+
+echo "== rs3 recovers: back in rotation once its check passes"
+"$bin/xvs-lab" health --prefix "$prefix" --real-server 3 --reset
+wait_state 198.18.1.13 up
+"$bin/xvs-lab" client --prefix "$prefix" http://198.18.0.100/ --count 30
 "$bin/xvs" list --stats --control "$sock"

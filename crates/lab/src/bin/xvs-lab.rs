@@ -6,6 +6,8 @@
 //! xvs-lab up --method nat --prefix demo [--queues 2] [--real-servers 3]
 //! xvs-lab client --prefix demo http://198.18.0.100/ --count 30
 //! xvs-lab client --prefix demo udp://198.18.0.100:53 --count 30
+//! xvs-lab health --prefix demo --real-server 3 --status 500   # /health answers 500
+//! xvs-lab health --prefix demo --real-server 3 --reset        # healthy again
 //! xvs-lab down --prefix demo
 //! ```
 
@@ -53,6 +55,21 @@ enum Cmd {
     Down {
         #[arg(long)]
         prefix: String,
+    },
+    /// Make a real server's health-check answers fail or pass (the backend
+    /// reads them on every request).
+    Health {
+        #[arg(long)]
+        prefix: String,
+        /// Which real server (1-based).
+        #[arg(long)]
+        real_server: usize,
+        /// The HTTP status `GET /health` answers with.
+        #[arg(long, conflicts_with = "reset")]
+        status: Option<u16>,
+        /// Back to the defaults (200, and the others).
+        #[arg(long)]
+        reset: bool,
     },
     /// Send requests from the lab's client namespace and print the report.
     Client {
@@ -135,6 +152,22 @@ fn run(cli: Cli) -> Result<(), LabError> {
         Cmd::Down { prefix } => {
             let n = Lab::teardown_prefix(&prefix)?;
             println!("lab {prefix}: deleted {n} namespace(s)");
+            Ok(())
+        }
+        Cmd::Health {
+            prefix,
+            real_server,
+            status,
+            reset,
+        } => {
+            let lab = Lab::attach(&prefix)?;
+            match (status, reset) {
+                (Some(code), _) => lab.set_health_status(real_server, code)?,
+                (None, true) => lab.reset_health(real_server)?,
+                (None, false) => {
+                    return Err(LabError::Spec("give --status CODE or --reset".into()))
+                }
+            }
             Ok(())
         }
         Cmd::Client {
