@@ -342,6 +342,16 @@ impl<L: PlanListener> Control<L> {
     fn publish(&mut self, why: &str) -> bool {
         let current = self.shared.plan.load_full();
         let mut snap = xvs_health::apply(&self.file_snapshot, &self.health_view);
+        snap.version = current.version;
+        if snap == *current.snapshot {
+            // Nothing the workers use changed (a quorum flag, a view that
+            // matches the start-up state, the same file): no new plan.
+            eprintln!(
+                "xvs: {why}: nothing changed, keeping version {}",
+                current.version
+            );
+            return true;
+        }
         snap.version = current.version + 1;
         match Plan::compile(Arc::new(snap), &mut self.registry, Some(&current)) {
             Ok(plan) => {
