@@ -99,7 +99,8 @@ impl Worker {
             .conns
             .lookup_in_entry(self.id, proto, caddr, cport, vaddr, vport, ctx.now);
         if let Some(e) = found {
-            match plan.dest(e.dest_id) {
+            let dest = plan.dest(e.dest_id);
+            match dest {
                 // One-packet scheduling: every datagram is scheduled anew; the
                 // entry the previous one left (NAT/FullNAT, for its reply) is
                 // replaced.
@@ -107,12 +108,15 @@ impl Worker {
                     self.conns.expire_now(e.id);
                     found = None;
                 }
-                Some(d) if d.available => {
-                    if syn && e.n_controlled == 0 && self.reuse(plan, &e, d) {
-                        self.conns.expire_now(e.id);
-                        found = None;
-                    }
+                // ip_vs_in decides on reuse before it looks at the real
+                // server: a client reusing the ports of a TIME_WAIT entry is
+                // scheduled afresh even when that entry's server has left
+                // (a health check removed it), instead of being dropped.
+                _ if syn && e.n_controlled == 0 && self.reuse(plan, &e, dest) => {
+                    self.conns.expire_now(e.id);
+                    found = None;
                 }
+                Some(d) if d.available => {}
                 _ if plan.tunables.expire_nodest_conn => {
                     self.conns.expire_now(e.id);
                     found = None;
@@ -193,8 +197,8 @@ impl Worker {
 
     /// conn_reuse_mode / expire_nodest_conn: should a new-connection packet
     /// that hit this entry be scheduled afresh? (REFERENCE §4.4)
-    fn reuse(&self, plan: &Plan, e: &ConnEntry, dest: &PlanDest) -> bool {
-        if plan.tunables.expire_nodest_conn && dest.weight == 0 {
+    fn reuse(&self, plan: &Plan, e: &ConnEntry, dest: Option<&PlanDest>) -> bool {
+        if plan.tunables.expire_nodest_conn && dest.is_some_and(|d| d.weight == 0) {
             return true;
         }
         let mode = plan.tunables.conn_reuse_mode;

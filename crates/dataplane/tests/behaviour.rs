@@ -498,6 +498,63 @@ fn syn_on_time_wait_entry_is_rescheduled_as_a_new_connection() {
 }
 
 #[test]
+fn syn_reusing_a_time_wait_entry_of_a_removed_server_is_scheduled_afresh() {
+    // ip_vs_in: conn_reuse_mode is decided before the real server's
+    // availability, so a client that reuses the ports of a closed
+    // connection to a server a health check has since removed gets a new
+    // connection, not a drop (expire_nodest_conn off).
+    let (plan, mut reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (table, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let c: IpAddr = CLIENT4.into();
+    let nat: IpAddr = VIP4_NAT.into();
+    let to_vip = |flags| Spec::tcp(c, 5400, nat, TCP_PORT, flags).frame();
+    let (_, out) = run(w, &plan, &n, 1, CLIENT_IF, &to_vip(SYN));
+    let first = out[30..34].to_vec();
+    let rs = RS4
+        .iter()
+        .position(|a| a.octets()[..] == first[..])
+        .expect("a lab real server");
+    let from_rs = |flags| {
+        Spec::tcp(RS4[rs].into(), RS_TCP_PORT, c, 5400, flags)
+            .macs(rs_mac(rs), DIR_SERVER_MAC)
+            .frame()
+    };
+    run(w, &plan, &n, 1, SERVER_IF, &from_rs(SYN | ACK));
+    run(w, &plan, &n, 1, CLIENT_IF, &to_vip(ACK));
+    run(w, &plan, &n, 1, CLIENT_IF, &to_vip(FIN | ACK));
+    run(w, &plan, &n, 1, SERVER_IF, &from_rs(FIN | ACK));
+    let mut state = None;
+    table.for_each(|e| state = Some(e.state));
+    assert_eq!(state, Some(xvs_conn::ConnState::TimeWait));
+
+    // The server leaves the service and another takes its place.
+    let other = RS4[(rs + 1) % RS4.len()];
+    let plan2 = reloaded(&plan, &mut reg, |s| {
+        let svc = s
+            .services
+            .iter_mut()
+            .find(|s| s.vip == nat && s.port == TCP_PORT)
+            .unwrap();
+        svc.real_servers[0].address = IpAddr::V4(other);
+    });
+    let (v, out) = run(w, &plan2, &n, 2, CLIENT_IF, &to_vip(SYN));
+    assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    assert_eq!(
+        out[30..34],
+        other.octets(),
+        "scheduled to the server in the service"
+    );
+    let svc = plan2.find_service(6, nat, TCP_PORT).unwrap();
+    assert_eq!(
+        plan2.services[svc].shared.stats.totals().conns,
+        2,
+        "the SYN opened a new connection"
+    );
+}
+
+#[test]
 fn malformed_frames_are_dropped_and_counted_by_reason() {
     let (plan, _reg) = lab_plan(1);
     let n = lab_neighbors();
