@@ -49,7 +49,7 @@ pub enum HealthMsg {
 /// The running health thread.
 #[derive(Debug)]
 pub struct HealthThread {
-    pub to_health: Sender<HealthMsg>,
+    to_health: Sender<HealthMsg>,
     waker: Arc<mio::Waker>,
     handle: Option<JoinHandle<()>>,
 }
@@ -67,9 +67,13 @@ impl HealthThread {
         let waker = prober.waker();
         shared.health.set_waker(Arc::clone(&waker));
         let (to_health, from_control) = crossbeam::channel::unbounded();
+        let workers = snapshot.global.workers.clone();
         let handle = std::thread::Builder::new()
             .name("xvs-health".into())
             .spawn(move || {
+                if let Err(e) = keep_off_cores(&workers) {
+                    eprintln!("xvs: health: cannot keep off the worker cores: {e}");
+                }
                 HealthLoop::new(snapshot, shared, views, from_control, prober).run();
             })?;
         Ok(HealthThread {
@@ -264,6 +268,27 @@ fn record_engine_metrics(prober: &Prober) {
     ] {
         metrics::counter!(name).absolute(value);
     }
+}
+
+/// Worker cores never run probe work: the calling thread may run on every
+/// CPU it is allowed now except `workers` (if that leaves any; on a
+/// machine with no spare core the scheduler shares them).
+fn keep_off_cores(workers: &[usize]) -> nix::Result<()> {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let allowed = sched_getaffinity(Pid::from_raw(0))?;
+    let mut spare = CpuSet::new();
+    let mut any = false;
+    for cpu in (0..CpuSet::count()).filter(|c| !workers.contains(c)) {
+        if allowed.is_set(cpu).unwrap_or(false) {
+            spare.set(cpu)?;
+            any = true;
+        }
+    }
+    if any {
+        sched_setaffinity(Pid::from_raw(0), &spare)?;
+    }
+    Ok(())
 }
 
 /// A seed for the warmup spread: different on every start.

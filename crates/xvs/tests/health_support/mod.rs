@@ -242,3 +242,27 @@ pub fn report(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{line}");
 }
+
+/// The CPUs the `xvs-health` thread of the running xvs may use
+/// (Cpus_allowed_list of /proc/PID/task/TID/status), if found.
+pub fn health_thread_cpus(r: &Running) -> Option<Vec<usize>> {
+    let pid = r.xvs.pid()?;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let task = tasks.flatten().find(|t| {
+        std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "xvs-health")
+    })?;
+    let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
+        .trim()
+        .to_string();
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<usize>().ok()?..=b.parse::<usize>().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
