@@ -121,8 +121,10 @@ fn main() -> Result<()> {
 
 fn measure(xvs: &Path, kind: &str, servers: usize, seconds: u64) -> Result<Cost> {
     let checker = match kind {
-        "tcp" => "{ type: tcp }",
-        "http" => "{ type: http, path: /health }",
+        // log_all_failures: a failed check is logged with its reason,
+        // which the run prints (a failing run measures another path).
+        "tcp" => "{ type: tcp, log_all_failures: true }",
+        "http" => "{ type: http, path: /health, log_all_failures: true }",
         other => bail!("unknown checker kind {other} (tcp or http)"),
     };
     let lab = Lab::build(LabSpec {
