@@ -23,7 +23,7 @@ use xvs_lab::Method;
 const TIMING: &str = "    delay_loop: 1\n    connect_timeout: 1\n    retry: 1\n    delay_before_retry: 1\n    warmup: 0.2\n";
 const DEADLINE: f64 = 1.0 + 1.0 * (1.0 + 1.0) + 1.0;
 
-/// A service of the lab's three real servers with per-server YAML.
+/// A TCP service of the lab's real servers with per-server YAML.
 fn health_service(
     name: &str,
     vip: &str,
@@ -33,21 +33,7 @@ fn health_service(
     keys: &str,
     servers: &[(u32, u16, &str)],
 ) -> String {
-    let v6 = vip.contains(':');
-    let mut s = format!(
-        "  - name: {name}\n    vip: \"{vip}\"\n    port: {port}\n    protocol: tcp\n    scheduler: {scheduler}\n    method: {method}\n{keys}    real_servers:\n"
-    );
-    for (i, (weight, rport, extra)) in servers.iter().enumerate() {
-        let addr = if v6 {
-            format!("fd00:0:0:2::{:x}", 0x11 + i)
-        } else {
-            format!("198.18.1.{}", 11 + i)
-        };
-        s.push_str(&format!(
-            "      - address: \"{addr}\"\n        port: {rport}\n        weight: {weight}\n{extra}"
-        ));
-    }
-    s
+    service_with(name, vip, "tcp", port, method, scheduler, keys, servers)
 }
 
 fn md5_hex(text: &str) -> String {

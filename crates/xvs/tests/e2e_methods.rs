@@ -9,35 +9,6 @@ mod support;
 use support::*;
 use xvs_lab::Method;
 
-fn services(method: &str, tcp_rport: u16, udp_rport: u16, extra: &str) -> String {
-    let mut s = String::from("services:\n");
-    for vip in [VIP4, VIP6] {
-        s.push_str(&service(
-            &format!("web-{vip}"),
-            vip,
-            "tcp",
-            80,
-            method,
-            "rr",
-            tcp_rport,
-            extra,
-            &[1, 1, 1],
-        ));
-        s.push_str(&service(
-            &format!("dns-{vip}"),
-            vip,
-            "udp",
-            53,
-            method,
-            "rr",
-            udp_rport,
-            extra,
-            &[1, 1, 1],
-        ));
-    }
-    s
-}
-
 fn exercise(r: &Running, label: &str) {
     let even = [("rs1", 20), ("rs2", 20), ("rs3", 20)];
     for vip in [VIP4, VIP6] {
@@ -69,7 +40,7 @@ fn nat_tcp_udp_ipv4_ipv6() {
     let Some(lab) = lab("nat_tcp_udp_ipv4_ipv6", Method::Nat, 1) else {
         return;
     };
-    let yaml = header(&lab, 1) + &services("nat", 8080, 5353, "");
+    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
     let r = start(lab, &yaml);
     exercise(&r, "NAT");
     assert!(
@@ -83,7 +54,7 @@ fn dr_tcp_udp_ipv4_ipv6() {
     let Some(lab) = lab("dr_tcp_udp_ipv4_ipv6", Method::Dr, 1) else {
         return;
     };
-    let yaml = header(&lab, 1) + &services("dr", 80, 53, "");
+    let yaml = header(&lab, 1) + &web_and_dns("dr", 80, 53, "");
     let r = start(lab, &yaml);
     exercise(&r, "DR");
     assert_eq!(
@@ -98,7 +69,7 @@ fn tun_tcp_udp_ipv4_ipv6() {
     let Some(lab) = lab("tun_tcp_udp_ipv4_ipv6", Method::Tun, 1) else {
         return;
     };
-    let yaml = header(&lab, 1) + &services("tun", 80, 53, "");
+    let yaml = header(&lab, 1) + &web_and_dns("tun", 80, 53, "");
     let mut r = start(lab, &yaml);
     start_decap(&mut r);
     exercise(&r, "TUN");
@@ -111,7 +82,7 @@ fn fullnat_tcp_udp_ipv4_ipv6() {
     };
     let yaml = header(&lab, 1)
         + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
-        + &services("fullnat", 8080, 5353, "    local_pool: lip\n");
+        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
     let r = start(lab, &yaml);
     exercise(&r, "FullNAT");
     assert!(

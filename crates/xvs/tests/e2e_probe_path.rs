@@ -77,35 +77,6 @@ for target in sys.argv[3:]:
 /// The checks one round makes: 3 real servers × 2 families × 5.
 const CHECKS_PER_ROUND: usize = 3 * 2 * 5;
 
-fn services(method: &str, tcp_rport: u16, udp_rport: u16, extra: &str) -> String {
-    let mut s = String::from("services:\n");
-    for vip in [VIP4, VIP6] {
-        s.push_str(&service(
-            &format!("web-{vip}"),
-            vip,
-            "tcp",
-            80,
-            method,
-            "rr",
-            tcp_rport,
-            extra,
-            &[1, 1, 1],
-        ));
-        s.push_str(&service(
-            &format!("dns-{vip}"),
-            vip,
-            "udp",
-            53,
-            method,
-            "rr",
-            udp_rport,
-            extra,
-            &[1, 1, 1],
-        ));
-    }
-    s
-}
-
 /// One round of [`DIRECTOR_PROBES`] in the director namespace; its lines.
 fn director_round(r: &Running) -> Vec<String> {
     let (src4, src6) = (DIR_SERVER4.to_string(), DIR_SERVER6.to_string());
@@ -308,7 +279,7 @@ fn nat_director_probes_bypass_xvs_ipv4_ipv6() {
     };
     // Service ports 8080 and 5353: the probes' replies come from exactly
     // the <RIP, port> pairs steer.c hands xvs for un-NAT.
-    let yaml = header(&lab, 1) + &services("nat", 8080, 5353, "");
+    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
     let r = start(lab, &yaml);
     probes_stay_with_the_kernel(&r, "NAT");
 }
@@ -318,7 +289,7 @@ fn dr_director_probes_bypass_xvs_ipv4_ipv6() {
     let Some(lab) = lab("dr_director_probes_bypass_xvs_ipv4_ipv6", Method::Dr, 1) else {
         return;
     };
-    let yaml = header(&lab, 1) + &services("dr", 80, 53, "");
+    let yaml = header(&lab, 1) + &web_and_dns("dr", 80, 53, "");
     let r = start(lab, &yaml);
     probes_stay_with_the_kernel(&r, "DR");
 }
@@ -328,7 +299,7 @@ fn tun_director_probes_bypass_xvs_ipv4_ipv6() {
     let Some(lab) = lab("tun_director_probes_bypass_xvs_ipv4_ipv6", Method::Tun, 1) else {
         return;
     };
-    let yaml = header(&lab, 1) + &services("tun", 80, 53, "");
+    let yaml = header(&lab, 1) + &web_and_dns("tun", 80, 53, "");
     let mut r = start(lab, &yaml);
     start_decap(&mut r);
     probes_stay_with_the_kernel(&r, "TUN");
@@ -345,7 +316,7 @@ fn fullnat_director_probes_bypass_xvs_ipv4_ipv6() {
     };
     let yaml = header(&lab, 1)
         + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
-        + &services("fullnat", 8080, 5353, "    local_pool: lip\n");
+        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
     let r = start(lab, &yaml);
     probes_stay_with_the_kernel(&r, "FullNAT");
     // The same real-server segment carries both: the client's requests

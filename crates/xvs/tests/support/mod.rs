@@ -72,18 +72,67 @@ pub fn service(
     extra: &str,
     weights: &[u32],
 ) -> String {
+    let servers: Vec<(u32, u16, &str)> = weights.iter().map(|&w| (w, rport, "")).collect();
+    service_with(name, vip, proto, port, method, scheduler, extra, &servers)
+}
+
+/// One service in YAML: `keys` are extra service keys (indented four
+/// spaces), each real server (the lab's, in order: 198.18.1.11.. or
+/// fd00:0:0:2::11..) is (weight, port, extra keys indented eight spaces).
+#[allow(clippy::too_many_arguments)]
+pub fn service_with(
+    name: &str,
+    vip: &str,
+    proto: &str,
+    port: u16,
+    method: &str,
+    scheduler: &str,
+    keys: &str,
+    servers: &[(u32, u16, &str)],
+) -> String {
     let v6 = vip.contains(':');
     let mut s = format!(
-        "  - name: {name}\n    vip: \"{vip}\"\n    port: {port}\n    protocol: {proto}\n    scheduler: {scheduler}\n    method: {method}\n{extra}    real_servers:\n"
+        "  - name: {name}\n    vip: \"{vip}\"\n    port: {port}\n    protocol: {proto}\n    scheduler: {scheduler}\n    method: {method}\n{keys}    real_servers:\n"
     );
-    for (i, w) in weights.iter().enumerate() {
+    for (i, (weight, rport, extra)) in servers.iter().enumerate() {
         let addr = if v6 {
             format!("fd00:0:0:2::{:x}", 0x11 + i)
         } else {
             format!("198.18.1.{}", 11 + i)
         };
         s.push_str(&format!(
-            "      - {{ address: \"{addr}\", port: {rport}, weight: {w} }}\n"
+            "      - address: \"{addr}\"\n        port: {rport}\n        weight: {weight}\n{extra}"
+        ));
+    }
+    s
+}
+
+/// A TCP service on port 80 and a UDP one on port 53 for each VIP, round
+/// robin over the three real servers (`extra`: more service keys).
+pub fn web_and_dns(method: &str, tcp_rport: u16, udp_rport: u16, extra: &str) -> String {
+    let mut s = String::from("services:\n");
+    for vip in [VIP4, VIP6] {
+        s.push_str(&service(
+            &format!("web-{vip}"),
+            vip,
+            "tcp",
+            80,
+            method,
+            "rr",
+            tcp_rport,
+            extra,
+            &[1, 1, 1],
+        ));
+        s.push_str(&service(
+            &format!("dns-{vip}"),
+            vip,
+            "udp",
+            53,
+            method,
+            "rr",
+            udp_rport,
+            extra,
+            &[1, 1, 1],
         ));
     }
     s
