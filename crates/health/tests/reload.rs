@@ -112,7 +112,7 @@ fn a_removed_real_server_is_dropped_and_its_late_outcome_ignored() {
 }
 
 #[test]
-fn a_changed_checker_starts_fresh() {
+fn a_failed_server_whose_checker_changed_stays_out_until_the_new_one_passes() {
     let snap = two_servers();
     let mut rig = Rig::new(&snap);
     rig.run_until(
@@ -125,17 +125,25 @@ fn a_changed_checker_starts_fresh() {
     rig.now = rig.at(secs(5));
     rig.monitor.reconfigure(&changed, rig.now);
     rig.drain();
-    // The failed checker is gone and the new one starts up (not alpha):
-    // keepalived brings the real server back (migrate_checkers).
-    assert!(rig.alive(RS1));
-    assert_eq!(rig.scripts(), ["/bin/rs1-down", "/bin/rs1-up"]);
-    // First check of the new checker after the bootstrap delay; one
-    // failure is enough, as at start-up.
+    // keepalived's migrate_checkers would put it back at once (no failed
+    // checker left); xvs keeps a failed server out until its new checker
+    // passes, so a reload never sends traffic to a server known dead.
+    assert!(!rig.alive(RS1));
+    assert_eq!(
+        rig.scripts(),
+        ["/bin/rs1-down"],
+        "no notify_up, no second notify_down"
+    );
     let due = rig.start_due(secs(6));
     assert_eq!(due.len(), 1);
     assert!(target(&due[0].1).starts_with(RS1));
     rig.answer(due[0].0, fail(), secs(6));
     assert!(!rig.alive(RS1));
+    assert_eq!(rig.scripts(), ["/bin/rs1-down"]);
+    // The new checker's first pass brings it back.
+    rig.run_until(secs(30), |_, _| pass());
+    assert!(rig.alive(RS1));
+    assert_eq!(rig.scripts(), ["/bin/rs1-down", "/bin/rs1-up"]);
 }
 
 #[test]

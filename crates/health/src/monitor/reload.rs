@@ -3,7 +3,9 @@
 //! that stays keeps its liveness, and each of its checkers whose
 //! configuration is unchanged keeps its whole state, its schedule and its
 //! probe in flight (`migrate_checkers`); everything else starts as at
-//! start-up. Removed real servers that were alive run their notify_down
+//! start-up, except that a failed real server's new checkers start down:
+//! keepalived would put the server back at once, xvs keeps it out until
+//! they pass. Removed real servers that were alive run their notify_down
 //! (`clear_service_rs`), and their late outcomes are ignored.
 
 use std::collections::HashMap;
@@ -167,7 +169,15 @@ impl Monitor {
             .map(|(k, c)| {
                 k.unwrap_or_else(|| {
                     let mut fresh = CheckerState::start(c, cfg, now, &mut self.rng);
-                    if !as_at_start {
+                    if !prev.alive {
+                        // keepalived's init_service_rs does not re-add a
+                        // failed real server on reload: its new checkers
+                        // start down (as if they had run and failed), so
+                        // it stays out until they pass, without a second
+                        // notify_down.
+                        fresh.retry.up = false;
+                        fresh.retry.has_run = true;
+                    } else if !as_at_start {
                         fresh.retry.up = true;
                         fresh.retry.retry_it = 0;
                     }
