@@ -468,7 +468,7 @@ fn udp_ping_dns_smtp_misc_and_file_checks() {
             TIMING,
             &[(1, 8080, c1), (1, 8080, c2), (1, 8080, &c3)],
         );
-    let r = start(lab, &yaml);
+    let mut r = start(lab, &yaml);
     let rs = ["198.18.1.11:8080", "198.18.1.12:8080", "198.18.1.13:8080"];
     for s in rs {
         wait_checked(&r, VIP4, 80, s, 10);
@@ -490,6 +490,16 @@ fn udp_ping_dns_smtp_misc_and_file_checks() {
     r.lab.drop_icmp_echo(1).unwrap();
     wait_server(&r, VIP4, 80, rs[0], false, 12);
     r.lab.clear_filters(1).unwrap();
+    wait_server(&r, VIP4, 80, rs[0], true, 12);
+    // rs1's UDP service stops: its port answers ICMP port unreachable.
+    r.lab.stop_backend(1).unwrap();
+    wait_server(&r, VIP4, 80, rs[0], false, 12);
+    let st = server(&status(&r), VIP4, 80, rs[0]).unwrap();
+    assert!(
+        st.results[0].contains("unreachable") && st.results[1] == "ok",
+        "the UDP checker fails, ICMP still passes: {st:?}"
+    );
+    r.lab.start_backend(1).unwrap();
     wait_server(&r, VIP4, 80, rs[0], true, 12);
 
     r.lab.set_dns_rcode(2, 2).unwrap();
