@@ -192,7 +192,7 @@ fn measure(xvs: &Path, kind: &str, servers: usize, seconds: u64) -> Result<Cost>
         let log = proc.log();
         let reasons: Vec<&str> = log
             .lines()
-            .filter(|l| l.contains(" down: "))
+            .filter(|l| l.contains(" failed: ") || l.contains(" down: "))
             .take(5)
             .collect();
         eprintln!(
