@@ -133,18 +133,7 @@ fn a_program_that_ignores_sigterm_is_killed_with_its_whole_group() {
     // SIGTERM at 1 s did nothing; SIGKILL came 2 s later.
     assert!(done.latency >= Duration::from_secs(3), "{done:?}");
     assert!(done.latency < Duration::from_secs(30), "{done:?}");
-    let group: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let _ = std::fs::remove_file(&pid_file);
-    assert!(
-        eventually(Duration::from_secs(5), || live_group_members(group)
-            .is_empty()),
-        "process group {group} still has {:?}",
-        live_group_members(group)
-    );
+    assert_group_gone(&pid_file);
     assert_no_zombies();
 }
 
@@ -166,18 +155,7 @@ fn what_a_terminated_program_leaves_in_its_group_is_killed_too() {
         probe(Duration::from_secs(1), misc(leaves_a_child, false)),
     );
     assert_eq!(reason(&done), "timed out after the misc_timeout");
-    let group: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let _ = std::fs::remove_file(&pid_file);
-    assert!(
-        eventually(Duration::from_secs(5), || live_group_members(group)
-            .is_empty()),
-        "process group {group} still has {:?}",
-        live_group_members(group)
-    );
+    assert_group_gone(&pid_file);
     assert_no_zombies();
 }
 
@@ -380,4 +358,21 @@ fn shutdown_kills_and_reaps_every_child() {
     assert_eq!((prober.in_flight(), prober.children()), (0, 0));
     // Reaped by shutdown itself: no poll needed.
     assert!(zombie_children().is_empty(), "{:?}", zombie_children());
+}
+
+/// The process group whose leader wrote its pid to `pid_file` has no live
+/// member left (within 5 s).
+fn assert_group_gone(pid_file: &std::path::Path) {
+    let group: u32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = std::fs::remove_file(pid_file);
+    assert!(
+        eventually(Duration::from_secs(5), || live_group_members(group)
+            .is_empty()),
+        "process group {group} still has {:?}",
+        live_group_members(group)
+    );
 }

@@ -46,11 +46,9 @@ fn md5_hex(text: &str) -> String {
 
 #[test]
 fn a_dead_real_server_leaves_within_its_deadline_and_returns_with_slowstart() {
-    let _serial = serial();
-    let Some(lab) = lab(
+    let Some((_serial, lab)) = health_lab(
         "a_dead_real_server_leaves_within_its_deadline_and_returns_with_slowstart",
         Method::Nat,
-        1,
     ) else {
         return;
     };
@@ -282,11 +280,9 @@ print(json.dumps(list(out.values())))
 
 #[test]
 fn http_get_fails_on_status_digest_and_status_range() {
-    let _serial = serial();
-    let Some(lab) = lab(
+    let Some((_serial, lab)) = health_lab(
         "http_get_fails_on_status_digest_and_status_range",
         Method::Nat,
-        1,
     ) else {
         return;
     };
@@ -378,8 +374,8 @@ fn http_get_fails_on_status_digest_and_status_range() {
 
 #[test]
 fn ssl_get_with_sni_and_verification() {
-    let _serial = serial();
-    let Some(mut lab) = lab("ssl_get_with_sni_and_verification", Method::Nat, 1) else {
+    let Some((_serial, mut lab)) = health_lab("ssl_get_with_sni_and_verification", Method::Nat)
+    else {
         return;
     };
     // A CA and, for each real server, a certificate for rsN.lab.test.
@@ -437,8 +433,8 @@ fn ssl_get_with_sni_and_verification() {
 
 #[test]
 fn udp_ping_dns_smtp_misc_and_file_checks() {
-    let _serial = serial();
-    let Some(lab) = lab("udp_ping_dns_smtp_misc_and_file_checks", Method::Nat, 1) else {
+    let Some((_serial, lab)) = health_lab("udp_ping_dns_smtp_misc_and_file_checks", Method::Nat)
+    else {
         return;
     };
     let dir = xvs_lab::lab_dir(lab.prefix());
@@ -530,11 +526,9 @@ fn udp_ping_dns_smtp_misc_and_file_checks() {
 
 #[test]
 fn a_blackholed_server_does_not_delay_another_servers_detection() {
-    let _serial = serial();
-    let Some(lab) = lab(
+    let Some((_serial, lab)) = health_lab(
         "a_blackholed_server_does_not_delay_another_servers_detection",
         Method::Nat,
-        1,
     ) else {
         return;
     };
@@ -594,11 +588,9 @@ fn a_blackholed_server_does_not_delay_another_servers_detection() {
 
 #[test]
 fn inhibit_on_failure_sorry_server_and_quorum_with_hysteresis() {
-    let _serial = serial();
-    let Some(lab) = lab(
+    let Some((_serial, lab)) = health_lab(
         "inhibit_on_failure_sorry_server_and_quorum_with_hysteresis",
         Method::Nat,
-        1,
     ) else {
         return;
     };
@@ -700,8 +692,7 @@ fn inhibit_on_failure_sorry_server_and_quorum_with_hysteresis() {
 /// IPv4 and IPv6: probes leave from the director's own addresses and
 /// their replies reach the kernel, never an AF_XDP socket.
 fn every_method(method: Method, name: &str) {
-    let _serial = serial();
-    let Some(lab) = lab(name, method, 1) else {
+    let Some((_serial, lab)) = health_lab(name, method) else {
         return;
     };
     let m = method.name();

@@ -21,6 +21,17 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The start of every timed health test: wait for the other ones, then
+/// build a lab for `method` (None, loudly, when the lab cannot run here).
+/// Keep the guard alive for the whole test.
+pub fn health_lab(
+    test: &str,
+    method: xvs_lab::Method,
+) -> Option<(MutexGuard<'static, ()>, xvs_lab::Lab)> {
+    let guard = serial();
+    super::support::lab(test, method, 1).map(|lab| (guard, lab))
+}
+
 /// Now as UNIX seconds (the clock lab-client.py's timeline uses).
 pub fn unix_now() -> f64 {
     SystemTime::now()
