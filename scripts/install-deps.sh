@@ -16,6 +16,9 @@ pkgs=(
     # the lab's kernel NAT baseline (nft), its kill/sysctl calls (procps),
     # and its backends and client (scripts/lab-*.py, standard library only)
     nftables procps python3
+    # VRRP interop: a real keepalived as the peer of an xvs director (only
+    # its VRRP half runs: this kernel has no IPVS)
+    keepalived
 )
 
 missing=()

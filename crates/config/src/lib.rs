@@ -16,9 +16,11 @@ mod raw;
 mod resolve;
 pub mod text;
 pub mod types;
+pub mod vrrp;
 
 pub use error::{ConfigError, ErrorStage, Location};
 pub use health::*;
 pub use load::{load_file, load_str};
 pub use model::*;
 pub use types::*;
+pub use vrrp::*;

@@ -240,25 +240,6 @@ pub struct LocalAddressPool {
     pub port_max: u16,
 }
 
-/// A VRRP instance (validated now; run by the VRRP issue).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VrrpInstance {
-    pub name: String,
-    pub interface: String,
-    pub vrid: u8,
-    /// 1..=255 (255 = address owner).
-    pub priority: u8,
-    /// 2 or 3.
-    pub version: u8,
-    pub advert_interval: Duration,
-    pub initial_master: bool,
-    pub preempt: bool,
-    pub virtual_addresses: Vec<IpNet>,
-    pub unicast_peers: Vec<IpAddr>,
-    /// VRRPv2 simple-text password (≤ 8 bytes).
-    pub auth_pass: Option<String>,
-}
-
 /// One immutable, versioned configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -268,5 +249,15 @@ pub struct Snapshot {
     pub interfaces: Vec<Interface>,
     pub services: Vec<VirtualService>,
     pub local_pools: Vec<LocalAddressPool>,
-    pub vrrp: Vec<VrrpInstance>,
+    /// `vrrp:` instances.
+    pub vrrp: Vec<crate::vrrp::VrrpInstance>,
+    /// `vrrp_scripts:` (keepalived's vrrp_script blocks).
+    pub vrrp_scripts: Vec<crate::vrrp::VrrpScript>,
+    /// `vrrp_sync_groups:`.
+    pub vrrp_sync_groups: Vec<crate::vrrp::VrrpSyncGroup>,
+    /// Runtime state, never read from a file: the addresses of VRRP
+    /// instances this director is not master of (sorted). The workers
+    /// drop and count traffic to these VIPs; the control thread does not
+    /// answer ARP/ND for them.
+    pub standby: Vec<IpAddr>,
 }

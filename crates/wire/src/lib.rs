@@ -51,6 +51,7 @@ pub mod ndisc;
 pub mod rewrite;
 pub mod tcp;
 pub mod udp;
+pub mod vrrp;
 
 #[cfg(test)]
 mod testutil;

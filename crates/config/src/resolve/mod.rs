@@ -57,6 +57,9 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
         services,
         local_pools,
         vrrp,
+        vrrp_scripts: Vec::new(),
+        vrrp_sync_groups: Vec::new(),
+        standby: Vec::new(),
     })
 }
 

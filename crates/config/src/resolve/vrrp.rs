@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{Ctx, Result};
-use crate::model::{Interface, IpNet, VrrpInstance};
+use crate::model::{Interface, IpNet};
+use crate::vrrp::{GarpSettings, V3Checksum, VrrpInstance, VrrpNotify};
 use crate::raw::{RawVrrp, VrrpStateText};
 
 pub(super) fn resolve_vrrp(
@@ -197,9 +198,19 @@ fn resolve_instance(
         advert_interval,
         initial_master,
         preempt,
+        preempt_delay: Duration::ZERO,
         virtual_addresses,
         unicast_peers,
+        source_address: None,
         auth_pass,
+        down_timer_adverts: 3,
+        v3_checksum: V3Checksum::PseudoHeader,
+        use_vmac: false,
+        accept: true,
+        garp: GarpSettings::default(),
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        notify: VrrpNotify::default(),
     })
 }
 
