@@ -231,8 +231,9 @@ pub struct Plan {
     /// ([`crate::Worker::prefetch_burst`]).
     pub prefetch_min_live: usize,
     service_index: HashMap<(u128, u32), usize, RandomState>,
-    vips: HashMap<u128, (), RandomState>,
-    /// The IPv4 VIPs, sorted: the fast path's membership test
+    /// Every VIP; true while it is on VRRP standby (`Snapshot::standby`).
+    vips: HashMap<u128, bool, RandomState>,
+    /// The IPv4 VIPs served now (not on standby), sorted: the fast path's membership test
     /// ([`Plan::is_vip4`]: cheaper than hashing a u128).
     vips4: Box<[u32]>,
     local_addresses: HashMap<u128, (), RandomState>,
@@ -349,8 +350,12 @@ impl Plan {
                 source,
             })?;
             service_index.insert(service_key(svc.protocol.number(), svc.vip, svc.port), si);
-            vips.insert(addr_key(svc.vip), ());
-            if let IpAddr::V4(a) = svc.vip {
+            // A VIP whose VRRP instance is not master here stays a VIP
+            // (its traffic is dropped and counted, not passed on), but
+            // the fast path never takes it for one.
+            let standby = snapshot.standby.binary_search(&svc.vip).is_ok();
+            vips.insert(addr_key(svc.vip), standby);
+            if let (IpAddr::V4(a), false) = (svc.vip, standby) {
                 vips4.push(u32::from(a));
             }
             services.push(PlanService {
@@ -484,6 +489,13 @@ impl Plan {
     #[inline]
     pub fn is_vip(&self, addr: IpAddr) -> bool {
         self.vips.contains_key(&addr_key(addr))
+    }
+
+    /// `Some(true)` for a VIP this director does not serve now (its VRRP
+    /// instance is backup or fault), `Some(false)` for one it serves.
+    #[inline]
+    pub fn vip_standby(&self, addr: IpAddr) -> Option<bool> {
+        self.vips.get(&addr_key(addr)).copied()
     }
 
     /// [`Self::is_vip`] for an IPv4 address as a number. A director has

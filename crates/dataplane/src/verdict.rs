@@ -72,5 +72,6 @@ drop_reasons! {
     IcmpNoConn => "icmp_no_conn", "ICMP error about a flow we do not know.";
     FamilyMismatch => "family_mismatch", "Client and real server of different address families.";
     UnknownReply => "unknown_reply", "Traffic to a local (FullNAT) address with no connection entry.";
+    VrrpStandby => "vrrp_standby", "To a VIP whose VRRP instance is not master here (backup or fault): another director serves it.";
     ReplyKeyInUse => "reply_key_in_use", "A new NAT flow whose reply tuple (real server:port, client:port) another connection already has: replies could not be told apart.";
 }

@@ -239,7 +239,10 @@ impl Worker {
             }
             _ => {}
         }
-        if ctx.plan.is_vip(info.dst) {
+        if let Some(standby) = ctx.plan.vip_standby(info.dst) {
+            if standby {
+                return Verdict::Drop(DropReason::VrrpStandby);
+            }
             return match info.protocol {
                 ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info),
                 ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_to_vip(ctx, pkt, info),

@@ -822,3 +822,36 @@ fn a_new_nat_flow_whose_reply_tuple_is_taken_is_dropped_not_merged() {
     assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
     assert_eq!(out[26..30], VIP4_NAT.octets());
 }
+
+#[test]
+fn vrrp_standby_vip_is_dropped_and_counted_until_the_director_is_master() {
+    let (plan, mut reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let vip: IpAddr = VIP4_NAT.into();
+    // Backup: the VIP stays known (not passed on) but nothing is forwarded,
+    // neither a new flow nor on the fast path.
+    let standby = reloaded(&plan, &mut reg, |s| s.standby = vec![vip]);
+    assert_eq!(standby.vip_standby(vip), Some(true));
+    for cport in [5000, 5001] {
+        assert_eq!(
+            run(&mut ws[0], &standby, &n, 1, CLIENT_IF, &nat_syn(cport)).0,
+            Verdict::Drop(DropReason::VrrpStandby)
+        );
+    }
+    assert_eq!(ws[0].counters().drops(DropReason::VrrpStandby), 2);
+    // Master again: the same SYN is scheduled and forwarded.
+    let master = reloaded(&standby, &mut reg, |s| s.standby.clear());
+    assert_eq!(master.vip_standby(vip), Some(false));
+    assert_eq!(
+        run(&mut ws[0], &master, &n, 1, CLIENT_IF, &nat_syn(5000)).0,
+        Verdict::Forward { iface: SERVER_IF }
+    );
+    // An established flow stops at once when the director turns backup.
+    let ack = Spec::tcp(CLIENT4.into(), 5000, vip, TCP_PORT, ACK).frame();
+    let backup = reloaded(&master, &mut reg, |s| s.standby = vec![vip]);
+    assert_eq!(
+        run(&mut ws[0], &backup, &n, 1, CLIENT_IF, &ack).0,
+        Verdict::Drop(DropReason::VrrpStandby)
+    );
+}

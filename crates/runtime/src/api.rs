@@ -90,17 +90,33 @@ fn handle(
             crate::export::record(shared, &entries);
             prometheus.render()
         }
-        "status" => match shared.health.ask(STATUS_WAIT) {
-            Some(status) => status.render_text(),
-            None => "health checking is starting\n".to_string(),
-        },
+        "status" => {
+            let mut out = match shared.health.ask(STATUS_WAIT) {
+                Some(status) => status.render_text(),
+                None => "health checking is starting\n".to_string(),
+            };
+            if let Some(v) = shared.vrrp.load_full() {
+                out.push('\n');
+                out.push_str(&crate::vrrp_status::render_text(&v.instances));
+            }
+            out
+        }
         "status json" => match shared.health.ask(STATUS_WAIT) {
-            Some(status) => serde_json::to_string_pretty(&*status)
-                .map(|mut s| {
-                    s.push('\n');
-                    s
-                })
-                .unwrap_or_else(|e| format!("error: {e}\n")),
+            Some(status) => {
+                let mut value = serde_json::to_value(&*status).unwrap_or_default();
+                if let (Some(v), Some(map)) = (shared.vrrp.load_full(), value.as_object_mut()) {
+                    map.insert(
+                        "vrrp".into(),
+                        serde_json::to_value(&v.instances).unwrap_or_default(),
+                    );
+                }
+                serde_json::to_string_pretty(&value)
+                    .map(|mut s| {
+                        s.push('\n');
+                        s
+                    })
+                    .unwrap_or_else(|e| format!("error: {e}\n"))
+            }
             None => "error: health checking is starting\n".to_string(),
         },
         "reload" => {

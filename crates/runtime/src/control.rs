@@ -17,6 +17,7 @@ use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::Receiver;
 use xvs_config::{MacAddr, Snapshot};
@@ -28,13 +29,19 @@ use xvs_xsk::{poll_readable, PacketSocket};
 use crate::health::{HealthMsg, HealthThread};
 use crate::l2;
 use crate::neighbor::NeighborCache;
-use crate::shared::{ControlMsg, Shared};
+use crate::shared::{ControlMsg, Shared, VrrpStatus};
+use crate::vrrp::VrrpDriver;
 
 /// How many times a VIP is announced after start or reload, one second apart
 /// (keepalived's garp_master_repeat defaults to 5; 3 is plenty on a LAN).
 const ANNOUNCE_REPEAT: u32 = 3;
 const ANNOUNCE_INTERVAL_MS: u64 = 1000;
 const METRICS_INTERVAL_MS: u64 = 1000;
+/// How often the VRRP status `xvs status` shows is refreshed (besides on
+/// every transition).
+pub const VRRP_STATUS_EVERY_MS: u64 = 200;
+/// The control thread's longest sleep when nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(5);
 
 /// One interface as the control thread sees it.
 #[derive(Debug)]
@@ -71,6 +78,9 @@ pub struct Control<L: PlanListener> {
     health_view: Arc<HealthView>,
     from_health: Option<Receiver<Arc<HealthView>>>,
     health: Option<HealthThread>,
+    /// VRRP, when the configuration has instances.
+    vrrp: Option<VrrpDriver>,
+    last_vrrp_status_ms: u64,
     published_version: u64,
     last_metrics_ms: u64,
 }
@@ -87,6 +97,7 @@ impl<L: PlanListener> Control<L> {
         table: Arc<ConnTable>,
         listener: L,
         file_snapshot: Arc<Snapshot>,
+        vrrp: Option<VrrpDriver>,
     ) -> Control<L> {
         let mut c = Control {
             shared,
@@ -104,11 +115,14 @@ impl<L: PlanListener> Control<L> {
             health_view: Arc::new(HealthView::default()),
             from_health: None,
             health: None,
+            vrrp,
+            last_vrrp_status_ms: 0,
             published_version: u64::MAX,
             last_metrics_ms: 0,
         };
         let plan = c.shared.plan.load_full();
         c.adopt(&plan);
+        c.post_vrrp_status(0);
         c
     }
 
@@ -136,13 +150,33 @@ impl<L: PlanListener> Control<L> {
             .iter()
             .flat_map(|p| p.addresses.iter().copied())
             .collect();
+        // VRRP: a virtual address is ours while its instance is master
+        // (and announced by VRRP, with its own schedule); while backup or
+        // fault, neither its ARP/ND nor its traffic is.
+        let (vrrp_addrs, standby): (HashSet<IpAddr>, HashSet<IpAddr>) = match &self.vrrp {
+            Some(v) => (
+                v.virtual_addresses().collect(),
+                v.standby().iter().copied().collect(),
+            ),
+            None => Default::default(),
+        };
         let new_vips: Vec<IpAddr> = vips
             .iter()
             .copied()
-            .filter(|v| !self.owned.contains(v))
+            .filter(|v| !self.owned.contains(v) && !vrrp_addrs.contains(v))
             .collect();
-        self.owned = vips.union(&locals).copied().collect();
+        self.owned = vips
+            .union(&locals)
+            .chain(vrrp_addrs.iter())
+            .copied()
+            .filter(|a| !standby.contains(a))
+            .collect();
         self.cache.clear_wanted();
+        if let Some(v) = &self.vrrp {
+            for (iface, peer) in v.peers() {
+                self.cache.want(iface, peer);
+            }
+        }
         for svc in &plan.services {
             for d in &svc.sched_dests {
                 if let Some(e) = route(&plan.interfaces, d.addr) {
@@ -184,10 +218,58 @@ impl<L: PlanListener> Control<L> {
     }
 
     fn fds(&self) -> Vec<RawFd> {
-        self.ifaces
+        let mut fds: Vec<RawFd> = self
+            .ifaces
             .iter()
             .flat_map(|i| [i.arp.fd(), i.ipv6.fd()])
-            .collect()
+            .collect();
+        if let Some(v) = &self.vrrp {
+            fds.extend(v.fds());
+        }
+        fds
+    }
+
+    /// How long the loop may sleep: [`IDLE_POLL`], or less when a VRRP
+    /// timer is due sooner (rounded up to the next millisecond).
+    fn sleep_ms(&self) -> i32 {
+        let mut wait = IDLE_POLL;
+        if let Some(at) = self.vrrp.as_ref().and_then(VrrpDriver::deadline) {
+            wait = wait.min(at.saturating_duration_since(Instant::now()));
+        }
+        i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(5)
+    }
+
+    /// Run VRRP: adverts in, timers, actions out; a change of which
+    /// addresses are served publishes a new plan at once.
+    fn run_vrrp(&mut self) {
+        let Some(v) = self.vrrp.as_mut() else {
+            return;
+        };
+        if v.run(&mut self.cache, Instant::now()) {
+            self.publish("vrrp");
+            self.post_vrrp_status(self.shared.now_ms());
+        }
+    }
+
+    /// Publish the VRRP status for `xvs status`.
+    fn post_vrrp_status(&mut self, now_ms: u64) {
+        if let Some(v) = &self.vrrp {
+            self.last_vrrp_status_ms = now_ms;
+            let instances = v.status(Instant::now());
+            crate::export::record_vrrp(&instances);
+            self.shared.vrrp.store(Some(Arc::new(VrrpStatus {
+                at_ms: now_ms,
+                instances,
+            })));
+        }
+    }
+
+    /// The director is stopping: VRRP masters resign first.
+    fn stop_vrrp(&mut self) {
+        if let Some(v) = self.vrrp.as_mut() {
+            v.shutdown(&mut self.cache, Instant::now());
+        }
+        self.post_vrrp_status(self.shared.now_ms());
     }
 
     /// Run until the stop flag is set.
@@ -196,8 +278,10 @@ impl<L: PlanListener> Control<L> {
         let mut buf = vec![0u8; 4096];
         let mut probes = Vec::new();
         while !self.shared.stop.load(Ordering::Relaxed) {
-            // Wake for kernel-received ARP/ND, or every 5 ms for the rest.
-            let _ = poll_readable(&fds, 5);
+            // Wake for kernel-received ARP/ND and VRRP, for the next VRRP
+            // timer, or every 5 ms for the rest.
+            let _ = poll_readable(&fds, self.sleep_ms());
+            self.run_vrrp();
             let now = self.shared.now_ms();
             while let Ok(msg) = self.from_workers.try_recv() {
                 match msg {
@@ -255,7 +339,11 @@ impl<L: PlanListener> Control<L> {
                 self.last_metrics_ms = now;
                 self.record_metrics();
             }
+            if now.saturating_sub(self.last_vrrp_status_ms) >= VRRP_STATUS_EVERY_MS {
+                self.post_vrrp_status(now);
+            }
         }
+        self.stop_vrrp();
     }
 
     pub fn record_metrics(&self) {
@@ -270,7 +358,12 @@ impl<L: PlanListener> Control<L> {
             return;
         };
         let owned = &self.owned;
-        let out = l2::handle_frame(frame, i.mac, &|ip| owned.contains(&ip));
+        let vrrp = self.vrrp.as_ref();
+        let out = l2::handle_frame(frame, &|ip| {
+            owned
+                .contains(&ip)
+                .then(|| vrrp.and_then(|v| v.answer_mac(ip)).unwrap_or(i.mac))
+        });
         if let Some(reply) = out.reply {
             let _ = i.arp.send(&reply);
         }
@@ -341,7 +434,11 @@ impl<L: PlanListener> Control<L> {
     /// False (and nothing changes) if the plan does not compile.
     fn publish(&mut self, why: &str) -> bool {
         let current = self.shared.plan.load_full();
-        let mut snap = xvs_health::apply(&self.file_snapshot, &self.health_view);
+        let mut snap = effective(
+            &self.file_snapshot,
+            &self.health_view,
+            self.vrrp.as_ref().map_or(&[], |v| v.standby()),
+        );
         snap.version = current.version;
         if snap == *current.snapshot {
             // Nothing the workers use changed (a quorum flag, a view that
@@ -377,4 +474,12 @@ impl<L: PlanListener> Control<L> {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(&self.shared.plan.load().snapshot)
     }
+}
+
+/// What the workers run: the file as loaded, with what health checking
+/// makes of it, and the VRRP addresses this director does not serve now.
+pub fn effective(file: &Snapshot, view: &HealthView, standby: &[IpAddr]) -> Snapshot {
+    let mut snap = xvs_health::apply(file, view);
+    snap.standby = standby.to_vec();
+    snap
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use crossbeam::channel;
-use xvs_config::{ForwardMethod, IdlePolicy, Snapshot};
+use xvs_config::{ForwardMethod, IdlePolicy, MacAddr, Snapshot};
 use xvs_conn::{ConnTable, TableConfig};
 use xvs_dataplane::{DestRegistry, NeighborTable, Plan, Worker, WorkerCounters};
 use xvs_xdp::{AttachMode, SteerRules, Steering};
@@ -29,6 +29,7 @@ use xvs_xsk::{BindMode, FramePool, PacketSocket, Umem, XskSocket};
 
 use crate::control::{Control, ControlIface, PlanListener};
 use crate::shared::{DriverCounters, Shared};
+use crate::vrrp::VrrpDriver;
 use crate::worker_loop::{WorkerLoop, WorkerSocket};
 
 /// UMEM frame size: one page per frame (room for a 1500-byte packet, the
@@ -62,6 +63,8 @@ pub enum RunError {
     Table(String),
     #[error("{0}")]
     Setup(String),
+    #[error("{0}")]
+    Vrrp(String),
 }
 
 /// Options of `xvs run` beyond the configuration file.
@@ -126,6 +129,14 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
             .any(|(a, b)| a.name != b.name || a.queues != b.queues)
     {
         return Err("the interface list and queues need a restart".into());
+    }
+    if new.vrrp != current.vrrp
+        || new.vrrp_scripts != current.vrrp_scripts
+        || new.vrrp_sync_groups != current.vrrp_sync_groups
+    {
+        // Restarting the instances would make this director resign and
+        // re-elect, a failover of its own; a reload must never do that.
+        return Err("vrrp, vrrp_scripts and vrrp_sync_groups need a restart".into());
     }
     for (n, c) in new.interfaces.iter_mut().zip(&current.interfaces) {
         if n.mac.is_none() {
@@ -231,7 +242,26 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     // Until the health checker reports, real servers take their initial
     // state (keepalived: up, or down in alpha mode).
     let file_snapshot = Arc::new(snap.clone());
-    let mut effective = xvs_health::apply(&file_snapshot, &xvs_health::HealthView::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // VRRP starts with every instance backup (or owner-master): from the
+    // first plan on, a backup neither answers for nor forwards its VIPs.
+    let vrrp_ifaces: Vec<(String, MacAddr)> = snap
+        .interfaces
+        .iter()
+        .map(|i| (i.name.clone(), i.mac.unwrap_or_default()))
+        .collect();
+    let vrrp = VrrpDriver::start(
+        Arc::clone(&file_snapshot),
+        &vrrp_ifaces,
+        Arc::clone(&stop),
+        Instant::now(),
+    )
+    .map_err(RunError::Vrrp)?;
+    let mut effective = crate::control::effective(
+        &file_snapshot,
+        &xvs_health::HealthView::default(),
+        vrrp.as_ref().map_or(&[], |v| v.standby()),
+    );
     effective.version = 1;
     let plan = Arc::new(Plan::compile(Arc::new(effective), &mut registry, None)?);
 
@@ -274,7 +304,6 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         steering.push(s);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|source| RunError::Io {
@@ -303,6 +332,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         workers: worker_counters.clone(),
         drivers: driver_counters.clone(),
         health: crate::shared::HealthDesk::default(),
+        vrrp: arc_swap::ArcSwapOption::empty(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
 
@@ -435,6 +465,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         Arc::clone(&table),
         SteeringSet { steering },
         Arc::clone(&file_snapshot),
+        vrrp,
     );
     let (views_tx, views_rx) = channel::unbounded();
     let health = crate::health::HealthThread::spawn(
@@ -447,6 +478,10 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         source,
     })?;
     control.attach_health(health, views_rx);
+    // VRRP's timers run here: never behind a busy-polling worker.
+    if let Err(e) = crate::health::keep_off_cores(&snap.global.workers) {
+        eprintln!("xvs: control thread: cannot keep off the worker cores: {e}");
+    }
     control.run();
 
     stop.store(true, Ordering::Relaxed);

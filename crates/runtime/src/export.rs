@@ -125,3 +125,40 @@ pub fn list_stats(plan: &Plan, exact: bool) -> String {
         exact,
     )
 }
+
+/// VRRP instances into the metrics facade (state as a number: 0 init,
+/// 1 backup, 2 master, 3 fault, as keepalived's SNMP MIB counts them).
+pub fn record_vrrp(instances: &[xvs_vrrp::InstanceStatus]) {
+    use xvs_vrrp::State;
+    for i in instances {
+        let name = i.name.clone();
+        let state = match i.state {
+            State::Init => 0.0,
+            State::Backup => 1.0,
+            State::Master => 2.0,
+            State::Fault => 3.0,
+        };
+        metrics::gauge!("xvs_vrrp_state", "instance" => name.clone()).set(state);
+        metrics::gauge!("xvs_vrrp_priority", "instance" => name.clone())
+            .set(f64::from(i.effective_priority));
+        let c = &i.counters;
+        for (metric, n) in [
+            ("xvs_vrrp_adverts_received_total", c.adverts_received),
+            ("xvs_vrrp_adverts_sent_total", c.adverts_sent),
+            (
+                "xvs_vrrp_priority_zero_received_total",
+                c.priority_zero_received,
+            ),
+            ("xvs_vrrp_priority_zero_sent_total", c.priority_zero_sent),
+            ("xvs_vrrp_became_master_total", c.became_master),
+            ("xvs_vrrp_released_master_total", c.released_master),
+            ("xvs_vrrp_split_brain_total", c.split_brain),
+        ] {
+            metrics::counter!(metric, "instance" => name.clone()).absolute(n);
+        }
+        for (reason, n) in &c.rejected {
+            metrics::counter!("xvs_vrrp_adverts_rejected_total", "instance" => name.clone(), "reason" => reason.clone())
+                .absolute(*n);
+        }
+    }
+}

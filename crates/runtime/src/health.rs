@@ -273,7 +273,7 @@ fn record_engine_metrics(prober: &Prober) {
 /// Worker cores never run probe work: the calling thread may run on every
 /// CPU it is allowed now except `workers` (if that leaves any; on a
 /// machine with no spare core the scheduler shares them).
-fn keep_off_cores(workers: &[usize]) -> nix::Result<()> {
+pub(crate) fn keep_off_cores(workers: &[usize]) -> nix::Result<()> {
     use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
     use nix::unistd::Pid;
     let allowed = sched_getaffinity(Pid::from_raw(0))?;

@@ -25,20 +25,18 @@ pub struct L2Outcome {
     pub heard: Option<Heard>,
 }
 
-/// Handle one frame punted by a worker or heard by the control socket on
-/// an interface whose MAC is `our_mac`. `owned` says whether xvs answers
-/// for an address.
-pub fn handle_frame(frame: &[u8], our_mac: MacAddr, owned: &dyn Fn(IpAddr) -> bool) -> L2Outcome {
+/// Handle one frame punted by a worker or heard by the control socket.
+/// `owned` says whether xvs answers for an address, and with which MAC
+/// (the interface's, or a VRRP virtual MAC).
+pub fn handle_frame(frame: &[u8], owned: &dyn Fn(IpAddr) -> Option<MacAddr>) -> L2Outcome {
     let Ok(info) = parse_frame(frame) else {
         return L2Outcome::default();
     };
     match info.kind {
-        FrameKind::Arp => handle_arp(frame, info.l3_offset, info.vlan, our_mac, owned),
-        FrameKind::Ipv6 if info.protocol == ip_proto::ICMPV6 => {
-            handle_icmpv6(frame, &info, our_mac, owned)
-        }
+        FrameKind::Arp => handle_arp(frame, info.l3_offset, info.vlan, owned),
+        FrameKind::Ipv6 if info.protocol == ip_proto::ICMPV6 => handle_icmpv6(frame, &info, owned),
         FrameKind::Ipv4 if info.protocol == ip_proto::ICMP => L2Outcome {
-            reply: echo_reply_v4(frame, &info, our_mac, owned),
+            reply: echo_reply_v4(frame, &info, owned),
             heard: None,
         },
         _ => L2Outcome::default(),
@@ -49,8 +47,7 @@ fn handle_arp(
     frame: &[u8],
     l3: usize,
     vlan: Option<u16>,
-    our_mac: MacAddr,
-    owned: &dyn Fn(IpAddr) -> bool,
+    owned: &dyn Fn(IpAddr) -> Option<MacAddr>,
 ) -> L2Outcome {
     let Ok(p) = arp::Packet::new_checked(&frame[l3..]) else {
         return L2Outcome::default();
@@ -61,9 +58,9 @@ fn handle_arp(
         mac: p.sender_mac(),
     });
     let mut out = L2Outcome { reply: None, heard };
-    if p.operation() == arp::Operation::Request
-        && owned(p.target_ip().into())
-        && !sender.is_unspecified()
+    let answer = owned(p.target_ip().into());
+    if let (arp::Operation::Request, Some(our_mac), false) =
+        (p.operation(), answer, sender.is_unspecified())
     {
         let mut buf = vec![0u8; 64];
         if let Ok(n) = arp::build_reply(
@@ -84,8 +81,7 @@ fn handle_arp(
 fn handle_icmpv6(
     frame: &[u8],
     info: &xvs_wire::FrameInfo,
-    our_mac: MacAddr,
-    owned: &dyn Fn(IpAddr) -> bool,
+    owned: &dyn Fn(IpAddr) -> Option<MacAddr>,
 ) -> L2Outcome {
     let Some(ip_bytes) = frame.get(info.l3_offset..info.ip_end()) else {
         return L2Outcome::default();
@@ -105,7 +101,7 @@ fn handle_icmpv6(
                 mac,
             });
             let mut out = L2Outcome { reply: None, heard };
-            if owned(ns.target.into()) {
+            if let Some(our_mac) = owned(ns.target.into()) {
                 let to_mac = ns
                     .source_mac
                     .unwrap_or_else(|| frame[6..12].try_into().unwrap_or([0; 6]));
@@ -131,8 +127,8 @@ fn handle_icmpv6(
                 }),
             }
         }
-        Some(&icmpv6::msg_type::ECHO_REQUEST) if owned(ip.dst().into()) => L2Outcome {
-            reply: echo_reply_v6(frame, info, our_mac),
+        Some(&icmpv6::msg_type::ECHO_REQUEST) => L2Outcome {
+            reply: owned(ip.dst().into()).and_then(|mac| echo_reply_v6(frame, info, mac)),
             heard: None,
         },
         _ => L2Outcome::default(),
@@ -143,16 +139,13 @@ fn handle_icmpv6(
 fn echo_reply_v4(
     frame: &[u8],
     info: &xvs_wire::FrameInfo,
-    our_mac: MacAddr,
-    owned: &dyn Fn(IpAddr) -> bool,
+    owned: &dyn Fn(IpAddr) -> Option<MacAddr>,
 ) -> Option<Vec<u8>> {
     let (IpAddr::V4(src), IpAddr::V4(dst)) = (info.src, info.dst) else {
         return None;
     };
-    if !owned(dst.into())
-        || frame.get(info.l4_offset) != Some(&8)
-        || info.fragment != xvs_wire::Fragment::None
-    {
+    let our_mac = owned(dst.into())?;
+    if frame.get(info.l4_offset) != Some(&8) || info.fragment != xvs_wire::Fragment::None {
         return None;
     }
     let mut out = frame[..info.ip_end()].to_vec();
@@ -202,11 +195,17 @@ fn swap_macs(frame: &mut [u8], our_mac: MacAddr) {
 /// gratuitous ARP (IPv4) or an unsolicited neighbour advertisement with
 /// the override flag (IPv6, RFC 4861 §7.2.6).
 pub fn announce(our_mac: MacAddr, ip: IpAddr) -> Option<Vec<u8>> {
+    announce_as(our_mac, ip, false)
+}
+
+/// [`announce`], as a router (the NA's router flag set) when `router`:
+/// what a VRRP master sends for its IPv6 addresses (RFC 5798 §6.4.2).
+pub fn announce_as(our_mac: MacAddr, ip: IpAddr, router: bool) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 128];
     let n = match ip {
         IpAddr::V4(v4) => arp::build_gratuitous(&mut buf, None, our_mac, v4).ok()?,
         IpAddr::V6(v6) => {
-            ndisc::build_unsolicited_advert(&mut buf, None, our_mac, v6, false).ok()?
+            ndisc::build_unsolicited_advert(&mut buf, None, our_mac, v6, router).ok()?
         }
     };
     buf.truncate(n);
@@ -241,9 +240,10 @@ mod tests {
     const OURS: MacAddr = [2, 0, 0, 0, 0, 1];
     const PEER: MacAddr = [2, 0, 0, 0, 0, 2];
 
-    fn vip(ip: IpAddr) -> bool {
-        ip == IpAddr::V4(Ipv4Addr::new(198, 18, 0, 100))
-            || ip == "fd00:0:0:1::100".parse::<IpAddr>().unwrap()
+    fn vip(ip: IpAddr) -> Option<MacAddr> {
+        (ip == IpAddr::V4(Ipv4Addr::new(198, 18, 0, 100))
+            || ip == "fd00:0:0:1::100".parse::<IpAddr>().unwrap())
+        .then_some(OURS)
     }
 
     #[test]
@@ -257,7 +257,7 @@ mod tests {
             Ipv4Addr::new(198, 18, 0, 100),
         )
         .unwrap();
-        let out = handle_frame(&req[..n], OURS, &vip);
+        let out = handle_frame(&req[..n], &vip);
         let reply = out.reply.expect("reply for the VIP");
         let p = arp::Packet::new_checked(&reply[14..]).unwrap();
         assert_eq!(p.operation(), arp::Operation::Reply);
@@ -287,7 +287,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            handle_frame(&req[..n], OURS, &vip).reply,
+            handle_frame(&req[..n], &vip).reply,
             None,
             "not ours: the kernel answers"
         );
@@ -299,7 +299,7 @@ mod tests {
         let from: Ipv6Addr = "fd00:0:0:1::10".parse().unwrap();
         let mut ns = vec![0u8; 128];
         let n = ndisc::build_solicit(&mut ns, None, PEER, from, target).unwrap();
-        let out = handle_frame(&ns[..n], OURS, &vip);
+        let out = handle_frame(&ns[..n], &vip);
         let reply = out.reply.expect("NA");
         let info = parse_frame(&reply).unwrap();
         let ip = ipv6::Packet::new_checked(&reply[info.l3_offset..info.ip_end()]).unwrap();
@@ -325,7 +325,7 @@ mod tests {
             .icmpv4_echo_request(7, 1)
             .write(&mut ping, b"abc")
             .unwrap();
-        let reply = handle_frame(&ping, OURS, &vip).reply.expect("echo reply");
+        let reply = handle_frame(&ping, &vip).reply.expect("echo reply");
         let p = etherparse::SlicedPacket::from_ethernet(&reply).unwrap();
         let Some(etherparse::NetSlice::Ipv4(ip)) = p.net else {
             panic!()

@@ -1,7 +1,7 @@
 //! xvs-runtime: the daemon behind `xvs run` — pinned poll-mode workers on
 //! AF_XDP sockets around the pure pipeline, the control thread (ARP/ND,
-//! neighbours, announcements, reload, metrics), the health-check thread,
-//! RCU publication of the plan, and the local control socket.
+//! neighbours, announcements, VRRP, reload, metrics), the health-check
+//! thread, RCU publication of the plan, and the local control socket.
 //!
 //! Layer: runtime (uses every other crate). No `unsafe` here: the socket
 //! and XDP code it drives lives in the driver crates.
@@ -14,6 +14,9 @@ pub mod health;
 pub mod l2;
 pub mod neighbor;
 pub mod shared;
+pub mod vrrp;
+pub mod vrrp_scripts;
+pub mod vrrp_status;
 pub mod worker_loop;
 
 pub use daemon::{default_control_socket, run, RunError, RunOptions};

@@ -54,6 +54,17 @@ pub struct Shared {
     pub drivers: Vec<Arc<DriverCounters>>,
     /// Where `xvs status` meets the health thread.
     pub health: HealthDesk,
+    /// The VRRP instances as the control thread last saw them (None: no
+    /// `vrrp:` instances). Refreshed on every transition and every
+    /// [`crate::control::VRRP_STATUS_EVERY_MS`].
+    pub vrrp: ArcSwapOption<VrrpStatus>,
+}
+
+/// VRRP instances for `xvs status`, taken at `at_ms` (since the epoch).
+#[derive(Debug, Clone)]
+pub struct VrrpStatus {
+    pub at_ms: u64,
+    pub instances: Vec<xvs_vrrp::InstanceStatus>,
 }
 
 /// `xvs status` on demand: building the status costs an allocation per
