@@ -18,6 +18,10 @@ use crate::model::{IpNet, MacAddr};
 use crate::text::{NumRange, Parsed};
 use crate::types::SchedulerKind;
 
+mod vrrp;
+
+pub use vrrp::*;
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +36,10 @@ pub struct RawConfig {
     pub services: Vec<RawService>,
     #[serde(default)]
     pub vrrp: Vec<RawVrrp>,
+    #[serde(default)]
+    pub vrrp_scripts: Vec<RawVrrpScript>,
+    #[serde(default)]
+    pub vrrp_sync_groups: Vec<RawSyncGroup>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -532,31 +540,6 @@ pub struct RawSorryServer {
 #[serde(deny_unknown_fields)]
 pub struct RawHealthGlobal {
     pub max_in_flight: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVrrp {
-    pub name: String,
-    pub interface: String,
-    pub vrid: u64,
-    pub priority: Option<u64>,
-    pub version: Option<u64>,
-    pub advert_interval: Option<f64>,
-    pub state: Option<VrrpStateText>,
-    pub preempt: Option<bool>,
-    #[serde(default)]
-    pub virtual_addresses: Vec<Parsed<IpNet>>,
-    #[serde(default)]
-    pub unicast_peers: Vec<Parsed<IpAddr>>,
-    pub auth_pass: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VrrpStateText {
-    Master,
-    Backup,
 }
 
 has_check_timing!(RawHealth, RawRealServer, RawService);

@@ -11,6 +11,10 @@ use crate::health::Script;
 use crate::model::IpNet;
 
 /// A VRRP instance (one virtual router on one interface, one family).
+///
+/// Guaranteed by the loader: an address owner (priority 255) has
+/// `preempt` and `accept` true and only weight-0 trackers; a non-zero
+/// `preempt_delay` comes with `preempt` and without `initial_master`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpInstance {
     pub name: String,
@@ -35,7 +39,9 @@ pub struct VrrpInstance {
     pub unicast_peers: Vec<IpAddr>,
     /// `unicast_src_ip` / `mcast_src_ip`: the adverts' source address
     /// (default: the interface's first address of the family; IPv6: its
-    /// link-local address).
+    /// link-local address). When set: a unicast address of the instance's
+    /// family, one of the interface's listed addresses if it lists any of
+    /// that kind, and link-local for IPv6 without unicast peers.
     pub source_address: Option<IpAddr>,
     /// VRRPv2 simple-text password (≤ 8 bytes).
     pub auth_pass: Option<String>,
@@ -74,11 +80,12 @@ pub enum V3Checksum {
 pub struct GarpSettings {
     /// `garp_master_delay` (default 5 s; 0 = no second burst).
     pub master_delay: Duration,
-    /// `garp_master_repeat` (default 5): announcements per burst.
+    /// `garp_master_repeat` (default 5, 1..=255): announcements per burst.
     pub master_repeat: u32,
     /// `garp_master_refresh` (default off).
     pub master_refresh: Option<Duration>,
-    /// `garp_master_refresh_repeat` (default 1).
+    /// `garp_master_refresh_repeat` (default 1, 1..=255; only configurable
+    /// together with a refresh interval).
     pub master_refresh_repeat: u32,
 }
 
@@ -97,7 +104,7 @@ impl Default for GarpSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackInterface {
     pub name: String,
-    /// 0 (default): the instance goes to FAULT while the link is down.
+    /// -253..=253. 0 (default): the instance goes to FAULT while the link is down.
     /// Otherwise added to the priority while down if negative (keepalived:
     /// a positive weight is added while up).
     pub weight: i32,
@@ -108,7 +115,7 @@ pub struct TrackInterface {
 pub struct TrackScript {
     /// Index into [`Snapshot::vrrp_scripts`](crate::Snapshot::vrrp_scripts).
     pub script: usize,
-    /// The weight this instance uses (default: the script's own).
+    /// The weight this instance uses (default: the script's own), -253..=253.
     pub weight: i32,
     /// `reverse`: success counts as failure and vice versa for the weight.
     pub reverse: bool,
@@ -147,7 +154,8 @@ pub struct VrrpScript {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpSyncGroup {
     pub name: String,
-    /// Indices into [`Snapshot::vrrp`](crate::Snapshot::vrrp) (at least two).
+    /// Indices into [`Snapshot::vrrp`](crate::Snapshot::vrrp) (at least two,
+    /// no instance in two groups; every tracker of a member has weight 0).
     pub members: Vec<usize>,
     pub notify: VrrpNotify,
 }

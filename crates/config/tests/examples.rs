@@ -99,6 +99,8 @@ fn examples_use_only_benchmark_and_ula_addresses() {
         }
         for inst in &snap.vrrp {
             addrs.extend(inst.virtual_addresses.iter().map(|n| n.addr));
+            addrs.extend(inst.unicast_peers.iter().copied());
+            addrs.extend(inst.source_address);
         }
         for addr in addrs {
             let ok = match addr {
@@ -156,7 +158,17 @@ fn master_and_backup_carry_the_same_services() {
         );
         assert!(m.initial_master && !b.initial_master);
         assert!(m.priority > b.priority);
+        assert_eq!(
+            (&m.track_interfaces, &m.track_scripts),
+            (&b.track_interfaces, &b.track_scripts)
+        );
     }
+    assert_eq!(master.vrrp_scripts, backup.vrrp_scripts);
+    assert_eq!(master.vrrp_sync_groups, backup.vrrp_sync_groups);
+    assert!(
+        !master.vrrp_sync_groups.is_empty(),
+        "the pair shows a sync group"
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! pointing at the offending key through the [`KeyIndex`].
 //!
 //! One module per section: `global` (global, interfaces, local pools),
-//! `service` (virtual services and real servers), `health`, `vrrp`.
+//! `service` (virtual services and real servers), `health`, `vrrp`
+//! (instances), `vrrp_track` (vrrp_scripts and what instances track),
+//! `vrrp_sync` (sync groups).
 
 mod global;
 mod health;
@@ -12,6 +14,8 @@ mod quorum;
 mod script;
 mod service;
 mod vrrp;
+mod vrrp_sync;
+mod vrrp_track;
 
 use crate::error::{ConfigError, ErrorStage};
 use crate::marks::KeyIndex;
@@ -49,7 +53,15 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
     let local_pools = global::resolve_pools(&raw.local_pools, &global, ctx)?;
     let services = service::resolve_services(&raw.services, &local_pools, &interfaces, ctx)?;
     quorum::check_bindto(&services, &local_pools, ctx)?;
-    let vrrp = vrrp::resolve_vrrp(&raw.vrrp, &interfaces, ctx)?;
+    let vrrp_scripts = vrrp_track::resolve_vrrp_scripts(&raw.vrrp_scripts, ctx)?;
+    let vrrp = vrrp::resolve_vrrp(&raw.vrrp, &interfaces, &vrrp_scripts, ctx)?;
+    let vrrp_sync_groups = vrrp_sync::resolve_sync_groups(
+        &raw.vrrp_sync_groups,
+        &raw.vrrp,
+        &vrrp,
+        &vrrp_scripts,
+        ctx,
+    )?;
     Ok(Snapshot {
         version: 0,
         global,
@@ -57,8 +69,9 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
         services,
         local_pools,
         vrrp,
-        vrrp_scripts: Vec::new(),
-        vrrp_sync_groups: Vec::new(),
+        vrrp_scripts,
+        vrrp_sync_groups,
+        // Runtime state: no key of the file sets it.
         standby: Vec::new(),
     })
 }

@@ -1,5 +1,6 @@
-//! Programs the health checker runs (notify_up/notify_down, quorum_up/
-//! quorum_down, MISC_CHECK) and keepalived's hex byte strings.
+//! Programs the health checker and VRRP run (notify_up/notify_down,
+//! quorum_up/quorum_down, MISC_CHECK, vrrp_scripts, VRRP notify_*) and
+//! keepalived's hex byte strings.
 //!
 //! A command line is split into arguments as a POSIX shell would split it
 //! (quotes and backslashes), but no shell runs it, as in keepalived: to
@@ -7,7 +8,8 @@
 
 use super::{Ctx, Result};
 use crate::health::Script;
-use crate::raw::RawScript;
+use crate::raw::{RawNotifyKeys, RawScript};
+use crate::vrrp::VrrpNotify;
 
 /// A notify or quorum script at `key`.
 pub(super) fn resolve_script(raw: &RawScript, key: &str, ctx: &Ctx<'_>) -> Result<Script> {
@@ -21,6 +23,29 @@ pub(super) fn resolve_script(raw: &RawScript, key: &str, ctx: &Ctx<'_>) -> Resul
             ctx,
         ),
     }
+}
+
+/// The notify_master/backup/fault/stop and notify scripts of a VRRP
+/// instance or sync group at `base`.
+pub(super) fn resolve_vrrp_notify(
+    keys: &RawNotifyKeys<'_>,
+    base: &str,
+    ctx: &Ctx<'_>,
+) -> Result<VrrpNotify> {
+    let mut scripts = [None, None, None, None, None];
+    for (slot, (name, raw)) in scripts.iter_mut().zip(keys) {
+        if let Some(raw) = raw {
+            *slot = Some(resolve_script(raw, &format!("{base}.{name}"), ctx)?);
+        }
+    }
+    let [master, backup, fault, stop, any] = scripts;
+    Ok(VrrpNotify {
+        master,
+        backup,
+        fault,
+        stop,
+        any,
+    })
 }
 
 /// A command line and an optional `user` or `user:group`.
