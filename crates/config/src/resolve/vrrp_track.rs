@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use super::script::resolve_script;
 use super::{seconds, Ctx, Result};
-use crate::model::Interface;
 use crate::raw::{NameOr, RawTrackInterface, RawTrackScript, RawVrrp, RawVrrpScript};
 use crate::vrrp::{TrackInterface, TrackScript, VrrpScript};
 
