@@ -61,10 +61,10 @@ pub fn address_batch(addresses: &[Ipv4Addr], iface: &str) -> String {
 impl Lab {
     /// Put `count` extra IPv4 addresses on real server `i` (from
     /// 198.19.0.0/16, see [`EXTRA_POOL4`]) and route their block through
-    /// it in the director's namespace, so the director's kernel reaches
-    /// every one of them and the backend answers on each (HTTP, HTTPS,
-    /// UDP, DNS, SMTP). Returns the addresses; each call gets a fresh
-    /// block, and they are never reused within the lab.
+    /// it in the director's namespace (both, in a pair), so the director's
+    /// kernel reaches every one of them and the backend answers on each
+    /// (HTTP, HTTPS, UDP, DNS, SMTP). Returns the addresses; each call
+    /// gets a fresh block, and they are never reused within the lab.
     pub fn add_backend_addresses(&self, i: usize, count: usize) -> Result<Vec<Ipv4Addr>, LabError> {
         self.check_rs(i)?;
         if count == 0 {
@@ -90,16 +90,19 @@ impl Lab {
             &["ip", "-n", &ns, "-batch", "-"],
             Some(&address_batch(&block.addresses, "eth0")),
         )?;
-        ip(
-            &self.ns_director(),
-            &[
-                "route",
-                "add",
-                &format!("{}/{}", block.network, block.prefix_len),
-                "via",
-                &self.rs_addr4(i).to_string(),
-            ],
-        )?;
+        // Every director of a pair: either may be the master.
+        for director in self.ns_directors() {
+            ip(
+                &director,
+                &[
+                    "route",
+                    "add",
+                    &format!("{}/{}", block.network, block.prefix_len),
+                    "via",
+                    &self.rs_addr4(i).to_string(),
+                ],
+            )?;
+        }
         Ok(block.addresses)
     }
 }

@@ -27,13 +27,14 @@ pub struct Lab {
     names: Names,
     spec: LabSpec,
     /// Logs of spawned processes and the saved spec.
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Backend of real server i at index i-1 (None when stopped).
     backends: Vec<Option<Backend>>,
     /// Tear down on drop (false after [`leak`](Lab::leak) or for
     /// [`attach`](Lab::attach)ed labs).
     owned: bool,
-    spawned: AtomicUsize,
+    /// Numbers the logs of spawned processes.
+    pub(crate) spawned: AtomicUsize,
     /// Offset into [`EXTRA_POOL4`] of the next free address block
     /// ([`add_backend_addresses`](Lab::add_backend_addresses)).
     pub(crate) extra_next: Mutex<u32>,
@@ -163,8 +164,22 @@ impl Lab {
         self.names.client()
     }
 
+    /// The director's namespace; director 1's in a pair.
     pub fn ns_director(&self) -> String {
         self.names.director()
+    }
+
+    /// Director `i`'s (1-based) namespace: `{p}dir` for 1, `{p}dir2` for 2
+    /// (which exists only in a pair; see [`LabSpec::directors`]).
+    pub fn ns_director_n(&self, i: usize) -> String {
+        self.names.director_n(i)
+    }
+
+    /// Every director's namespace, director 1 first.
+    pub fn ns_directors(&self) -> Vec<String> {
+        (1..=self.spec.directors)
+            .map(|i| self.ns_director_n(i))
+            .collect()
     }
 
     pub fn ns_switch(&self) -> String {
@@ -176,9 +191,12 @@ impl Lab {
         self.names.real_server(i)
     }
 
-    /// Every namespace of the lab: client, director, switch, real servers.
+    /// Every namespace of the lab: client, director(s), switch, real
+    /// servers.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut all = vec![self.ns_client(), self.ns_director(), self.ns_switch()];
+        let mut all = vec![self.ns_client()];
+        all.extend(self.ns_directors());
+        all.push(self.ns_switch());
         all.extend((1..=self.spec.real_servers).map(|i| self.ns_rs(i)));
         all
     }
@@ -186,6 +204,30 @@ impl Lab {
     /// The director's interfaces: (client side, real-server side).
     pub fn director_ifaces(&self) -> (String, String) {
         (self.names.dir_client_if(), self.names.dir_server_if())
+    }
+
+    /// Director `i`'s interfaces: (client side, real-server side). Both
+    /// directors of a pair use the same names ({p}c, {p}r), each in its own
+    /// namespace, so one keepalived or xvs configuration fits either.
+    pub fn director_ifaces_n(&self, _director: usize) -> (String, String) {
+        self.director_ifaces()
+    }
+
+    /// Director `i`'s interface addresses, `None` when the lab has no
+    /// director `i`.
+    pub fn director_addrs(&self, i: usize) -> Option<DirectorAddrs> {
+        self.spec.director_addrs(i)
+    }
+
+    /// Fail unless director `i` exists.
+    pub(crate) fn check_director(&self, i: usize) -> Result<(), LabError> {
+        if i == 0 || i > self.spec.directors {
+            return Err(LabError::Spec(format!(
+                "no director {i} (the lab has 1..={}; build a pair with directors: 2)",
+                self.spec.directors
+            )));
+        }
+        Ok(())
     }
 
     /// The name real server `i`'s backend answers with (`rs1`, ...).

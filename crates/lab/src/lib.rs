@@ -1,7 +1,7 @@
 //! The xvs lab: a test-support library (and the `xvs-lab` CLI) that builds
-//! a client, a director, a switch and N real servers in their own network
-//! namespaces, so xvs is tested end to end with real TCP/UDP, real ARP/ND
-//! and real backends (DESIGN.md "The lab").
+//! a client, a director (or a VRRP pair of them), a switch and N real
+//! servers in their own network namespaces, so xvs is tested end to end
+//! with real TCP/UDP, real ARP/ND and real backends (DESIGN.md "The lab").
 //!
 //! ```text
 //! ns {p}cl   client        eth0 198.18.0.10/24 (+ .11-.20), fd00:0:0:1::10/64
@@ -14,6 +14,27 @@
 //! ns {p}rsI  real servers  eth0 198.18.1.(10+I)/24, fd00:0:0:2::(10+I)/64
 //!                          default routes via the director
 //! ```
+//!
+//! With `directors: 2` ([`LabSpec::directors`]) the directors are a VRRP
+//! pair on shared segments, and the gateways are virtual addresses no
+//! interface holds until a VRRP master (xvs answering ARP/ND from
+//! userspace, or keepalived adding it) takes them:
+//!
+//! ```text
+//! ns {p}cl   client        eth0 as above; default routes via 198.18.0.1,
+//!    |                     fd00:0:0:1::1 (virtual); the VIPs are on-link
+//! ns {p}sw   switch        br1: "cl", "dirc", "dir2c"   (client segment)
+//!    |                     br0: "dir", "dir2", "rsI"    (real-server segment)
+//! ns {p}dir  director 1    {p}c 198.18.0.2, fd00:0:0:1::2; {p}r 198.18.1.2, fd00:0:0:2::2
+//! ns {p}dir2 director 2    {p}c 198.18.0.3, fd00:0:0:1::3; {p}r 198.18.1.3, fd00:0:0:2::3
+//!                          both: forwarding on, rp_filter off, Q queues,
+//!                          checksums finished in software on both veths
+//! ns {p}rsI  real servers  default routes via 198.18.1.1, fd00:0:0:2::1
+//!                          (virtual: on no interface)
+//! ```
+//!
+//! [`Lab::start_keepalived`] runs a real keepalived (VRRP only) in either
+//! director, and [`keepalived_conf`] writes its configuration.
 //!
 //! [`Method`] says how the real servers are prepared (VIP on lo for DR and
 //! TUN) and [`Method::KernelNat`] makes the director itself balance with
@@ -29,14 +50,16 @@
 //! cutting it off ([`Lab::blackhole`], [`Lab::drop_icmp_echo`]), and gives
 //! it many addresses with [`Lab::add_backend_addresses`].
 //!
-//! Layer: test support (drives `ip`, `sysctl`, `nft`, `ss` and the Python
-//! scripts scripts/lab-backend.py and scripts/lab-client.py).
+//! Layer: test support (drives `ip`, `sysctl`, `nft`, `ss`, keepalived and
+//! the Python scripts scripts/lab-backend.py and scripts/lab-client.py).
 
 mod backends;
 mod client;
 mod error;
 mod extra;
 mod faults;
+mod keepalived;
+mod keepalived_conf;
 mod lab;
 mod names;
 mod nft;
@@ -49,6 +72,12 @@ pub use backends::{scripts_dir, READY_TIMEOUT};
 pub use client::{ClientOptions, ClientReport, Target, DEFAULT_TIMEOUT};
 pub use error::LabError;
 pub use faults::FAULT_TABLE;
+pub use keepalived::{
+    keepalived_path, require_keepalived, KEEPALIVED, KEEPALIVED_ENV, KEEPALIVED_READY_TIMEOUT,
+};
+pub use keepalived_conf::{
+    keepalived_conf, InitialState, KeepalivedNotify, VrrpInstance, VrrpVersion,
+};
 pub use lab::{lab_dir, parse_mac, Lab};
 pub use names::MAX_PREFIX_LEN;
 pub use nft::kernel_nat_ruleset;

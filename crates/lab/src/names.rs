@@ -6,7 +6,9 @@
 //! ```text
 //! {p}cl   client          eth0
 //! {p}dir  director        {p}c (client side), {p}r (real-server side)
+//! {p}dir2 director 2      {p}c, {p}r (a VRRP pair only)
 //! {p}sw   switch          br0, ports "dir" and "rs1".."rsN"
+//!                         a pair: br0 also "dir2"; br1 "cl", "dirc", "dir2c"
 //! {p}rsI  real server I   eth0
 //! ```
 
@@ -68,6 +70,14 @@ impl Names {
         format!("{}dir", self.prefix)
     }
 
+    /// Director `i` (1-based): `{p}dir` for the first, `{p}dir{i}` after.
+    pub fn director_n(&self, i: usize) -> String {
+        match i {
+            1 => self.director(),
+            _ => format!("{}dir{i}", self.prefix),
+        }
+    }
+
     pub fn switch(&self) -> String {
         format!("{}sw", self.prefix)
     }
@@ -87,13 +97,33 @@ impl Names {
         format!("{}r", self.prefix)
     }
 
+    /// In a pair, the switch's port for director `i`'s client-side veth
+    /// (on br1).
+    pub fn switch_client_port(&self, i: usize) -> String {
+        match i {
+            1 => "dirc".to_owned(),
+            _ => format!("dir{i}c"),
+        }
+    }
+
+    /// The switch's port for director `i`'s real-server-side veth (on
+    /// br0): "dir" for the first, as in a single-director lab.
+    pub fn switch_server_port(&self, i: usize) -> String {
+        match i {
+            1 => "dir".to_owned(),
+            _ => format!("dir{i}"),
+        }
+    }
+
     /// What a namespace name is to this lab, if it belongs to it.
     pub fn role_of(&self, namespace: &str) -> Option<Role> {
         let rest = namespace.strip_prefix(&self.prefix)?;
         match rest {
             "cl" => Some(Role::Client),
-            "dir" => Some(Role::Director),
+            "dir" => Some(Role::Director(1)),
             "sw" => Some(Role::Switch),
+            // Only the names director_n makes: "dir1" is never one.
+            "dir2" => Some(Role::Director(2)),
             _ => {
                 let digits = rest.strip_prefix("rs")?;
                 // "rs01" is not a name we make; refusing it keeps the match
@@ -111,7 +141,8 @@ impl Names {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Client,
-    Director,
+    /// Director `i` (1-based; 2 only in a pair).
+    Director(usize),
     Switch,
     RealServer(usize),
 }
@@ -150,6 +181,11 @@ mod tests {
         assert_eq!(n.real_server(2), "demors2");
         assert_eq!(n.dir_client_if(), "democ");
         assert_eq!(n.dir_server_if(), "demor");
+        assert_eq!(n.director_n(1), "demodir");
+        assert_eq!(n.director_n(2), "demodir2");
+        assert_eq!(n.switch_server_port(1), "dir");
+        assert_eq!(n.switch_server_port(2), "dir2");
+        assert_eq!(n.switch_client_port(2), "dir2c");
     }
 
     #[test]
@@ -175,11 +211,14 @@ mod tests {
     fn roles_match_exactly() {
         let n = Names::new("a").unwrap();
         assert_eq!(n.role_of("acl"), Some(Role::Client));
-        assert_eq!(n.role_of("adir"), Some(Role::Director));
+        assert_eq!(n.role_of("adir"), Some(Role::Director(1)));
+        assert_eq!(n.role_of("adir2"), Some(Role::Director(2)));
         assert_eq!(n.role_of("asw"), Some(Role::Switch));
         assert_eq!(n.role_of("ars12"), Some(Role::RealServer(12)));
         // Namespaces of other prefixes that start with "a".
-        for other in ["arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl"] {
+        for other in [
+            "arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl", "adir1", "adir3", "adir2x",
+        ] {
             assert_eq!(n.role_of(other), None, "{other}");
         }
         // Prefix "ar" owns "arsw"; prefix "a" must not.

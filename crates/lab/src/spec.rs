@@ -1,6 +1,6 @@
 //! What a lab looks like: the forwarding method the real servers are
-//! prepared for, how many real servers and queues, the VIPs and FullNAT
-//! local addresses, and the fixed addresses of the topology. Also the
+//! prepared for, how many directors, real servers and queues, the VIPs and
+//! FullNAT local addresses, and the fixed addresses of the topology. Also the
 //! one-line-per-field text form a lab saves beside its logs so that
 //! `xvs-lab client` can find a lab that `xvs-lab up` left running.
 
@@ -17,13 +17,40 @@ pub const CLIENT6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x10);
 /// Extra client source addresses (198.18.0.11 ..= 198.18.0.20), for tests
 /// of source hashing and persistence.
 pub const CLIENT4_EXTRA: std::ops::RangeInclusive<u8> = 11..=20;
-/// The director's address on the client side ({p}c).
+/// The director's address on the client side ({p}c); director 1's in a
+/// pair too.
 pub const DIR_CLIENT4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 pub const DIR_CLIENT6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 2);
-/// The director's address on the real-server side ({p}r): the real
-/// servers' default gateway.
+/// A single director's address on the real-server side ({p}r): the real
+/// servers' default gateway. In a pair it is on no interface (see
+/// [`SERVER_GW4`]).
 pub const DIR_SERVER4: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
 pub const DIR_SERVER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 2, 0, 0, 0, 1);
+/// A VRRP pair (`directors = 2`): director 1's address on the real-server
+/// side. 198.18.1.1 and fd00:0:0:2::1 ([`SERVER_GW4`], [`SERVER_GW6`])
+/// are then on no interface: they are the real servers' gateway, a VRRP
+/// virtual address the master holds. Director 1 keeps [`DIR_CLIENT4`] and
+/// [`DIR_CLIENT6`] on the client side.
+pub const DIR1_PAIR_SERVER4: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+pub const DIR1_PAIR_SERVER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 2, 0, 0, 0, 2);
+/// A VRRP pair: director 2's addresses, client side and real-server side.
+pub const DIR2_CLIENT4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
+pub const DIR2_CLIENT6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 3);
+pub const DIR2_SERVER4: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 3);
+pub const DIR2_SERVER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 2, 0, 0, 0, 3);
+/// The real servers' default gateway, in every lab: the single director's
+/// own address, or in a pair a VRRP virtual address.
+pub const SERVER_GW4: Ipv4Addr = DIR_SERVER4;
+pub const SERVER_GW6: Ipv6Addr = DIR_SERVER6;
+/// A VRRP pair: the client's default gateway, on no interface (a VRRP
+/// virtual address the client-side instance can hold). The VIPs of the
+/// client segment are reached on-link without it; it only matters for
+/// off-link destinations (the real servers in NAT tests, VIPs outside
+/// 198.18.0.0/24).
+pub const CLIENT_GW4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const CLIENT_GW6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 1);
+/// How many directors a lab may have: one, or a VRRP pair.
+pub const MAX_DIRECTORS: usize = 2;
 /// Default VIPs.
 pub const DEFAULT_VIP4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 pub const DEFAULT_VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x100);
@@ -80,6 +107,17 @@ fn clamp_rs(i: usize) -> u8 {
     // Indices are validated against MAX_REAL_SERVERS by LabSpec::validate;
     // clamping keeps these helpers total for any argument.
     u8::try_from(i.min(MAX_REAL_SERVERS)).unwrap_or(u8::MAX)
+}
+
+/// The interface addresses of one director.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectorAddrs {
+    /// On its client-side veth ({p}c).
+    pub client4: Ipv4Addr,
+    pub client6: Ipv6Addr,
+    /// On its real-server-side veth ({p}r).
+    pub server4: Ipv4Addr,
+    pub server6: Ipv6Addr,
 }
 
 /// How the real servers (and, for the baseline, the director) are prepared.
@@ -159,6 +197,9 @@ pub struct LabSpec {
     pub local6: Vec<Ipv6Addr>,
     /// Start lab-backend.py on every real server.
     pub backends: bool,
+    /// 1, or 2 for a VRRP pair on shared segments (the crate docs draw
+    /// both topologies).
+    pub directors: usize,
 }
 
 impl Default for LabSpec {
@@ -172,6 +213,7 @@ impl Default for LabSpec {
             local4: vec![DEFAULT_LOCAL4],
             local6: vec![DEFAULT_LOCAL6],
             backends: true,
+            directors: 1,
         }
     }
 }
@@ -199,6 +241,12 @@ impl LabSpec {
             return Err(LabError::Spec(format!(
                 "queues must be 1..={MAX_QUEUES}, got {}",
                 self.queues
+            )));
+        }
+        if self.directors == 0 || self.directors > MAX_DIRECTORS {
+            return Err(LabError::Spec(format!(
+                "directors must be 1..={MAX_DIRECTORS} (2 is a VRRP pair), got {}",
+                self.directors
             )));
         }
         let all = self
@@ -232,16 +280,60 @@ impl LabSpec {
         Ok(())
     }
 
-    /// True when `addr` is one of the addresses the topology assigns.
+    /// True for a VRRP pair (two directors).
+    pub fn is_pair(&self) -> bool {
+        self.directors == 2
+    }
+
+    /// Director `i`'s (1-based) interface addresses, `None` when the lab
+    /// has no director `i`. A single director has [`DIR_CLIENT4`] and
+    /// [`DIR_SERVER4`] (the real servers' gateway); in a pair, director 1
+    /// has .2 and director 2 .3 on both sides, and the gateways are
+    /// virtual.
+    pub fn director_addrs(&self, i: usize) -> Option<DirectorAddrs> {
+        match (self.directors, i) {
+            (1, 1) => Some(DirectorAddrs {
+                client4: DIR_CLIENT4,
+                client6: DIR_CLIENT6,
+                server4: DIR_SERVER4,
+                server6: DIR_SERVER6,
+            }),
+            (2, 1) => Some(DirectorAddrs {
+                client4: DIR_CLIENT4,
+                client6: DIR_CLIENT6,
+                server4: DIR1_PAIR_SERVER4,
+                server6: DIR1_PAIR_SERVER6,
+            }),
+            (2, 2) => Some(DirectorAddrs {
+                client4: DIR2_CLIENT4,
+                client6: DIR2_CLIENT6,
+                server4: DIR2_SERVER4,
+                server6: DIR2_SERVER6,
+            }),
+            _ => None,
+        }
+    }
+
+    /// True when `addr` is one of the addresses the topology assigns (or,
+    /// in a pair, one of the virtual gateways).
     fn fixed_addr(&self, addr: IpAddr) -> bool {
-        let mut fixed: Vec<IpAddr> = vec![
-            CLIENT4.into(),
-            CLIENT6.into(),
-            DIR_CLIENT4.into(),
-            DIR_CLIENT6.into(),
-            DIR_SERVER4.into(),
-            DIR_SERVER6.into(),
-        ];
+        let mut fixed: Vec<IpAddr> = vec![CLIENT4.into(), CLIENT6.into()];
+        for d in (1..=self.directors).filter_map(|i| self.director_addrs(i)) {
+            fixed.extend::<[IpAddr; 4]>([
+                d.client4.into(),
+                d.client6.into(),
+                d.server4.into(),
+                d.server6.into(),
+            ]);
+        }
+        if self.is_pair() {
+            fixed.extend::<[IpAddr; 4]>([
+                SERVER_GW4.into(),
+                SERVER_GW6.into(),
+                CLIENT_GW4.into(),
+                CLIENT_GW6.into(),
+            ]);
+        }
         fixed.extend(CLIENT4_EXTRA.map(|h| IpAddr::V4(Ipv4Addr::new(198, 18, 0, h))));
         for i in 1..=self.real_servers {
             fixed.push(rs_addr4(i).into());
@@ -261,7 +353,7 @@ impl LabSpec {
                 .join(",")
         }
         format!(
-            "method={}\nreal_servers={}\nqueues={}\nvips4={}\nvips6={}\nlocal4={}\nlocal6={}\nbackends={}\n",
+            "method={}\nreal_servers={}\nqueues={}\nvips4={}\nvips6={}\nlocal4={}\nlocal6={}\nbackends={}\ndirectors={}\n",
             self.method,
             self.real_servers,
             self.queues,
@@ -270,10 +362,12 @@ impl LabSpec {
             list(&self.local4),
             list(&self.local6),
             self.backends,
+            self.directors,
         )
     }
 
-    /// Parse [`to_text`](Self::to_text) back.
+    /// Parse [`to_text`](Self::to_text) back. Keys that are absent keep
+    /// their defaults.
     pub fn from_text(text: &str) -> Result<Self, LabError> {
         fn bad(what: &str, value: &str) -> LabError {
             LabError::Spec(format!("saved spec: bad {what} {value:?}"))
@@ -298,6 +392,8 @@ impl LabSpec {
                 "local4" => spec.local4 = list(key, value)?,
                 "local6" => spec.local6 = list(key, value)?,
                 "backends" => spec.backends = value.parse().map_err(|_| bad(key, value))?,
+                // Absent in specs saved before pairs existed: 1 (the default).
+                "directors" => spec.directors = value.parse().map_err(|_| bad(key, value))?,
                 _ => return Err(bad("key", key)),
             }
             seen.push(key.to_owned());
@@ -441,11 +537,96 @@ mod tests {
             local4: vec![DEFAULT_LOCAL4],
             local6: vec![DEFAULT_LOCAL6],
             backends: false,
+            directors: 2,
         };
         let text = spec.to_text();
         assert!(text.contains("method=kernel-nat\n"), "{text}");
         assert!(text.contains("vips4=198.18.0.100,198.18.0.101\n"), "{text}");
+        assert!(text.contains("directors=2\n"), "{text}");
         assert_eq!(LabSpec::from_text(&text).ok(), Some(spec));
+        let single = LabSpec::default();
+        assert_eq!(LabSpec::from_text(&single.to_text()).ok(), Some(single));
+    }
+
+    #[test]
+    fn a_spec_saved_before_pairs_has_one_director() {
+        let old = "method=nat\nreal_servers=3\nqueues=1\nbackends=true\n";
+        let spec = LabSpec::from_text(old).expect("an old saved spec");
+        assert_eq!(spec.directors, 1);
+    }
+
+    #[test]
+    fn director_counts_are_one_or_two() {
+        for (n, ok) in [(0, false), (1, true), (2, true), (3, false)] {
+            let spec = LabSpec {
+                directors: n,
+                ..LabSpec::default()
+            };
+            assert_eq!(spec.validate().is_ok(), ok, "{n}");
+        }
+        assert!(LabSpec::from_text("method=nat\ndirectors=3\n").is_err());
+        assert!(LabSpec::from_text("method=nat\ndirectors=two\n").is_err());
+    }
+
+    #[test]
+    fn director_addresses_follow_the_plan() {
+        let single = LabSpec::default();
+        let d1 = single.director_addrs(1).expect("director 1");
+        assert_eq!((d1.client4, d1.server4), (DIR_CLIENT4, DIR_SERVER4));
+        assert_eq!((d1.client6, d1.server6), (DIR_CLIENT6, DIR_SERVER6));
+        assert_eq!(single.director_addrs(2), None);
+        assert_eq!(single.director_addrs(0), None);
+
+        let pair = LabSpec {
+            directors: 2,
+            ..LabSpec::default()
+        };
+        let d1 = pair.director_addrs(1).expect("director 1");
+        let d2 = pair.director_addrs(2).expect("director 2");
+        assert_eq!(
+            [d1.client4, d1.server4, d2.client4, d2.server4].map(|a| a.to_string()),
+            ["198.18.0.2", "198.18.1.2", "198.18.0.3", "198.18.1.3"]
+        );
+        assert_eq!(
+            [d1.client6, d1.server6, d2.client6, d2.server6].map(|a| a.to_string()),
+            [
+                "fd00:0:0:1::2",
+                "fd00:0:0:2::2",
+                "fd00:0:0:1::3",
+                "fd00:0:0:2::3"
+            ]
+        );
+        assert_eq!(pair.director_addrs(3), None);
+        // The gateways are virtual in a pair: on neither director.
+        for d in [d1, d2] {
+            assert_ne!(d.server4, SERVER_GW4);
+            assert_ne!(d.server6, SERVER_GW6);
+            assert_ne!(d.client4, CLIENT_GW4);
+        }
+    }
+
+    #[test]
+    fn a_pair_keeps_its_addresses_and_gateways_from_vips() {
+        for vip in [DIR2_CLIENT4, CLIENT_GW4, SERVER_GW4, DIR1_PAIR_SERVER4] {
+            let spec = LabSpec {
+                directors: 2,
+                vips4: vec![vip],
+                ..LabSpec::default()
+            };
+            assert!(spec.validate().is_err(), "{vip}");
+        }
+        let spec = LabSpec {
+            directors: 2,
+            vips6: vec![CLIENT_GW6],
+            ..LabSpec::default()
+        };
+        assert!(spec.validate().is_err());
+        // A single director leaves 198.18.0.3 free.
+        let spec = LabSpec {
+            vips4: vec![DIR2_CLIENT4],
+            ..LabSpec::default()
+        };
+        assert!(spec.validate().is_ok());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Building and tearing down a lab's namespaces with `ip`, `sysctl` and
-//! `nft`, each run inside the namespace it configures.
+//! `nft`, each run inside the namespace it configures. A lab has one
+//! director, or two (a VRRP pair) that share the client segment (bridge
+//! br1) and the real-server segment (br0) through the switch.
 //!
 //! Every namespace gets IPv6 DAD off (`accept_dad=0`, and `nodad` on each
 //! address) so addresses are usable at once instead of after a second of
@@ -7,9 +9,12 @@
 //! wires is the test's own plus ARP/ND, which is never short-circuited with
 //! static neighbour entries.
 
+use std::thread;
+use std::time::{Duration, Instant};
+
 use crate::names::{parse_netns_list, Names, Role};
 use crate::nft::kernel_nat_ruleset;
-use crate::process::{run, run_with_stdin};
+use crate::process::{run, run_with_stdin, POLL};
 use crate::spec::*;
 use crate::LabError;
 
@@ -66,12 +71,13 @@ pub fn lab_namespaces(names: &Names) -> Result<Vec<(Role, String)>, LabError> {
 /// On error the caller tears down whatever was made.
 pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
     let client = names.client();
-    let director = names.director();
     let switch = names.switch();
     let servers: Vec<String> = (1..=spec.real_servers)
         .map(|i| names.real_server(i))
         .collect();
-    let mut all = vec![client.clone(), director.clone(), switch.clone()];
+    let mut all = vec![client.clone()];
+    all.extend((1..=spec.directors).map(|i| names.director_n(i)));
+    all.push(switch.clone());
     all.extend(servers.iter().cloned());
 
     for ns in &all {
@@ -97,14 +103,96 @@ pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
         ip(ns, &["link", "set", "lo", "up"])?;
     }
 
-    build_director(names, spec)?;
-    build_client(names)?;
+    for i in 1..=spec.directors {
+        build_director(names, spec, i)?;
+    }
+    if spec.is_pair() {
+        // The client's eth0 plugs into the switch instead of a director.
+        veth(&switch, "cl", "eth0", &client, spec.queues)?;
+    }
+    build_client(names, spec)?;
+    bridge(&switch, "br0")?;
+    for i in 1..=spec.directors {
+        let port = names.switch_server_port(i);
+        ip(&switch, &["link", "set", &port, "master", "br0", "up"])?;
+    }
+    if spec.is_pair() {
+        // The client segment: the client and both directors' {p}c.
+        bridge(&switch, "br1")?;
+        let ports = std::iter::once("cl".to_owned())
+            .chain((1..=spec.directors).map(|i| names.switch_client_port(i)));
+        for port in ports {
+            ip(&switch, &["link", "set", &port, "master", "br1", "up"])?;
+        }
+    }
+    for (i, ns) in servers.iter().enumerate() {
+        build_real_server(names, spec, i + 1, ns)?;
+    }
+    if spec.method == Method::KernelNat {
+        for i in 1..=spec.directors {
+            build_kernel_nat(names, spec, i)?;
+        }
+    }
+    if spec.is_pair() {
+        wait_links_up(&all)?;
+    }
+    Ok(())
+}
+
+/// How long a new link may take to report carrier.
+const LINK_UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Wait until every link but `lo` in `namespaces` is operationally up. A
+/// veth's carrier change reaches the bridge through the kernel's linkwatch
+/// work, which runs up to a second late; until then the bridge drops what
+/// the port receives, and a VRRP advert sent at start-up would be lost.
+fn wait_links_up(namespaces: &[String]) -> Result<(), LabError> {
+    let deadline = Instant::now() + LINK_UP_TIMEOUT;
+    for ns in namespaces {
+        loop {
+            let out = run(&["ip", "-n", ns, "-br", "link", "show"])?;
+            let down = links_not_up(&String::from_utf8_lossy(&out.stdout));
+            if down.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(LabError::NotReady {
+                    what: format!("the links of {ns}"),
+                    timeout: LINK_UP_TIMEOUT,
+                    detail: format!("still not up: {}", down.join(", ")),
+                });
+            }
+            thread::sleep(POLL);
+        }
+    }
+    Ok(())
+}
+
+/// The links of `ip -br link show` output that are not `UP`, `lo` aside
+/// (its state is `UNKNOWN`). Lines look like
+/// `dirc@if2  DOWN  3a:36:1a:25:4f:d8 <NO-CARRIER,BROADCAST,...>`.
+fn links_not_up(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            let state = words.next()?;
+            (name != "lo" && state != "UP").then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// A bridge in the switch: no STP (nothing loops, and STP would hold the
+/// ports in listening state), no multicast snooping (VRRP adverts and ND
+/// are flooded, as on a plain hub).
+fn bridge(switch: &str, name: &str) -> Result<(), LabError> {
     ip(
-        &switch,
+        switch,
         &[
             "link",
             "add",
-            "br0",
+            name,
             "type",
             "bridge",
             "stp_state",
@@ -113,19 +201,29 @@ pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
             "0",
         ],
     )?;
-    ip(&switch, &["link", "set", "br0", "up"])?;
-    ip(&switch, &["link", "set", "dir", "master", "br0", "up"])?;
-    for (i, ns) in servers.iter().enumerate() {
-        build_real_server(names, spec, i + 1, ns)?;
-    }
-    if spec.method == Method::KernelNat {
-        build_kernel_nat(names, spec)?;
-    }
-    Ok(())
+    ip(switch, &["link", "set", name, "up"])
 }
 
-fn build_director(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
-    let dir = names.director();
+/// A veth pair from `ns` (`local`) to `peer_ns` (`peer`), both ends with
+/// `queues` RX and TX queues.
+fn veth(ns: &str, local: &str, peer: &str, peer_ns: &str, queues: u32) -> Result<(), LabError> {
+    let q = queues.to_string();
+    let queues = ["numtxqueues", q.as_str(), "numrxqueues", q.as_str()];
+    let mut args = vec!["link", "add", local];
+    args.extend_from_slice(&queues);
+    args.extend_from_slice(&["type", "veth", "peer", "name", peer, "netns", peer_ns]);
+    args.extend_from_slice(&queues);
+    ip(ns, &args)
+}
+
+/// Director `i`: forwarding on, two veths with the lab's queue count and
+/// addresses. A single director's client veth goes straight to the
+/// client's eth0; a pair's go to the switch (br1 and br0).
+fn build_director(names: &Names, spec: &LabSpec, i: usize) -> Result<(), LabError> {
+    let dir = names.director_n(i);
+    let addrs = spec
+        .director_addrs(i)
+        .ok_or_else(|| LabError::Spec(format!("the lab has no director {i}")))?;
     let (cif, rif) = (names.dir_client_if(), names.dir_server_if());
     sysctl(
         &dir,
@@ -138,21 +236,22 @@ fn build_director(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
             "net.ipv4.conf.default.send_redirects=0",
         ]),
     )?;
-    let q = spec.queues.to_string();
-    let queues = ["numtxqueues", q.as_str(), "numrxqueues", q.as_str()];
-    for (local, peer, peer_ns) in [
-        (&cif, "eth0", names.client()),
-        (&rif, "dir", names.switch()),
-    ] {
-        let mut args = vec!["link", "add", local.as_str()];
-        args.extend_from_slice(&queues);
-        args.extend_from_slice(&["type", "veth", "peer", "name", peer, "netns", &peer_ns]);
-        args.extend_from_slice(&queues);
-        ip(&dir, &args)?;
-    }
+    let (client_peer, client_peer_ns) = if spec.is_pair() {
+        (names.switch_client_port(i), names.switch())
+    } else {
+        ("eth0".to_owned(), names.client())
+    };
+    veth(&dir, &cif, &client_peer, &client_peer_ns, spec.queues)?;
+    veth(
+        &dir,
+        &rif,
+        &names.switch_server_port(i),
+        &names.switch(),
+        spec.queues,
+    )?;
     for (ifname, a4, a6) in [
-        (&cif, DIR_CLIENT4, DIR_CLIENT6),
-        (&rif, DIR_SERVER4, DIR_SERVER6),
+        (&cif, addrs.client4, addrs.client6),
+        (&rif, addrs.server4, addrs.server6),
     ] {
         ip(
             &dir,
@@ -171,6 +270,13 @@ fn build_director(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
         )?;
         ip(&dir, &["link", "set", ifname, "up"])?;
     }
+    if spec.is_pair() {
+        // In a pair the directors also talk to each other through the
+        // switch (VRRP, connection sync): what one director's kernel sends
+        // must reach the other's XDP program with finished checksums too.
+        full_checksums(&dir, &cif)?;
+        full_checksums(&dir, &rif)?;
+    }
     sysctl(
         &dir,
         &[
@@ -180,7 +286,7 @@ fn build_director(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
     )
 }
 
-fn build_client(names: &Names) -> Result<(), LabError> {
+fn build_client(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
     let cl = names.client();
     ip(
         &cl,
@@ -210,21 +316,18 @@ fn build_client(names: &Names) -> Result<(), LabError> {
     ip(&cl, &["link", "set", "eth0", "up"])?;
     full_checksums(&cl, "eth0")?;
     // Everything beyond the client segment (the real servers, off-link
-    // VIPs) is reached through the director.
+    // VIPs) is reached through the director; in a pair through the
+    // virtual gateway a VRRP master may hold (VIPs on the client segment
+    // are on-link and need no gateway).
+    let (gw4, gw6) = if spec.is_pair() {
+        (CLIENT_GW4, CLIENT_GW6)
+    } else {
+        (DIR_CLIENT4, DIR_CLIENT6)
+    };
+    ip(&cl, &["route", "add", "default", "via", &gw4.to_string()])?;
     ip(
         &cl,
-        &["route", "add", "default", "via", &DIR_CLIENT4.to_string()],
-    )?;
-    ip(
-        &cl,
-        &[
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            &DIR_CLIENT6.to_string(),
-        ],
+        &["-6", "route", "add", "default", "via", &gw6.to_string()],
     )
 }
 
@@ -263,7 +366,7 @@ fn build_real_server(names: &Names, spec: &LabSpec, i: usize, ns: &str) -> Resul
     full_checksums(ns, "eth0")?;
     ip(
         ns,
-        &["route", "add", "default", "via", &DIR_SERVER4.to_string()],
+        &["route", "add", "default", "via", &SERVER_GW4.to_string()],
     )?;
     ip(
         ns,
@@ -273,7 +376,7 @@ fn build_real_server(names: &Names, spec: &LabSpec, i: usize, ns: &str) -> Resul
             "add",
             "default",
             "via",
-            &DIR_SERVER6.to_string(),
+            &SERVER_GW6.to_string(),
         ],
     )?;
     // TUN real servers receive the decapsulated packet (to the VIP) on
@@ -310,17 +413,22 @@ fn build_real_server(names: &Names, spec: &LabSpec, i: usize, ns: &str) -> Resul
     sysctl(ns, &settings)
 }
 
-fn build_kernel_nat(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
-    let dir = names.director();
+/// The kernel NAT baseline on director `i`. A single director holds the
+/// VIPs itself; in a pair they are left to VRRP (keepalived adds them to
+/// the master's interface), and both directors get the ruleset.
+fn build_kernel_nat(names: &Names, spec: &LabSpec, i: usize) -> Result<(), LabError> {
+    let dir = names.director_n(i);
     let cif = names.dir_client_if();
-    for vip in &spec.vips4 {
-        ip(&dir, &["addr", "add", &format!("{vip}/32"), "dev", &cif])?;
-    }
-    for vip in &spec.vips6 {
-        ip(
-            &dir,
-            &["addr", "add", &format!("{vip}/128"), "dev", &cif, "nodad"],
-        )?;
+    if !spec.is_pair() {
+        for vip in &spec.vips4 {
+            ip(&dir, &["addr", "add", &format!("{vip}/32"), "dev", &cif])?;
+        }
+        for vip in &spec.vips6 {
+            ip(
+                &dir,
+                &["addr", "add", &format!("{vip}/128"), "dev", &cif, "nodad"],
+            )?;
+        }
     }
     let rs4: Vec<_> = (1..=spec.real_servers).map(rs_addr4).collect();
     let rs6: Vec<_> = (1..=spec.real_servers).map(rs_addr6).collect();
@@ -372,4 +480,22 @@ fn kill_all_in(ns: &str) {
     let mut args = vec!["kill", "-s", "KILL"];
     args.extend(pids);
     let _ = run(&args);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_that_are_not_up_are_found() {
+        let out = "\
+lo               UNKNOWN        00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>
+dirc@if2         DOWN           3a:36:1a:25:4f:d8 <NO-CARRIER,BROADCAST,MULTICAST,UP,LOWER_UP>
+dir2c@if2        UP             7a:35:d6:a8:57:44 <BROADCAST,MULTICAST,UP,LOWER_UP>
+br1              UP             0a:29:6e:fc:d7:a3 <BROADCAST,MULTICAST,UP,LOWER_UP>
+rs1@if2          LOWERLAYERDOWN ca:e7:b7:d1:0a:0f <BROADCAST,MULTICAST,UP>
+";
+        assert_eq!(links_not_up(out), ["dirc@if2", "rs1@if2"]);
+        assert!(links_not_up("lo UNKNOWN 00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>\n").is_empty());
+    }
 }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! xvs-lab up --method nat --prefix demo [--queues 2] [--real-servers 3]
+//! xvs-lab up --method nat --prefix pair --directors 2   # a VRRP pair
 //! xvs-lab client --prefix demo http://198.18.0.100/ --count 30
 //! xvs-lab client --prefix demo udp://198.18.0.100:53 --count 30
 //! xvs-lab health --prefix demo --real-server 3 --status 500   # /health answers 500
@@ -41,6 +42,10 @@ enum Cmd {
         queues: u32,
         #[arg(long, default_value_t = 3)]
         real_servers: usize,
+        /// 1, or 2 for a VRRP pair on shared segments (the gateways
+        /// 198.18.0.1 and 198.18.1.1 are then virtual addresses).
+        #[arg(long, default_value_t = 1)]
+        directors: usize,
         /// VIPs (repeatable; replaces the defaults 198.18.0.100 and fd00:0:0:1::100).
         #[arg(long = "vip")]
         vips: Vec<IpAddr>,
@@ -123,6 +128,7 @@ fn run(cli: Cli) -> Result<(), LabError> {
             prefix,
             queues,
             real_servers,
+            directors,
             vips,
             locals,
             no_backends,
@@ -131,6 +137,7 @@ fn run(cli: Cli) -> Result<(), LabError> {
                 method,
                 queues,
                 real_servers,
+                directors,
                 backends: !no_backends,
                 ..LabSpec::default()
             };
@@ -142,9 +149,22 @@ fn run(cli: Cli) -> Result<(), LabError> {
             }
             let lab = Lab::build_with_prefix(spec, &prefix)?;
             let (cif, rif) = lab.director_ifaces();
-            println!("lab {prefix} is up: method {method}, {real_servers} real servers, {queues} queue(s)");
+            println!(
+                "lab {prefix} is up: method {method}, {directors} director(s), \
+                 {real_servers} real servers, {queues} queue(s)"
+            );
             println!("namespaces: {}", lab.namespaces().join(" "));
             println!("director interfaces: {cif} (client side), {rif} (real-server side)");
+            if lab.spec().is_pair() {
+                println!(
+                    "gateways {} and {} (clients), {} and {} (real servers) are virtual: \
+                     a VRRP master must hold them",
+                    xvs_lab::CLIENT_GW4,
+                    xvs_lab::CLIENT_GW6,
+                    xvs_lab::SERVER_GW4,
+                    xvs_lab::SERVER_GW6
+                );
+            }
             println!("tear down with: xvs-lab down --prefix {prefix}");
             lab.leak();
             Ok(())
