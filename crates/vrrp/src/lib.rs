@@ -17,15 +17,31 @@
 //! announce these addresses, run this script, this instance changed state.
 //! Tests drive it with a virtual clock.
 //!
-//! CONTRACT (types and signatures are fixed; bodies are filled in).
+//! Layer: control plane, sans-IO (depends on config and the wire codec).
+//! Modules: `router` (the API), `fsm` (the RFC 5798 §6.4 state table),
+//! `check` (receive checks), `timers`, `track` (scripts, interfaces,
+//! effective priority), `sync_group`, `garp`, `notify`, `status`.
+
+mod check;
+mod fsm;
+mod garp;
+mod instance;
+mod notify;
+mod router;
+mod status;
+mod sync_group;
+mod timers;
+mod track;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
-use xvs_config::{Script, VrrpInstance, VrrpScript, VrrpSyncGroup};
+use xvs_config::Script;
 use xvs_wire::vrrp::{Advert, ChecksumKind};
 use xvs_wire::MacAddr;
+
+pub use router::Router;
 
 /// What the driver knows about an instance's interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,7 +155,9 @@ pub enum Reject {
     Malformed,
     /// Checksum does not verify under the instance's convention.
     Checksum,
-    /// No instance with this VRID, family and interface.
+    /// No instance with this VRID, family and interface. No instance owns
+    /// such an advert, so it is counted by [`Router::unmatched`] (the
+    /// instances' counter stays 0).
     UnknownVrid,
     /// Another VRRP version than the instance's.
     VersionMismatch,
@@ -147,11 +165,14 @@ pub enum Reject {
     Auth,
     /// v2: advert interval differs (keepalived drops; v3 only logs).
     Interval,
-    /// The address list differs and the sender is not the owner.
+    /// The address list differs in count or content. Counted only: the
+    /// advert is still used, as keepalived does (`addr_list_err`); RFC
+    /// 5798 §7.1 makes the check a MAY.
     AddressList,
-    /// Unicast: the source is not a configured peer.
+    /// Unicast: the source is not a configured peer; or the advert came
+    /// multicast to a unicast instance, or unicast to a multicast one.
     NotPeer,
-    /// Our own advert looped back.
+    /// Our own advert looped back (the source is our primary address).
     Own,
 }
 
@@ -188,7 +209,11 @@ impl Reject {
 /// Per-instance counters (monotonic).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
+    /// Adverts that passed every check (an address-list mismatch is
+    /// counted in `rejected` as well, but still used, as keepalived does).
     pub adverts_received: u64,
+    /// Adverts sent, once per advert however many unicast peers it goes
+    /// to (keepalived `advert_sent`).
     pub adverts_sent: u64,
     pub priority_zero_received: u64,
     pub priority_zero_sent: u64,
@@ -231,90 +256,4 @@ pub struct InstanceStatus {
     pub faults: Vec<String>,
     pub last_transition: Option<LastTransition>,
     pub counters: Counters,
-}
-
-/// Every instance of a director.
-#[derive(Debug)]
-pub struct Router {
-    _todo: (),
-}
-
-impl Router {
-    /// Start every instance (RFC 5798 §6.4.1 Startup event) at `now`.
-    /// `env[i]` belongs to `instances[i]`.
-    pub fn new(
-        instances: &[VrrpInstance],
-        scripts: &[VrrpScript],
-        groups: &[VrrpSyncGroup],
-        env: Vec<InstanceEnv>,
-        now: Instant,
-    ) -> Router {
-        let _ = (instances, scripts, groups, env, now);
-        todo!("filled in by the state-machine helper")
-    }
-
-    /// A frame received on `interface` (the raw Ethernet frame, which
-    /// [`xvs_wire::vrrp::parse_frame`] accepts). Checked as keepalived
-    /// checks adverts; a rejected one is counted and changes nothing.
-    pub fn handle_frame(&mut self, interface: &str, frame: &[u8], now: Instant) {
-        let _ = (interface, frame, now);
-        todo!()
-    }
-
-    /// A tracked (or an instance's own) interface changed link state.
-    pub fn handle_link(&mut self, interface: &str, up: bool, now: Instant) {
-        let _ = (interface, up, now);
-        todo!()
-    }
-
-    /// Track script `script` finished: exit status 0 is success; a
-    /// timeout or a kill is failure.
-    pub fn handle_script(&mut self, script: usize, success: bool, now: Instant) {
-        let _ = (script, success, now);
-        todo!()
-    }
-
-    /// Fire every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
-    }
-
-    /// When [`Router::handle_timeout`] must next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
-    }
-
-    /// The next thing to do, in order.
-    pub fn poll_action(&mut self) -> Option<Action> {
-        todo!()
-    }
-
-    /// The director is stopping: masters send priority 0, every instance
-    /// goes to Init (notify_stop).
-    pub fn shutdown(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
-    }
-
-    /// The virtual addresses of every instance not in Master, sorted and
-    /// deduplicated (an address is served only while its instance is master).
-    pub fn standby_addresses(&self) -> Vec<IpAddr> {
-        todo!()
-    }
-
-    /// The virtual addresses of every instance in Master.
-    pub fn master_addresses(&self) -> Vec<IpAddr> {
-        todo!()
-    }
-
-    pub fn state(&self, instance: usize) -> State {
-        let _ = instance;
-        todo!()
-    }
-
-    pub fn status(&self, now: Instant) -> Vec<InstanceStatus> {
-        let _ = now;
-        todo!()
-    }
 }
