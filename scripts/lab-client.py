@@ -4,7 +4,7 @@ address) and reports which real server answered each one.
 
 Usage:
   lab-client.py http URL  [--count N] [--concurrency C] [--source IP] [--timeout S] [--servers A,B,..]
-                          [--duration S --interval S] [--timeline FILE]
+                          [--duration S --interval S | --duration S --every S] [--timeline FILE]
   lab-client.py udp ADDR  [same options]      ADDR is 198.18.0.100:53 or [fd00:0:0:1::100]:53
 
 HTTP: N GET requests over C threads, each on a new TCP connection (so each
@@ -17,9 +17,13 @@ within the timeout.
 
 With --duration, every thread keeps sending (one request, then --interval
 seconds of pause) until that many seconds have passed, whatever --count
-says. With --timeline, one JSON line per request is written to FILE as it
-completes: {"t": UNIX time the request started, "server": NAME or null,
-"error": message or null} (a test lines these up with what it did).
+says. With --duration and --every, one request starts every --every
+seconds whether or not earlier ones finished (open loop, up to
+--concurrency in flight), as a failover measurement needs: a request whose
+SYN was lost delays no other. With --timeline, one JSON line per request is written to FILE as it
+completes: {"t": UNIX time the request started, "d": seconds it took,
+"server": NAME or null, "error": message or null} (a test lines these up
+with what it did).
 
 Prints one JSON object: {"ok": .., "failed": .., "by_server": {NAME: count},
 "errors": {message: count}}. Exits 0 whatever the outcome (failures are in
@@ -152,6 +156,9 @@ def main():
     parser.add_argument("--duration", type=float, help="keep sending for this many seconds")
     parser.add_argument("--interval", type=float, default=0.0, help="pause between a thread's requests")
     parser.add_argument("--timeline", help="append one JSON line per request to this file")
+    parser.add_argument("--every", type=float,
+                        help="with --duration: start one request every this many seconds whether "
+                             "or not earlier ones finished (open loop; at most --concurrency in flight)")
     args = parser.parse_args()
     try:
         if args.mode == "http":
@@ -189,9 +196,22 @@ def main():
             else:
                 errors[error] += 1
             if timeline:
-                timeline.write(json.dumps({"t": started, "server": name, "error": error}) + "\n")
+                done = time.time()
+                timeline.write(json.dumps({"t": started, "d": done - started,
+                                           "server": name, "error": error}) + "\n")
 
-    if args.duration is None:
+    if args.duration is not None and args.every:
+        # Open loop: a lost SYN delays only its own request, so the
+        # timeline shows from when new connections work again.
+        deadline = time.monotonic() + args.duration
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            seq, next_at = 0, time.monotonic()
+            while next_at < deadline:
+                pool.submit(one, seq)
+                seq += 1
+                next_at += args.every
+                time.sleep(max(0.0, next_at - time.monotonic()))
+    elif args.duration is None:
         with ThreadPoolExecutor(max_workers=min(args.concurrency, max(args.count, 1))) as pool:
             list(pool.map(one, range(args.count)))
     else:

@@ -166,13 +166,19 @@ impl VrrpDriver {
         } else {
             (None, None)
         };
-        let router = Router::new(
+        let mut router = Router::new(
             &snapshot.vrrp,
             &snapshot.vrrp_scripts,
             &snapshot.vrrp_sync_groups,
             env,
             now,
         );
+        // The router takes tracked interfaces as up until told otherwise.
+        for (name, up) in &links {
+            if !up {
+                router.handle_link(name, false, now);
+            }
+        }
         let mut d = VrrpDriver {
             router,
             snapshot,

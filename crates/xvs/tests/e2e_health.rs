@@ -82,7 +82,7 @@ fn a_dead_real_server_leaves_within_its_deadline_and_returns_with_slowstart() {
     // healthy must carry on through every transition below.
     let keepalive = KeepAlive::start(&r, 3, Duration::from_secs(26));
     let client = ClientLoop::start(
-        &r,
+        &r.lab,
         &url(VIP4, 80),
         Duration::from_secs(26),
         2,

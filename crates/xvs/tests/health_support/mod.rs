@@ -169,6 +169,8 @@ pub fn wait_server(r: &Running, vip: &str, port: u16, rs: &str, up: bool, secs: 
 pub struct Sample {
     /// UNIX seconds when it started.
     pub t: f64,
+    /// Seconds it took (answered or failed).
+    pub d: f64,
     pub server: Option<String>,
     pub error: Option<String>,
 }
@@ -183,25 +185,54 @@ impl ClientLoop {
     /// `concurrency` threads, each: GET `url`, pause `interval`, for
     /// `duration`; new connection per request.
     pub fn start(
-        r: &Running,
+        lab: &xvs_lab::Lab,
         url: &str,
         duration: Duration,
         concurrency: usize,
         interval: Duration,
     ) -> ClientLoop {
-        let dir = xvs_lab::lab_dir(r.lab.prefix());
+        ClientLoop::spawn(
+            lab,
+            url,
+            duration,
+            &[
+                "--interval".into(),
+                interval.as_secs_f64().to_string(),
+                "--concurrency".into(),
+                concurrency.to_string(),
+            ],
+        )
+    }
+
+    /// Open loop: a GET of `url` starts every `every` for `duration`,
+    /// whether or not earlier ones finished (up to 200 in flight).
+    pub fn every(lab: &xvs_lab::Lab, url: &str, duration: Duration, every: Duration) -> ClientLoop {
+        ClientLoop::spawn(
+            lab,
+            url,
+            duration,
+            &[
+                "--every".into(),
+                every.as_secs_f64().to_string(),
+                "--concurrency".into(),
+                "200".into(),
+            ],
+        )
+    }
+
+    fn spawn(lab: &xvs_lab::Lab, url: &str, duration: Duration, pace: &[String]) -> ClientLoop {
+        let dir = xvs_lab::lab_dir(lab.prefix());
         let timeline = dir.join(format!("timeline-{}.jsonl", unix_now()));
         let script = xvs_lab::scripts_dir().join("lab-client.py");
-        let servers: Vec<String> = (1..=r.lab.spec().real_servers)
-            .map(|i| r.lab.rs_name(i))
+        let servers: Vec<String> = (1..=lab.spec().real_servers)
+            .map(|i| lab.rs_name(i))
             .collect();
         let child = Command::new("ip")
-            .args(["netns", "exec", &r.lab.ns_client(), "python3"])
+            .args(["netns", "exec", &lab.ns_client(), "python3"])
             .arg(&script)
             .args(["http", url, "--timeout", "2"])
             .args(["--duration", &duration.as_secs_f64().to_string()])
-            .args(["--interval", &interval.as_secs_f64().to_string()])
-            .args(["--concurrency", &concurrency.to_string()])
+            .args(pace)
             .args(["--servers", &servers.join(",")])
             .arg("--timeline")
             .arg(&timeline)
@@ -220,6 +251,7 @@ impl ClientLoop {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .map(|v| Sample {
                 t: v.get("t").and_then(Value::as_f64).unwrap_or(0.0),
+                d: v.get("d").and_then(Value::as_f64).unwrap_or(0.0),
                 server: v.get("server").and_then(Value::as_str).map(str::to_string),
                 error: v.get("error").and_then(Value::as_str).map(str::to_string),
             })

@@ -140,9 +140,30 @@ pub fn web_and_dns(method: &str, tcp_rport: u16, udp_rport: u16, extra: &str) ->
 
 /// Start `xvs run` with `yaml` in the director namespace and wait until it answers.
 pub fn start(lab: Lab, yaml: &str) -> Running {
+    let ns = lab.ns_director();
+    let d = launch(&lab, &ns, "xvs", yaml);
+    Running {
+        lab,
+        xvs: d.xvs,
+        sock: d.sock,
+        config: d.config,
+        decap: Vec::new(),
+    }
+}
+
+/// One `xvs run`: its process, control socket and configuration file.
+pub struct Director {
+    pub xvs: LabProcess,
+    pub sock: PathBuf,
+    pub config: PathBuf,
+}
+
+/// Check `yaml`, start `xvs run` with it in namespace `ns` (files named
+/// after `tag` in the lab's directory) and wait until it answers.
+pub fn launch(lab: &Lab, ns: &str, tag: &str, yaml: &str) -> Director {
     let dir = xvs_lab::lab_dir(lab.prefix());
     std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("xvs.yaml");
+    let config = dir.join(format!("{tag}.yaml"));
     std::fs::write(&config, yaml).unwrap();
     let check = Command::new(XVS)
         .args(["check", "-c"])
@@ -154,11 +175,10 @@ pub fn start(lab: Lab, yaml: &str) -> Running {
         "config rejected:\n{}\n{yaml}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let sock = dir.join("xvs.sock");
-    let ns = lab.ns_director();
-    let xvs = lab
+    let sock = dir.join(format!("{tag}.sock"));
+    let mut xvs = lab
         .spawn(
-            &ns,
+            ns,
             &[
                 XVS,
                 "run",
@@ -169,26 +189,19 @@ pub fn start(lab: Lab, yaml: &str) -> Running {
             ],
         )
         .expect("spawn xvs run");
-    let mut r = Running {
-        lab,
-        xvs,
-        sock,
-        config,
-        decap: Vec::new(),
-    };
     let t0 = Instant::now();
-    while request_opt(&r, "list").is_none() {
-        assert!(r.xvs.is_running(), "xvs run exited:\n{}", r.xvs.log());
+    while ask(&sock, "list").is_none() {
+        assert!(xvs.is_running(), "xvs run exited:\n{}", xvs.log());
         assert!(
             t0.elapsed() < Duration::from_secs(20),
             "xvs run did not come up:\n{}",
-            r.xvs.log()
+            xvs.log()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Let the first gratuitous ARPs and neighbour probes go out.
     std::thread::sleep(Duration::from_millis(300));
-    r
+    Director { xvs, sock, config }
 }
 
 /// Poll `done` every 50 ms until it holds; after `secs` seconds fail with
@@ -206,16 +219,23 @@ pub fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool, why: im
 }
 
 fn request_opt(r: &Running, what: &str) -> Option<String> {
+    ask(&r.sock, what)
+}
+
+/// A request to the xvs behind control socket `sock`; None if it did
+/// not answer.
+pub fn ask(sock: &std::path::Path, what: &str) -> Option<String> {
     let out = Command::new(XVS)
         .args(match what {
             "list" => vec!["list"],
             "stats" => vec!["list", "--stats", "--exact"],
             "metrics" => vec!["metrics"],
             "reload" => vec!["reload"],
+            "status json" => vec!["status", "--json"],
             other => panic!("unknown request {other}"),
         })
         .arg("--control")
-        .arg(&r.sock)
+        .arg(sock)
         .output()
         .ok()?;
     out.status
@@ -229,7 +249,11 @@ pub fn request(r: &Running, what: &str) -> String {
 
 /// Sum of a Prometheus metric over the series whose labels contain all of `labels`.
 pub fn metric(r: &Running, name: &str, labels: &[&str]) -> u64 {
-    let text = request(r, "metrics");
+    metric_in(&request(r, "metrics"), name, labels)
+}
+
+/// [`metric`] over the Prometheus text `text`.
+pub fn metric_in(text: &str, name: &str, labels: &[&str]) -> u64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.split(['{', ' ']).next() == Some(name))

@@ -1,0 +1,384 @@
+//! VRRP end to end: two xvs directors on shared segments elect a master,
+//! the backup neither answers for nor forwards the VIP, and the client's
+//! requests keep flowing when the master is killed (SIGKILL: the backup
+//! takes over after Master_Down_Interval) or stopped (SIGTERM: priority 0,
+//! the backup takes over after its skew time). Adverts the director must
+//! reject change nothing and are counted by reason.
+//!
+//! Figures (failover gap, failed requests) are printed, not asserted
+//! against a time: this machine is shared and noisy. What is asserted is
+//! the behaviour, with generous liveness bounds.
+
+mod health_support;
+mod support;
+mod vrrp_support;
+
+use std::time::Duration;
+
+use health_support::{report, unix_now, ClientLoop, Sample};
+use support::{metric_in, url, VIP4};
+use vrrp_support::*;
+
+const BOTH: [&str; 2] = ["VI_OUT", "VI_IN"];
+
+/// What the client saw from `killed` on: from when new connections were
+/// answered at once again (the first request started after `killed` and
+/// answered within [`AT_ONCE`]: before that, a SYN went to a director
+/// that no longer forwards and waited for TCP's one-second retransmit),
+/// the slowest request started in the second after it, and how many of
+/// the requests started after it failed, of how many.
+struct Seen {
+    at_once_from: Option<f64>,
+    slowest: f64,
+    failed: usize,
+    total: usize,
+}
+
+/// An answer this fast took no SYN retransmit (TCP's first is at 1 s).
+const AT_ONCE: f64 = 0.5;
+
+fn after(samples: &[Sample], killed: f64) -> Seen {
+    let later: Vec<&Sample> = samples.iter().filter(|s| s.t >= killed).collect();
+    Seen {
+        at_once_from: later
+            .iter()
+            .filter(|s| s.error.is_none() && s.d < AT_ONCE)
+            .map(|s| s.t - killed)
+            .reduce(f64::min),
+        slowest: later
+            .iter()
+            .filter(|s| s.t < killed + 1.0)
+            .map(|s| s.d)
+            .fold(0.0, f64::max),
+        failed: later.iter().filter(|s| s.error.is_some()).count(),
+        total: later.len(),
+    }
+}
+
+impl Seen {
+    fn line(&self) -> String {
+        format!(
+            "new connections answered at once from {:.0} ms after it; slowest request started in the second after it took {:.0} ms; {} of {} requests started after it failed",
+            self.at_once_from.unwrap_or(f64::NAN) * 1000.0,
+            self.slowest * 1000.0,
+            self.failed,
+            self.total
+        )
+    }
+}
+
+#[test]
+fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
+    let Some((_serial, lab)) =
+        pair_lab("xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop")
+    else {
+        return;
+    };
+    let high = Node::new(1, 150);
+    let low = Node::new(2, 100);
+    let mut d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &low);
+    // Both start as backup; the higher priority's down timer runs out first.
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // The backup's view of the master.
+    let out = instance(&d2, "VI_OUT").unwrap();
+    assert_eq!(out["master"].as_str(), Some("198.18.0.2"), "{out}");
+    assert_eq!(out["master_priority"].as_u64(), Some(150), "{out}");
+
+    // Requests every 20 ms through the VIP; all answered by the master.
+    let client = ClientLoop::every(
+        &lab,
+        &url(VIP4, 80),
+        Duration::from_secs(8),
+        Duration::from_millis(20),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let killed = unix_now();
+    d1.xvs.signal("KILL").unwrap();
+    let took = wait_state(&d2, &BOTH, "master", 10);
+    let samples = client.finish();
+    let before_kill: Vec<&Sample> = samples.iter().filter(|s| s.t < killed - 0.5).collect();
+    assert!(
+        !before_kill.is_empty() && before_kill.iter().all(|s| s.error.is_none()),
+        "before the kill every request is answered: {:?}",
+        before_kill
+            .iter()
+            .filter(|s| s.error.is_some())
+            .collect::<Vec<_>>()
+    );
+    let seen = after(&samples, killed);
+    report(&format!(
+        "vrrp failover (SIGKILL, advert 0.1 s, down interval 0.361 s): backup master {:.0} ms after the kill (seen by polling); {}",
+        took.as_secs_f64() * 1000.0,
+        seen.line()
+    ));
+    assert!(
+        seen.at_once_from.is_some_and(|t| t < 5.0),
+        "the new master forwards: {:?}",
+        &samples[samples.len().saturating_sub(20)..]
+    );
+    // Requests started well after the takeover all succeed.
+    let late: Vec<&Sample> = samples.iter().filter(|s| s.t > killed + 2.0).collect();
+    assert!(
+        !late.is_empty() && late.iter().all(|s| s.error.is_none()),
+        "after the takeover every request is answered: {:?}",
+        late.iter()
+            .filter(|s| s.error.is_some())
+            .collect::<Vec<_>>()
+    );
+
+    // The old master comes back with its higher priority and preempts.
+    let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
+    let d1 = start_node(&lab, &high);
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // One instance yielded to the higher priority, the sync group took
+    // the other along.
+    let kinds: Vec<String> = BOTH
+        .iter()
+        .map(|n| {
+            instance(&d2, n).unwrap()["last_transition"]["reason"]["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        kinds.contains(&"higher_priority".to_string())
+            && kinds
+                .iter()
+                .all(|k| k == "higher_priority" || k == "sync_group"),
+        "{kinds:?}"
+    );
+
+    // A clean stop hands over through priority 0.
+    let mut d1 = d1;
+    let client = ClientLoop::every(
+        &lab,
+        &url(VIP4, 80),
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped = unix_now();
+    d1.xvs.signal("TERM").unwrap();
+    let took = wait_state(&d2, &BOTH, "master", 10);
+    let samples = client.finish();
+    let seen = after(&samples, stopped);
+    report(&format!(
+        "vrrp handover (SIGTERM, priority 0): backup master {:.0} ms after the signal (seen by polling); {}",
+        took.as_secs_f64() * 1000.0,
+        seen.line()
+    ));
+    let kinds: Vec<String> = BOTH
+        .iter()
+        .map(|n| {
+            instance(&d2, n).unwrap()["last_transition"]["reason"]["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        kinds.contains(&"master_resigned".to_string()),
+        "the backup took over on the priority-0 advert: {kinds:?}"
+    );
+    assert!(counter(&d2, "VI_OUT", "priority_zero_received") >= 1);
+    let _ = d1.xvs.wait_timeout(Duration::from_secs(5));
+    assert!(
+        d1.xvs.log().contains("shutting down"),
+        "the stopping master logs its resignation:\n{}",
+        d1.xvs.log()
+    );
+}
+
+#[test]
+fn backup_neither_answers_arp_nor_forwards_for_the_vip() {
+    let Some((_serial, lab)) = pair_lab("backup_neither_answers_arp_nor_forwards_for_the_vip")
+    else {
+        return;
+    };
+    let d1 = start_node(&lab, &Node::new(1, 150));
+    let d2 = start_node(&lab, &Node::new(2, 100));
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // The client resolves the VIP to the master's MAC only.
+    let (c, _) = lab.director_ifaces();
+    let mac1 = lab.mac(&lab.ns_director_n(1), &c).unwrap();
+    let mac2 = lab.mac(&lab.ns_director_n(2), &c).unwrap();
+    let hex = |m: [u8; 6]| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    // The client's kernel asks for the VIP (broadcast: both directors
+    // hear it) and keeps the one answer it gets.
+    let ns = lab.ns_client();
+    lab.exec(&ns, &["ip", "neigh", "flush", "dev", "eth0"]).ok();
+    let report = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 3))
+        .unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    let neigh = lab
+        .exec(&ns, &["ip", "neigh", "show", VIP4, "dev", "eth0"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_lowercase())
+        .unwrap_or_default();
+    assert!(
+        neigh.contains(&hex(mac1)),
+        "the master answers ARP: {neigh}"
+    );
+    // A frame to the VIP sent to the backup's MAC is dropped and counted.
+    let before = metric_in(
+        &support::ask(&d2.sock, "metrics").unwrap(),
+        "xvs_dropped_packets_total",
+        &["reason=\"vrrp_standby\""],
+    );
+    let mac2s = hex(mac2);
+    lab.exec(
+        &ns,
+        &[
+            "ip", "neigh", "replace", VIP4, "lladdr", &mac2s, "dev", "eth0",
+        ],
+    )
+    .unwrap();
+    // One request, expected to fail: its SYN reaches the backup only.
+    let mut one = lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 1);
+    one.timeout = Duration::from_millis(500);
+    let _ = lab.run_client(&one);
+    lab.exec(&ns, &["ip", "neigh", "del", VIP4, "dev", "eth0"])
+        .ok();
+    let after = metric_in(
+        &support::ask(&d2.sock, "metrics").unwrap(),
+        "xvs_dropped_packets_total",
+        &["reason=\"vrrp_standby\""],
+    );
+    assert!(
+        after > before,
+        "the backup counted the frames to the VIP it dropped"
+    );
+    // The master forwards.
+    let report = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6))
+        .unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+}
+
+#[test]
+fn rejected_adverts_change_nothing_and_are_counted_by_reason() {
+    let Some((_serial, lab)) =
+        pair_lab("rejected_adverts_change_nothing_and_are_counted_by_reason")
+    else {
+        return;
+    };
+    // One director alone, master of VI_OUT (v3) and of a v2 instance with
+    // a password.
+    let mut n = Node::new(1, 150);
+    n.sync_group = false;
+    n.extra = concat!(
+        "  - name: VI_V2\n    interface: IFACE\n    vrid: 60\n    priority: 150\n",
+        "    version: 2\n    advert_interval: 1\n    auth_pass: secret\n",
+        "    virtual_addresses: [198.18.0.101/24]\n",
+    )
+    .replace("IFACE", &lab.director_ifaces().0);
+    let d = start_node(&lab, &n);
+    wait_state(&d, &["VI_OUT", "VI_IN", "VI_V2"], "master", 15);
+    fn higher<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec!["--src", "198.18.0.10", "--priority", "254"];
+        a.extend_from_slice(extra);
+        a
+    }
+    // Each would take mastership away if it were accepted.
+    send_adverts(
+        &lab,
+        &higher(&[
+            "--ttl",
+            "64",
+            "--vrid",
+            "51",
+            "--interval",
+            "0.1",
+            "--count",
+            "5",
+            "198.18.0.100",
+        ]),
+    );
+    send_adverts(
+        &lab,
+        &higher(&[
+            "--vrid",
+            "51",
+            "--interval",
+            "0.1",
+            "--checksum",
+            "message",
+            "--count",
+            "5",
+            "198.18.0.100",
+        ]),
+    );
+    send_adverts(
+        &lab,
+        &higher(&[
+            "--version",
+            "2",
+            "--vrid",
+            "60",
+            "--auth",
+            "wrong",
+            "--count",
+            "5",
+            "198.18.0.101",
+        ]),
+    );
+    send_adverts(
+        &lab,
+        &higher(&[
+            "--version",
+            "2",
+            "--vrid",
+            "60",
+            "--auth",
+            "secret",
+            "--interval",
+            "3",
+            "--count",
+            "5",
+            "198.18.0.101",
+        ]),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    for name in ["VI_OUT", "VI_V2"] {
+        assert_eq!(state(&d, name).as_deref(), Some("master"), "{name}");
+        assert_eq!(counter(&d, name, "released_master"), 0, "{name}");
+    }
+    assert_eq!(rejected(&d, "VI_OUT", "ttl"), 5);
+    assert_eq!(rejected(&d, "VI_OUT", "checksum"), 5);
+    assert_eq!(rejected(&d, "VI_V2", "auth"), 5);
+    assert_eq!(rejected(&d, "VI_V2", "interval"), 5);
+    let metrics = support::ask(&d.sock, "metrics").unwrap();
+    assert_eq!(
+        metric_in(
+            &metrics,
+            "xvs_vrrp_adverts_rejected_total",
+            &["instance=\"VI_OUT\"", "reason=\"ttl\""]
+        ),
+        5
+    );
+    // The same advert with TTL 255 and the right checksum is accepted:
+    // the higher priority takes over (the rejections above were real).
+    send_adverts(
+        &lab,
+        &higher(&[
+            "--vrid",
+            "51",
+            "--interval",
+            "0.1",
+            "--count",
+            "3",
+            "198.18.0.100",
+        ]),
+    );
+    wait_state(&d, &["VI_OUT"], "backup", 5);
+}
