@@ -382,3 +382,172 @@ fn rejected_adverts_change_nothing_and_are_counted_by_reason() {
     );
     wait_state(&d, &["VI_OUT"], "backup", 5);
 }
+
+#[test]
+fn a_tracked_interface_going_down_gives_up_master_and_coming_up_takes_it_back() {
+    let test = "a_tracked_interface_going_down_gives_up_master_and_coming_up_takes_it_back";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    // An uplink xvs does not forward on, tracked by director 1 (a veth
+    // pair inside its namespace: this kernel has no dummy interfaces).
+    let ns1 = lab.ns_director_n(1);
+    lab.exec(
+        &ns1,
+        &[
+            "ip", "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink0p",
+        ],
+    )
+    .unwrap();
+    for dev in ["uplink0", "uplink0p"] {
+        lab.exec(&ns1, &["ip", "link", "set", dev, "up"]).unwrap();
+    }
+    let mut high = Node::new(1, 150);
+    high.instance_keys = "    track_interfaces: [uplink0]\n".into();
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &Node::new(2, 100));
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+
+    lab.exec(&ns1, &["ip", "link", "set", "uplink0", "down"])
+        .unwrap();
+    let took = wait_state(&d2, &BOTH, "master", 10);
+    wait_state(&d1, &BOTH, "fault", 5);
+    report(&format!(
+        "tracked interface down: the backup was master {} ms later (seen by polling; link state is read every 100 ms)",
+        took.as_millis()
+    ));
+    let faults = instance(&d1, "VI_OUT").unwrap()["faults"].clone();
+    assert!(faults.to_string().contains("uplink0"), "{faults}");
+    // A master going to FAULT resigns with priority 0.
+    assert!(counter(&d1, "VI_OUT", "priority_zero_sent") >= 1);
+    let report_ = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6))
+        .unwrap();
+    assert_eq!(report_.failed, 0, "the new master forwards: {report_:?}");
+
+    lab.exec(&ns1, &["ip", "link", "set", "uplink0", "up"])
+        .unwrap();
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+}
+
+#[test]
+fn centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitions() {
+    let test = "centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitions";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    let mut high = Node::new(1, 150);
+    let mut low = Node::new(2, 100);
+    high.interval = 0.01;
+    low.interval = 0.01;
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &low);
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // Steady for a while under client load: nobody changes state.
+    let before = (
+        counter(&d1, "VI_OUT", "became_master"),
+        counter(&d2, "VI_OUT", "became_master"),
+    );
+    let client = ClientLoop::every(
+        &lab,
+        &url(VIP4, 80),
+        Duration::from_secs(6),
+        Duration::from_millis(20),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let steady = (
+        counter(&d1, "VI_OUT", "became_master"),
+        counter(&d2, "VI_OUT", "became_master"),
+    );
+    report(&format!(
+        "advert 0.01 s: transitions during 4 s of client load: director 1 {}, director 2 {}",
+        steady.0 - before.0,
+        steady.1 - before.1
+    ));
+    let killed = unix_now();
+    d1.xvs.signal("KILL").unwrap();
+    let took = wait_state(&d2, &BOTH, "master", 10);
+    let samples = client.finish();
+    let seen = after(&samples, killed);
+    report(&format!(
+        "vrrp failover (SIGKILL, advert 0.01 s, down interval 0.036 s): backup master {:.0} ms after the kill (seen by polling); {}",
+        took.as_secs_f64() * 1000.0,
+        seen.line()
+    ));
+    assert!(seen.at_once_from.is_some_and(|t| t < 5.0));
+}
+
+#[test]
+fn ipv6_instances_answer_nd_and_fail_over_with_the_ipv4_ones() {
+    let test = "ipv6_instances_answer_nd_and_fail_over_with_the_ipv4_ones";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    let mut high = Node::new(1, 150);
+    let mut low = Node::new(2, 100);
+    high.ipv6 = true;
+    low.ipv6 = true;
+    let all = ["VI_OUT", "VI_IN", "VI_OUT6", "VI_IN6"];
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &low);
+    wait_state(&d1, &all, "master", 10);
+    wait_state(&d2, &all, "backup", 10);
+    // IPv6 adverts come from the link-local address.
+    let row = instance(&d2, "VI_OUT6").unwrap();
+    assert!(
+        row["master"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("fe80:")),
+        "{row}"
+    );
+    let v6 = support::VIP6;
+    let ok = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(url(v6, 80)), 6))
+        .unwrap();
+    assert_eq!(ok.failed, 0, "{ok:?}");
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &all, "master", 10);
+    let ok = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(url(v6, 80)), 6))
+        .unwrap();
+    assert_eq!(ok.failed, 0, "the new master forwards IPv6: {ok:?}");
+}
+
+#[test]
+fn a_virtual_mac_is_answered_and_moves_with_the_master() {
+    let test = "a_virtual_mac_is_answered_and_moves_with_the_master";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    let mut high = Node::new(1, 150);
+    let mut low = Node::new(2, 100);
+    high.instance_keys = "    use_vmac: true\n".into();
+    low.instance_keys = "    use_vmac: true\n".into();
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &low);
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    let ns = lab.ns_client();
+    let neigh = |lab: &xvs_lab::Lab| {
+        lab.exec(&ns, &["ip", "neigh", "show", VIP4, "dev", "eth0"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_lowercase())
+            .unwrap_or_default()
+    };
+    let opts = lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6);
+    let ok = lab.run_client(&opts).unwrap();
+    assert_eq!(ok.failed, 0, "{ok:?}");
+    // 00:00:5e:00:01:VRID, VRID 51 = 0x33 (RFC 5798 §7.3).
+    let vmac = "00:00:5e:00:01:33";
+    assert!(neigh(&lab).contains(vmac), "{}", neigh(&lab));
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &BOTH, "master", 10);
+    let ok = lab.run_client(&opts).unwrap();
+    assert_eq!(
+        ok.failed, 0,
+        "the new master answers on the same MAC: {ok:?}"
+    );
+    assert!(neigh(&lab).contains(vmac), "{}", neigh(&lab));
+}

@@ -45,8 +45,11 @@ pub struct Node {
     pub instance_keys: String,
     /// More top-level YAML (vrrp_scripts: ...).
     pub extra: String,
-    /// Put VI_OUT and VI_IN in one sync group.
+    /// Put VI_OUT and VI_IN (and VI_OUT6, VI_IN6) in one sync group.
     pub sync_group: bool,
+    /// Also IPv6: VI_OUT6 owning the VIP fd00:0:0:1::100, VI_IN6 the real
+    /// servers' gateway fd00:0:0:2::1, and a NAT service on the VIP.
+    pub ipv6: bool,
 }
 
 impl Node {
@@ -59,6 +62,7 @@ impl Node {
             instance_keys: String::new(),
             extra: String::new(),
             sync_group: true,
+            ipv6: false,
         }
     }
 }
@@ -82,26 +86,46 @@ pub fn node_yaml(lab: &Lab, n: &Node) -> String {
             "global:\n  workers: [0]\n  idle: adaptive\n  conn_capacity: 65536\n",
             "  umem_frames: 4096\n  ring_size: 1024\n",
             "interfaces:\n",
-            "  - name: {c}\n    addresses: [{ca}/24]\n    queues: [0]\n",
-            "  - name: {r}\n    addresses: [{ra}/24]\n    queues: [0]\n",
+            "  - name: {c}\n    addresses: [{ca}/24, \"fd00:0:0:1::{i}/64\"]\n    queues: [0]\n",
+            "  - name: {r}\n    addresses: [{ra}/24, \"fd00:0:0:2::{i}/64\"]\n    queues: [0]\n",
             "services:\n",
             "  - name: web\n    vip: {vip}\n    port: 80\n    protocol: tcp\n    scheduler: rr\n    method: nat\n",
             "    real_servers:\n",
             "      - {{address: 198.18.1.11, port: 80}}\n",
             "      - {{address: 198.18.1.12, port: 80}}\n",
             "      - {{address: 198.18.1.13, port: 80}}\n",
+            "{web6}",
             "vrrp:\n",
         ),
+        i = 1 + n.index,
+        web6 = if n.ipv6 {
+            concat!(
+                "  - name: web6\n    vip: \"fd00:0:0:1::100\"\n    port: 80\n    protocol: tcp\n",
+                "    scheduler: rr\n    method: nat\n    real_servers:\n",
+                "      - {address: \"fd00:0:0:2::11\", port: 80}\n",
+                "      - {address: \"fd00:0:0:2::12\", port: 80}\n",
+                "      - {address: \"fd00:0:0:2::13\", port: 80}\n",
+            )
+        } else {
+            ""
+        },
         c = c,
         r = r,
         ca = ca,
         ra = ra,
         vip = VIP4,
     );
-    for (name, iface, vrid, addr) in [
+    let mut instances = vec![
         ("VI_OUT", &c, 51, "198.18.0.100/24"),
         ("VI_IN", &r, 52, "198.18.1.1/24"),
-    ] {
+    ];
+    if n.ipv6 {
+        instances.push(("VI_OUT6", &c, 51, "\"fd00:0:0:1::100/64\""));
+        instances.push(("VI_IN6", &r, 52, "\"fd00:0:0:2::1/64\""));
+    }
+    for &(name, iface, vrid, addr) in &instances {
+        // VRRPv2 is IPv4-only: IPv6 instances of a v2 node use v3.
+        let version = if addr.contains(':') { 3 } else { n.version };
         y.push_str(&format!(
             concat!(
                 "  - name: {name}\n    interface: {iface}\n    vrid: {vrid}\n",
@@ -112,14 +136,18 @@ pub fn node_yaml(lab: &Lab, n: &Node) -> String {
             iface = iface,
             vrid = vrid,
             prio = n.priority,
-            ver = n.version,
+            ver = version,
             int = n.interval,
             addr = addr,
             keys = n.instance_keys,
         ));
     }
     if n.sync_group {
-        y.push_str("vrrp_sync_groups:\n  - name: PAIR\n    members: [VI_OUT, VI_IN]\n");
+        let names: Vec<&str> = instances.iter().map(|i| i.0).collect();
+        y.push_str(&format!(
+            "vrrp_sync_groups:\n  - name: PAIR\n    members: [{}]\n",
+            names.join(", ")
+        ));
     }
     y.push_str(&n.extra);
     y
