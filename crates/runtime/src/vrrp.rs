@@ -67,6 +67,9 @@ pub struct VrrpDriver {
     vmacs: HashMap<IpAddr, MacAddr>,
     changed: bool,
     buf: Vec<u8>,
+    /// When split brain was last logged, per instance (one line a second
+    /// at most; the counter has every occurrence).
+    split_logged: HashMap<usize, Instant>,
 }
 
 impl VrrpDriver {
@@ -193,6 +196,7 @@ impl VrrpDriver {
             vmacs: HashMap::new(),
             changed: true,
             buf: vec![0u8; 2048],
+            split_logged: HashMap::new(),
         };
         d.refresh_served();
         Ok(Some(d))
@@ -264,6 +268,7 @@ impl VrrpDriver {
     }
 
     fn carry_out(&mut self, cache: &mut NeighborCache) {
+        let now = Instant::now();
         let mut transitions = false;
         while let Some(action) = self.router.poll_action() {
             match action {
@@ -337,6 +342,25 @@ impl VrrpDriver {
                         crate::vrrp_status::reason_text(&reason)
                     );
                     transitions = true;
+                }
+                Action::SplitBrain {
+                    instance,
+                    other,
+                    other_priority,
+                    ours,
+                } => {
+                    let last = self.split_logged.get(&instance);
+                    if last.is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+                        self.split_logged.insert(instance, now);
+                        let name = self
+                            .snapshot
+                            .vrrp
+                            .get(instance)
+                            .map_or("?", |i| i.name.as_str());
+                        eprintln!(
+                            "xvs: vrrp: {name}: split brain: {other} is master too (priority {other_priority}, ours {ours}); the higher priority, then the higher address, stays master (RFC 5798 §6.4.3)"
+                        );
+                    }
                 }
                 Action::Notify { script } => {
                     if let Some(t) = &self.scripts {

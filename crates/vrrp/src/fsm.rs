@@ -329,6 +329,12 @@ impl Router {
         }
         // Another router is master too.
         self.instances[i].tally.split_brain += 1;
+        self.actions.push_back(Action::SplitBrain {
+            instance: i,
+            other: from,
+            other_priority: priority,
+            ours: effective,
+        });
         let inst = &mut self.instances[i];
         // "If the Priority in the ADVERTISEMENT is greater than the local
         // Priority, or the Priority … is equal to the local Priority and

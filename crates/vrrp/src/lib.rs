@@ -136,6 +136,16 @@ pub enum Action {
         to: State,
         reason: Reason,
     },
+    /// While master, `instance` heard another master (`other`, advertising
+    /// `other_priority`; ours is `ours`): two masters for one virtual
+    /// router. The RFC's rule resolves it (the lower yields at once, the
+    /// higher sends an advert at once); the driver logs it.
+    SplitBrain {
+        instance: usize,
+        other: IpAddr,
+        other_priority: u8,
+        ours: u8,
+    },
     /// Run a notify script: the configured command with keepalived's
     /// arguments appended where keepalived appends them (`notify`:
     /// `INSTANCE|GROUP name STATE priority`).

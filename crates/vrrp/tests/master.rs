@@ -205,3 +205,40 @@ fn v3_ipv4_checksum_follows_the_configuration() {
         }
     ));
 }
+
+#[test]
+fn another_master_is_reported_as_split_brain_and_the_lower_one_yields() {
+    // We are master at 200 (not an owner); a master at 100 and then one
+    // at 250 are heard.
+    let mut h = Harness::single(instance("vi", 7, 200, 3, false), env(false, 5));
+    h.drain();
+    h.advance(secs(4.0));
+    assert_eq!(h.state(), State::Master);
+    let lower = h.recv_advert(false, 9, &peer_advert(3, false, 7, 100));
+    let split: Vec<&Action> = lower
+        .iter()
+        .filter(|a| matches!(a, Action::SplitBrain { .. }))
+        .collect();
+    assert_eq!(
+        split,
+        vec![&Action::SplitBrain {
+            instance: 0,
+            other: host(false, 9),
+            other_priority: 100,
+            ours: 200
+        }]
+    );
+    // The higher master keeps its state and answers at once.
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(sends(&lower).len(), 1);
+    let higher = h.recv_advert(false, 9, &peer_advert(3, false, 7, 250));
+    assert!(higher.iter().any(|a| matches!(
+        a,
+        Action::SplitBrain {
+            other_priority: 250,
+            ..
+        }
+    )));
+    assert_eq!(h.state(), State::Backup);
+    assert_eq!(h.router.status(h.now)[0].counters.split_brain, 2);
+}

@@ -551,3 +551,55 @@ fn a_virtual_mac_is_answered_and_moves_with_the_master() {
     );
     assert!(neigh(&lab).contains(vmac), "{}", neigh(&lab));
 }
+
+#[test]
+fn split_brain_is_logged_counted_and_resolved_when_the_directors_hear_each_other_again() {
+    let test =
+        "split_brain_is_logged_counted_and_resolved_when_the_directors_hear_each_other_again";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    let d1 = start_node(&lab, &Node::new(1, 150));
+    let d2 = start_node(&lab, &Node::new(2, 100));
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // Cut the directors off from each other, not from the client or the
+    // real servers: isolated bridge ports do not talk to each other.
+    let sw = lab.ns_switch();
+    let isolate = |on: &str| {
+        for port in ["dirc", "dir2c", "dir", "dir2"] {
+            lab.exec(&sw, &["bridge", "link", "set", "dev", port, "isolated", on])
+                .unwrap();
+        }
+    };
+    isolate("on");
+    wait_state(&d2, &BOTH, "master", 10);
+    assert_eq!(
+        state(&d1, "VI_OUT").as_deref(),
+        Some("master"),
+        "two masters now"
+    );
+    // Heal: the first advert either hears resolves it.
+    let healed = std::time::Instant::now();
+    isolate("off");
+    wait_state(&d2, &BOTH, "backup", 10);
+    let took = healed.elapsed();
+    report(&format!(
+        "split brain resolved {} ms after the directors could hear each other again (advert 0.1 s; seen by polling)",
+        took.as_millis()
+    ));
+    assert_eq!(state(&d1, "VI_OUT").as_deref(), Some("master"));
+    let seen = counter(&d1, "VI_OUT", "split_brain") + counter(&d2, "VI_OUT", "split_brain");
+    assert!(seen >= 1, "split brain counted");
+    let logs = format!("{}{}", d1.xvs.log(), d2.xvs.log());
+    assert!(logs.contains("split brain"), "split brain logged:\n{logs}");
+    let metrics =
+        support::ask(&d2.sock, "metrics").unwrap() + &support::ask(&d1.sock, "metrics").unwrap();
+    assert!(
+        metric_in(
+            &metrics,
+            "xvs_vrrp_split_brain_total",
+            &["instance=\"VI_OUT\""]
+        ) >= 1
+    );
+}
