@@ -4,7 +4,9 @@
 # balancer on it with config/lab.yaml (NAT, round robin, health-checked),
 # send real HTTP requests through the VIP, show where they went, make one
 # real server fail its health check and watch it leave rotation and come
-# back, and clean up.
+# back; then a VRRP pair of directors: requests flow through the master,
+# the master is killed, the backup takes over, and the demo prints how
+# many requests the client lost; clean up.
 #
 # Needs root (network namespaces, XDP, AF_XDP). Everything stays inside
 # namespaces this script creates; addresses are 198.18.0.0/15 only.
@@ -23,7 +25,9 @@ prefix=xvs-
 sock=/run/xvs/demo.sock
 
 cleanup() {
-    [ -n "${xvs_pid:-}" ] && kill "$xvs_pid" 2>/dev/null && wait "$xvs_pid" 2>/dev/null
+    for pid in ${xvs_pid:-} ${master_pid:-} ${backup_pid:-}; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
     "$bin/xvs-lab" down --prefix "$prefix" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -78,3 +82,66 @@ echo "== rs3 recovers: back in rotation once its check passes"
 wait_state 198.18.1.13 up
 "$bin/xvs-lab" client --prefix "$prefix" http://198.18.0.100/ --count 30
 "$bin/xvs" list --stats --control "$sock"
+
+echo
+echo "== VRRP: two directors, one VIP. A new lab with a client, the pair and"
+echo "   three real servers; director .2 runs config/lab-pair-master.yaml"
+echo "   (priority 150), director .3 config/lab-pair-backup.yaml (100)"
+kill "$xvs_pid" 2>/dev/null && wait "$xvs_pid" 2>/dev/null || true
+xvs_pid=
+"$bin/xvs-lab" down --prefix "$prefix" >/dev/null 2>&1 || true
+"$bin/xvs-lab" up --method nat --prefix "$prefix" --real-servers 3 --directors 2
+msock=/run/xvs/demo-master.sock
+bsock=/run/xvs/demo-backup.sock
+ip netns exec "${prefix}dir" "$bin/xvs" run -c config/lab-pair-master.yaml --control "$msock" 2>/tmp/xvs-demo-master.log &
+master_pid=$!
+ip netns exec "${prefix}dir2" "$bin/xvs" run -c config/lab-pair-backup.yaml --control "$bsock" 2>/tmp/xvs-demo-backup.log &
+backup_pid=$!
+
+# Wait (at most 10 s) until the director behind socket $1 is VRRP $2.
+wait_vrrp() {
+    for _ in $(seq 100); do
+        "$bin/xvs" status --json --control "$1" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    vrrp = json.load(sys.stdin).get("vrrp") or []
+except ValueError:  # not answering yet
+    sys.exit(1)
+sys.exit(0 if vrrp and all(i["state"] == sys.argv[1] for i in vrrp) else 1)' "$2" && return 0
+        sleep 0.1
+    done
+    echo "demo: the director behind $1 did not become $2" >&2
+    return 1
+}
+wait_vrrp "$msock" master
+wait_vrrp "$bsock" backup
+echo "== the backup's view (xvs status, VRRP part)"
+"$bin/xvs" status --control "$bsock" | sed -n '/^VRRP/,$p'
+
+echo "== a new connection every 20 ms for 6 s; the master is killed (SIGKILL) after 2 s"
+timeline=$(mktemp)
+ip netns exec "${prefix}cl" python3 scripts/lab-client.py http http://198.18.0.100/ \
+    --duration 6 --every 0.02 --concurrency 200 --timeout 2 --timeline "$timeline" >/dev/null &
+client_pid=$!
+sleep 2
+killed=$(date +%s.%N)
+kill -9 "$master_pid"
+wait "$master_pid" 2>/dev/null || true
+master_pid=
+wait_vrrp "$bsock" master
+wait "$client_pid"
+python3 - "$timeline" "$killed" <<'PY'
+import json, sys
+killed = float(sys.argv[2])
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+after = [r for r in reqs if r["t"] >= killed]
+lost = [r for r in reqs if r["error"]]
+at_once = [r["t"] - killed for r in after if not r["error"] and r["d"] < 0.5]
+print(f"client: {len(reqs)} requests, {len(lost)} lost; {len(after)} started after the kill")
+if at_once:
+    print(f"new connections answered at once again {min(at_once) * 1000:.0f} ms after the kill "
+          f"(until then their SYNs waited for TCP's 1 s retransmit, and were answered)")
+PY
+rm -f "$timeline"
+echo "== the new master (xvs status, VRRP part)"
+"$bin/xvs" status --control "$bsock" | sed -n '/^VRRP/,$p'
