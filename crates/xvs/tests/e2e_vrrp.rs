@@ -442,7 +442,7 @@ fn centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitio
     let mut low = Node::new(2, 100);
     high.interval = 0.01;
     low.interval = 0.01;
-    let d1 = start_node(&lab, &high);
+    let mut d1 = start_node(&lab, &high);
     let d2 = start_node(&lab, &low);
     wait_state(&d1, &BOTH, "master", 10);
     wait_state(&d2, &BOTH, "backup", 10);
@@ -478,6 +478,30 @@ fn centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitio
         seen.line()
     ));
     assert!(seen.at_once_from.is_some_and(|t| t < 5.0));
+
+    // Back, preempting; then a clean stop hands over through priority 0
+    // after the backup's skew time ((256 - 100) / 256 × 10 ms ≈ 6 ms).
+    let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
+    let d1 = start_node(&lab, &high);
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    let client = ClientLoop::every(
+        &lab,
+        &url(VIP4, 80),
+        Duration::from_secs(3),
+        Duration::from_millis(20),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped = unix_now();
+    d1.xvs.signal("TERM").unwrap();
+    let took = wait_state(&d2, &BOTH, "master", 10);
+    let seen = after(&client.finish(), stopped);
+    report(&format!(
+        "vrrp handover (SIGTERM, advert 0.01 s): backup master {:.0} ms after the signal (seen by polling); {}",
+        took.as_secs_f64() * 1000.0,
+        seen.line()
+    ));
+    assert!(counter(&d2, "VI_OUT", "priority_zero_received") >= 1);
 }
 
 #[test]

@@ -337,3 +337,87 @@ fn message_only_checksums_reject_keepalived_227_adverts_and_count_them() {
     wait_state(&d2, &["VI_OUT", "VI_IN"], "backup", 10);
     assert_eq!(rejected(&d2, "VI_OUT", "checksum"), 0);
 }
+
+/// Capture `count` VRRP frames on the client's interface (an AF_PACKET
+/// socket in the client namespace); hex lines, one frame each.
+fn capture_adverts(lab: &Lab, count: usize) -> Vec<Vec<u8>> {
+    let code = format!(
+        concat!(
+            "import socket, sys\n",
+            "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))\n",
+            "s.bind(('eth0', 0))\n",
+            "s.settimeout(10)\n",
+            "n = 0\n",
+            "while n < {count}:\n",
+            "    f = s.recv(2048)\n",
+            "    if len(f) > 23 and f[23] == 112:\n",
+            "        print(f.hex()); n += 1\n",
+        ),
+        count = count
+    );
+    let out = lab
+        .exec(&lab.ns_client(), &["python3", "-c", &code])
+        .expect("capture");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            (0..l.len())
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(l.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn keepalived_adverts_captured_on_the_wire_parse_and_validate() {
+    use xvs_wire::vrrp::{parse, parse_frame, AUTH_PASS, MULTICAST_V4};
+    let test = "keepalived_adverts_captured_on_the_wire_parse_and_validate";
+    let Some((_serial, lab)) = lab_for(test) else {
+        return;
+    };
+    // VRRPv2 with a password, then VRRPv3 at 0.1 s: keepalived alone,
+    // master, advertising.
+    let mut v2 = keepalived_instance(&lab, 120, 2, Duration::from_secs(1));
+    v2.auth_pass = Some("s3cret".into());
+    let v3 = keepalived_instance(&lab, 120, 3, Duration::from_millis(100));
+    for (inst, version) in [(v2, 2u8), (v3, 3u8)] {
+        let mut k = start_keepalived(&lab, &inst);
+        let t0 = Instant::now();
+        while ka_state(&lab).as_deref() != Some("MASTER") {
+            assert!(t0.elapsed() < Duration::from_secs(15), "keepalived master");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let frames = capture_adverts(&lab, 3);
+        assert_eq!(frames.len(), 3, "three adverts captured");
+        for f in &frames {
+            let rx = parse_frame(f).expect("keepalived's frame parses");
+            assert_eq!(rx.ttl, 255);
+            assert_eq!(rx.dst, std::net::IpAddr::V4(MULTICAST_V4));
+            assert_eq!(rx.src.to_string(), "198.18.0.3");
+            let (advert, sums) =
+                parse(&f[rx.payload.clone()], rx.src, rx.dst).expect("message parses");
+            assert_eq!(
+                (advert.version, advert.vrid, advert.priority),
+                (version, 51, 120)
+            );
+            assert_eq!(
+                advert.addresses,
+                vec![VIP4_ADDR.parse::<std::net::IpAddr>().unwrap()]
+            );
+            if version == 2 {
+                assert_eq!(advert.interval(), Duration::from_secs(1));
+                assert_eq!(advert.auth_type, AUTH_PASS);
+                assert_eq!(&advert.auth_data[..6], b"s3cret");
+                assert!(sums.message_only, "v2 sums the message");
+            } else {
+                assert_eq!(advert.interval(), Duration::from_millis(100));
+                assert!(
+                    sums.pseudo_header && !sums.message_only,
+                    "keepalived 2.2.7's v3 checksum includes the pseudo-header"
+                );
+            }
+        }
+        let _ = k.stop();
+    }
+}
