@@ -81,6 +81,8 @@ pub struct Control<L: PlanListener> {
     /// VRRP, when the configuration has instances.
     vrrp: Option<VrrpDriver>,
     last_vrrp_status_ms: u64,
+    /// Readable when a stop signal arrived (its poll wakes at once).
+    wake: Option<std::os::unix::net::UnixStream>,
     published_version: u64,
     last_metrics_ms: u64,
 }
@@ -117,6 +119,7 @@ impl<L: PlanListener> Control<L> {
             health: None,
             vrrp,
             last_vrrp_status_ms: 0,
+            wake: None,
             published_version: u64::MAX,
             last_metrics_ms: 0,
         };
@@ -130,6 +133,19 @@ impl<L: PlanListener> Control<L> {
     pub fn attach_health(&mut self, thread: HealthThread, views: Receiver<Arc<HealthView>>) {
         self.health = Some(thread);
         self.from_health = Some(views);
+        if let Some(h) = &self.health {
+            h.send(HealthMsg::Standby(
+                self.vrrp
+                    .as_ref()
+                    .map_or_else(Vec::new, |v| v.standby().to_vec()),
+            ));
+        }
+    }
+
+    /// Wake the loop when `stream` becomes readable (a stop signal).
+    pub fn wake_on(&mut self, stream: std::os::unix::net::UnixStream) {
+        let _ = stream.set_nonblocking(true);
+        self.wake = Some(stream);
     }
 
     /// Stop the health thread (after the stop flag is set): omega's
@@ -226,6 +242,10 @@ impl<L: PlanListener> Control<L> {
         if let Some(v) = &self.vrrp {
             fds.extend(v.fds());
         }
+        if let Some(w) = &self.wake {
+            use std::os::fd::AsRawFd;
+            fds.push(w.as_raw_fd());
+        }
         fds
     }
 
@@ -247,6 +267,13 @@ impl<L: PlanListener> Control<L> {
         };
         if v.run(&mut self.cache, Instant::now()) {
             self.publish("vrrp");
+            if let Some(h) = &self.health {
+                h.send(HealthMsg::Standby(
+                    self.vrrp
+                        .as_ref()
+                        .map_or_else(Vec::new, |v| v.standby().to_vec()),
+                ));
+            }
             self.post_vrrp_status(self.shared.now_ms());
         }
     }

@@ -305,8 +305,23 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     }
 
     let reload = Arc::new(AtomicBool::new(false));
+    // A stop signal also wakes the control thread at once (a byte on this
+    // pair): a VRRP master resigns without waiting out its poll.
+    let (stop_wake, stop_write) =
+        std::os::unix::net::UnixStream::pair().map_err(|source| RunError::Io {
+            what: "signal pipe".into(),
+            source,
+        })?;
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|source| RunError::Io {
+            what: "signal handler".into(),
+            source,
+        })?;
+        let w = stop_write.try_clone().map_err(|source| RunError::Io {
+            what: "signal pipe".into(),
+            source,
+        })?;
+        signal_hook::low_level::pipe::register(sig, w).map_err(|source| RunError::Io {
             what: "signal handler".into(),
             source,
         })?;
@@ -478,6 +493,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         source,
     })?;
     control.attach_health(health, views_rx);
+    control.wake_on(stop_wake);
     // VRRP's timers run here: never behind a busy-polling worker.
     if let Err(e) = crate::health::keep_off_cores(&snap.global.workers) {
         eprintln!("xvs: control thread: cannot keep off the worker cores: {e}");

@@ -2,9 +2,10 @@
 //! half. It drives the sans-IO [`Monitor`] (when to check, what a result
 //! means) with the clock and with the [`Prober`] event loop (sockets, TLS,
 //! ICMP, child processes), runs the notify and quorum scripts the monitor
-//! asks for, logs every transition, and hands each new [`HealthView`] to
-//! the control thread, which folds it into the next plan (RCU): workers
-//! never see a probe. Probes use the kernel's stack: the steering program
+//! asks for, logs every transition, suspends the checks of `ha_suspend`
+//! services whose VIP VRRP keeps standby, and hands each new
+//! [`HealthView`] to the control thread, which folds it into the next
+//! plan (RCU): workers never see a probe. Probes use the kernel's stack: the steering program
 //! passes their replies to the kernel (packets to the director's own
 //! addresses are never xvs's).
 //!
@@ -12,6 +13,7 @@
 //! no answer costs only its own deadline.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -44,6 +46,18 @@ const METRICS_EVERY: Duration = Duration::from_secs(1);
 pub enum HealthMsg {
     /// A reload was accepted: check what it configures.
     Reconfigure(Arc<Snapshot>),
+    /// The virtual addresses whose VRRP instance is not master here
+    /// (`VrrpDriver::standby`), sent at start and whenever VRRP changes
+    /// them: services with `ha_suspend` on these VIPs stop checking.
+    Standby(Vec<IpAddr>),
+}
+
+/// Apply one message from the control thread to the monitor at `now`.
+fn handle_msg(monitor: &mut Monitor, msg: HealthMsg, now: Instant) {
+    match msg {
+        HealthMsg::Reconfigure(snap) => monitor.reconfigure(&snap, now),
+        HealthMsg::Standby(standby) => monitor.set_standby(&standby, now),
+    }
 }
 
 /// The running health thread.
@@ -141,9 +155,10 @@ impl HealthLoop {
         let mut finished = Vec::new();
         loop {
             let now = Instant::now();
+            // In order: a reload keeps the standby set sent before it.
             // (global.health.max_in_flight needs a restart.)
-            while let Ok(HealthMsg::Reconfigure(snap)) = self.from_control.try_recv() {
-                self.monitor.reconfigure(&snap, now);
+            while let Ok(msg) = self.from_control.try_recv() {
+                handle_msg(&mut self.monitor, msg, now);
             }
             if self.shared.stop.load(Ordering::Relaxed) {
                 self.stop(now);
@@ -297,4 +312,60 @@ fn seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(u64::from(std::process::id()));
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "\
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: nat
+    ha_suspend: true
+    real_servers:
+      - address: 198.18.1.11
+        health: { type: tcp, delay_loop: 10, warmup: 0 }
+  - vip: 198.18.0.100
+    port: 443
+    method: nat
+    real_servers:
+      - address: 198.18.1.11
+        health: { type: tcp, delay_loop: 10, warmup: 0 }
+";
+
+    fn suspended(monitor: &Monitor, now: Instant) -> Vec<bool> {
+        monitor
+            .status(now)
+            .services
+            .iter()
+            .map(|s| s.suspended)
+            .collect()
+    }
+
+    fn probes_due(monitor: &mut Monitor, now: Instant) -> usize {
+        std::iter::from_fn(|| monitor.poll_probe(now)).count()
+    }
+
+    #[test]
+    fn standby_and_reconfigure_messages_reach_the_monitor_in_order() {
+        let snap = Arc::new(xvs_config::load_str(CONFIG, "test.yaml").expect("config"));
+        let vip: IpAddr = "198.18.0.100".parse().expect("vip");
+        let t0 = Instant::now();
+        let mut monitor = Monitor::new(&snap, t0, 1);
+        handle_msg(&mut monitor, HealthMsg::Standby(vec![vip]), t0);
+        assert_eq!(suspended(&monitor, t0), [true, false]);
+        // Only the service without ha_suspend is checked (first at 1 s).
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(probes_due(&mut monitor, t1), 1);
+        // A reload keeps the standby set sent before it.
+        handle_msg(&mut monitor, HealthMsg::Reconfigure(Arc::clone(&snap)), t1);
+        assert_eq!(suspended(&monitor, t1), [true, false]);
+        // Master again: the suspended service is checked at once.
+        let t2 = t0 + Duration::from_secs(5);
+        handle_msg(&mut monitor, HealthMsg::Standby(Vec::new()), t2);
+        assert_eq!(suspended(&monitor, t2), [false, false]);
+        assert_eq!(probes_due(&mut monitor, t2), 1);
+    }
 }
