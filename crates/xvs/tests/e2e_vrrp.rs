@@ -627,3 +627,72 @@ fn split_brain_is_logged_counted_and_resolved_when_the_directors_hear_each_other
         ) >= 1
     );
 }
+
+#[test]
+fn a_failing_track_script_faults_the_master_and_notify_scripts_report_every_change() {
+    let test = "a_failing_track_script_faults_the_master_and_notify_scripts_report_every_change";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    let dir = xvs_lab::lab_dir(lab.prefix());
+    let ok_file = dir.join("uplink-ok");
+    let log = dir.join("notify.log");
+    std::fs::write(&ok_file, "").unwrap();
+    let mut high = Node::new(1, 150);
+    high.instance_keys = format!(
+        "    track_scripts: [chk]\n    notify: \"/bin/sh -c 'echo \\\"$*\\\" >> {}' notify\"\n",
+        log.display()
+    );
+    high.extra = format!(
+        "vrrp_scripts:\n  - {{name: chk, script: \"/usr/bin/test -e {}\", interval: 0.2, timeout: 1}}\n",
+        ok_file.display()
+    );
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &Node::new(2, 100));
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+
+    // The script starts failing: FAULT, the backup takes over.
+    std::fs::remove_file(&ok_file).unwrap();
+    wait_state(&d2, &BOTH, "master", 10);
+    wait_state(&d1, &BOTH, "fault", 5);
+    // It passes again: the higher priority preempts.
+    std::fs::write(&ok_file, "").unwrap();
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+
+    // notify ran for every transition of both instances, with
+    // keepalived's arguments, in order per instance.
+    let t0 = std::time::Instant::now();
+    let lines = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines
+            .iter()
+            .filter(|l| l.starts_with("INSTANCE VI_OUT"))
+            .count()
+            >= 4
+            || t0.elapsed() > Duration::from_secs(5)
+        {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("INSTANCE VI_OUT "))
+        .collect();
+    let states: Vec<&str> = out
+        .iter()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        states,
+        ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"],
+        "notify lines: {lines:?}"
+    );
+    assert!(
+        out.iter().all(|l| l.ends_with(" 150")),
+        "priority appended: {lines:?}"
+    );
+}
