@@ -696,3 +696,49 @@ fn a_failing_track_script_faults_the_master_and_notify_scripts_report_every_chan
         "priority appended: {lines:?}"
     );
 }
+
+#[test]
+fn unicast_peers_elect_fail_over_and_reject_adverts_from_strangers() {
+    let test = "unicast_peers_elect_fail_over_and_reject_adverts_from_strangers";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    let mut high = Node::new(1, 150);
+    let mut low = Node::new(2, 100);
+    high.unicast = true;
+    low.unicast = true;
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &low);
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    assert!(counter(&d2, "VI_OUT", "adverts_received") > 0);
+    // A higher priority from an address that is not a peer changes nothing.
+    send_adverts(
+        &lab,
+        &[
+            "--src",
+            "198.18.0.10",
+            "--dst",
+            "198.18.0.3",
+            "--vrid",
+            "51",
+            "--priority",
+            "254",
+            "--interval",
+            "0.1",
+            "--count",
+            "4",
+            "198.18.0.100",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rejected(&d2, "VI_OUT", "not_peer"), 4);
+    assert_eq!(state(&d2, "VI_OUT").as_deref(), Some("backup"));
+    let mut d1 = d1;
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &BOTH, "master", 10);
+    let ok = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6))
+        .unwrap();
+    assert_eq!(ok.failed, 0, "{ok:?}");
+}

@@ -50,6 +50,9 @@ pub struct Node {
     /// Also IPv6: VI_OUT6 owning the VIP fd00:0:0:1::100, VI_IN6 the real
     /// servers' gateway fd00:0:0:2::1, and a NAT service on the VIP.
     pub ipv6: bool,
+    /// Advertise by unicast to the other director of the pair (IPv4
+    /// instances) instead of to the multicast group.
+    pub unicast: bool,
 }
 
 impl Node {
@@ -63,6 +66,7 @@ impl Node {
             extra: String::new(),
             sync_group: true,
             ipv6: false,
+            unicast: false,
         }
     }
 }
@@ -123,14 +127,20 @@ pub fn node_yaml(lab: &Lab, n: &Node) -> String {
         instances.push(("VI_OUT6", &c, 51, "\"fd00:0:0:1::100/64\""));
         instances.push(("VI_IN6", &r, 52, "\"fd00:0:0:2::1/64\""));
     }
+    let other = if n.index == 1 { 2 } else { 1 };
     for &(name, iface, vrid, addr) in &instances {
+        let peers = match (n.unicast, name) {
+            (true, "VI_OUT") => format!("    unicast_peers: [{}]\n", node_addrs(other).0),
+            (true, "VI_IN") => format!("    unicast_peers: [{}]\n", node_addrs(other).1),
+            _ => String::new(),
+        };
         // VRRPv2 is IPv4-only: IPv6 instances of a v2 node use v3.
         let version = if addr.contains(':') { 3 } else { n.version };
         y.push_str(&format!(
             concat!(
                 "  - name: {name}\n    interface: {iface}\n    vrid: {vrid}\n",
                 "    priority: {prio}\n    version: {ver}\n    advert_interval: {int}\n",
-                "    virtual_addresses: [{addr}]\n{keys}",
+                "    virtual_addresses: [{addr}]\n{keys}{peers}",
             ),
             name = name,
             iface = iface,
@@ -140,6 +150,7 @@ pub fn node_yaml(lab: &Lab, n: &Node) -> String {
             int = n.interval,
             addr = addr,
             keys = n.instance_keys,
+            peers = peers,
         ));
     }
     if n.sync_group {
