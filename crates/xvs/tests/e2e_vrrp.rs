@@ -734,7 +734,6 @@ fn unicast_peers_elect_fail_over_and_reject_adverts_from_strangers() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(rejected(&d2, "VI_OUT", "not_peer"), 4);
     assert_eq!(state(&d2, "VI_OUT").as_deref(), Some("backup"));
-    let mut d1 = d1;
     d1.xvs.signal("KILL").unwrap();
     wait_state(&d2, &BOTH, "master", 10);
     let ok = lab
