@@ -318,6 +318,13 @@ pub struct ServiceHealth {
     pub sorry_server_inhibit: bool,
     /// keepalived's omega: at shutdown, run the down notifiers.
     pub omega: bool,
+    /// keepalived's ha_suspend: while this director is not master of the
+    /// VIP (its VRRP instance is backup, fault or not yet started), no
+    /// check of this service runs and its real servers keep the state
+    /// they had; checking resumes at once when the VIP becomes master
+    /// here. A service whose VIP belongs to no VRRP instance is never
+    /// standby, so it is never suspended (the key is then harmless).
+    pub ha_suspend: bool,
 }
 
 impl Default for ServiceHealth {
@@ -330,6 +337,7 @@ impl Default for ServiceHealth {
             sorry_server: None,
             sorry_server_inhibit: false,
             omega: false,
+            ha_suspend: false,
         }
     }
 }

@@ -146,6 +146,7 @@ pub struct RawService {
     pub sorry_server_inhibit: Option<bool>,
     pub slowstart: Option<f64>,
     pub omega: Option<bool>,
+    pub ha_suspend: Option<bool>,
     pub virtualhost: Option<String>,
     pub connect_timeout: Option<f64>,
     pub delay_loop: Option<f64>,

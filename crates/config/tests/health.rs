@@ -1,7 +1,8 @@
 //! Health checks in the config: keepalived's defaults and inheritance
 //! (checker ← real server ← service), every checker's own keys, the
-//! service-level keys (quorum, sorry server, scripts, slowstart), and one
-//! test per rejection rule with the exact `file:line:col: key:`.
+//! service-level keys (quorum, sorry server, scripts, slowstart,
+//! ha_suspend), and one test per rejection rule with the exact
+//! `file:line:col: key:`.
 
 mod common;
 
@@ -427,6 +428,48 @@ fn quorum_rules() {
         "",
         "          { type: misc, command: /bin/w, dynamic: true }\n",
     ));
+}
+
+#[test]
+fn ha_suspend_is_off_by_default() {
+    let snap = accepts(HEALTH);
+    assert!(!snap.services[0].health.ha_suspend);
+    let snap = accepts(&with(
+        "    ha_suspend: false\n",
+        "",
+        "          type: tcp\n",
+    ));
+    assert!(!snap.services[0].health.ha_suspend);
+}
+
+#[test]
+fn ha_suspend_is_accepted_on_any_service() {
+    // Without VRRP: the VIP is never standby, so the service is never
+    // suspended, but the key is valid (as in keepalived).
+    let snap = accepts(&with("    ha_suspend: true\n", "", "          type: tcp\n"));
+    assert!(snap.services[0].health.ha_suspend);
+    // With a VRRP instance that holds the VIP.
+    let vrrp = "interfaces:\n  - name: eth0\n    addresses: [198.18.0.2/24]\nvrrp:\n  - name: VI_1\n    interface: eth0\n    vrid: 51\n    virtual_addresses: [198.18.0.100/24]\n";
+    let snap = accepts(&format!(
+        "{vrrp}{}",
+        with("    ha_suspend: true\n", "", "          type: tcp\n")
+    ));
+    assert!(snap.services[0].health.ha_suspend);
+    // On a service without checkers too (nothing to suspend).
+    let snap = accepts(
+        "services:\n  - vip: 198.18.0.100\n    port: 80\n    ha_suspend: true\n    real_servers:\n      - address: 198.18.1.11\n",
+    );
+    assert!(snap.services[0].health.ha_suspend);
+}
+
+#[test]
+fn ha_suspend_must_be_a_boolean() {
+    rejects(
+        &with("    ha_suspend: sometimes\n", "", "          type: tcp\n"),
+        "5:17",
+        "services[0].ha_suspend",
+        "invalid type",
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! What `xvs status` shows (as text and JSON) and metrics read: per
-//! service its quorum and sorry server, per real server its state and the
+//! service its quorum, its sorry server and whether its checks are
+//! suspended (ha_suspend), per real server its state and the
 //! weight the forwarding plan gives it, per checker its last result.
 
 use std::fmt::Write as _;
@@ -29,6 +30,9 @@ pub struct ServiceStatus {
     pub sorry_server_active: bool,
     /// The sorry server as `ip:port`, if one is configured.
     pub sorry_server: Option<String>,
+    /// ha_suspend in force: the VIP is standby on this director, so no
+    /// check runs and the real servers show the state they had.
+    pub suspended: bool,
     pub real_servers: Vec<RealServerStatus>,
 }
 
@@ -99,6 +103,7 @@ fn service(svc: &ServiceState, now: Instant) -> ServiceStatus {
             .sorry_server
             .as_ref()
             .map(|s| addr_port(s.address, s.port)),
+        suspended: svc.suspended,
         real_servers: svc.servers.iter().map(|rs| server(svc, rs, now)).collect(),
     }
 }
@@ -171,6 +176,9 @@ impl Status {
                         "standby"
                     }
                 );
+            }
+            if svc.suspended {
+                out.push_str("  checks SUSPENDED (ha_suspend: VIP standby here)");
             }
             out.push('\n');
             for rs in &svc.real_servers {

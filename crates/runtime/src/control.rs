@@ -461,11 +461,7 @@ impl<L: PlanListener> Control<L> {
     /// False (and nothing changes) if the plan does not compile.
     fn publish(&mut self, why: &str) -> bool {
         let current = self.shared.plan.load_full();
-        let mut snap = effective(
-            &self.file_snapshot,
-            &self.health_view,
-            self.vrrp.as_ref().map_or(&[], |v| v.standby()),
-        );
+        let mut snap = effective(&self.file_snapshot, &self.health_view, self.vrrp.as_ref());
         snap.version = current.version;
         if snap == *current.snapshot {
             // Nothing the workers use changed (a quorum flag, a view that
@@ -504,9 +500,17 @@ impl<L: PlanListener> Control<L> {
 }
 
 /// What the workers run: the file as loaded, with what health checking
-/// makes of it, and the VRRP addresses this director does not serve now.
-pub fn effective(file: &Snapshot, view: &HealthView, standby: &[IpAddr]) -> Snapshot {
+/// makes of it, the VRRP addresses this director does not serve now, and
+/// the virtual MACs its frames leave from while master (`use_vmac`).
+pub fn effective(file: &Snapshot, view: &HealthView, vrrp: Option<&VrrpDriver>) -> Snapshot {
     let mut snap = xvs_health::apply(file, view);
-    snap.standby = standby.to_vec();
+    if let Some(v) = vrrp {
+        snap.standby = v.standby().to_vec();
+        for (name, mac) in v.source_macs() {
+            if let Some(i) = snap.interfaces.iter_mut().find(|i| i.name == name) {
+                i.mac = Some(mac);
+            }
+        }
+    }
     snap
 }

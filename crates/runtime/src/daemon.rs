@@ -260,7 +260,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     let mut effective = crate::control::effective(
         &file_snapshot,
         &xvs_health::HealthView::default(),
-        vrrp.as_ref().map_or(&[], |v| v.standby()),
+        vrrp.as_ref(),
     );
     effective.version = 1;
     let plan = Arc::new(Plan::compile(Arc::new(effective), &mut registry, None)?);

@@ -430,6 +430,29 @@ impl VrrpDriver {
         self.vmacs.get(&addr).copied()
     }
 
+    /// Interfaces whose frames leave from a virtual MAC: those with a
+    /// master `use_vmac` instance (the first such instance's MAC, IPv4
+    /// before IPv6), so switches keep learning it where the VIP lives.
+    pub fn source_macs(&self) -> Vec<(String, MacAddr)> {
+        let mut out: Vec<(String, MacAddr)> = Vec::new();
+        for ipv6 in [false, true] {
+            for (i, inst) in self.snapshot.vrrp.iter().enumerate() {
+                let fam6 = inst
+                    .virtual_addresses
+                    .first()
+                    .is_some_and(|a| a.addr.is_ipv6());
+                if inst.use_vmac
+                    && fam6 == ipv6
+                    && self.router.state(i) == State::Master
+                    && !out.iter().any(|(n, _)| *n == inst.interface)
+                {
+                    out.push((inst.interface.clone(), wire::virtual_mac(inst.vrid, ipv6)));
+                }
+            }
+        }
+        out
+    }
+
     /// Unicast peers to keep resolved: (control interface index, address).
     pub fn peers(&self) -> Vec<(usize, IpAddr)> {
         let mut out = Vec::new();

@@ -1,8 +1,9 @@
 //! keepalived's virtual-server and real-server health keys around the
 //! checkers: inhibit_on_failure, notify_up/notify_down, quorum with
-//! hysteresis and its scripts, the sorry server, omega, and xvs's
-//! slowstart (from HAProxy). Defaults as keepalived.conf(5): quorum 1,
-//! hysteresis 0, sorry server weight 1 and the service's method.
+//! hysteresis and its scripts, the sorry server, omega, ha_suspend, and
+//! xvs's slowstart (from HAProxy). Defaults as keepalived.conf(5): quorum
+//! 1, hysteresis 0, sorry server weight 1 and the service's method,
+//! ha_suspend off.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -187,6 +188,9 @@ pub(super) fn resolve_service_health(
         sorry_server,
         sorry_server_inhibit: svc.sorry_server_inhibit.unwrap_or(false),
         omega: svc.omega.unwrap_or(false),
+        // Accepted on any service: one whose VIP is in no VRRP instance
+        // is simply never suspended.
+        ha_suspend: svc.ha_suspend.unwrap_or(false),
     })
 }
 

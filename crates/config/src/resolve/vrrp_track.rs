@@ -202,7 +202,7 @@ pub(super) struct WeightedTracker {
     /// Where to point: the `weight` key, or the item when the weight is
     /// the default (a script's own).
     pub key: String,
-    /// What it is, e.g. "track_interfaces[0] (`eth1`) has weight -10".
+    /// What it is, e.g. `track_interfaces[0] (eth1) has weight -10`.
     pub what: String,
 }
 

@@ -1,15 +1,18 @@
 //! The health monitor: every checker of every real server of a snapshot,
 //! driven like quinn-proto's connection: the caller feeds it time
-//! (`handle_timeout`), probe results (`handle_outcome`) and reloads
-//! (`reconfigure`), and polls it for probes to run, events (log lines and
+//! (`handle_timeout`), probe results (`handle_outcome`), reloads
+//! (`reconfigure`) and the VIPs VRRP keeps standby (`set_standby`, for
+//! ha_suspend), and polls it for probes to run, events (log lines and
 //! scripts) and the instant it next needs attention. It never reads a
 //! clock, opens a socket or spawns anything.
 
 mod reload;
 mod settle;
 pub(crate) mod state;
+mod suspend;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use xvs_config::{HealthCheckKind, Snapshot};
@@ -45,6 +48,8 @@ pub struct Monitor {
     events: VecDeque<Event>,
     view: HealthView,
     view_version: u64,
+    /// The virtual addresses this director is not master of (ha_suspend).
+    standby: BTreeSet<IpAddr>,
     stopped: bool,
 }
 
@@ -73,6 +78,7 @@ impl Monitor {
             events,
             view: HealthView::default(),
             view_version: 0,
+            standby: BTreeSet::new(),
             stopped: false,
         };
         monitor.rebuild_indices();
@@ -93,11 +99,21 @@ impl Monitor {
                 return None;
             }
             self.probe_timers.remove(&(at, slot));
-            let Some(rs) = self
-                .services
-                .get_mut(slot.service)
-                .and_then(|svc| svc.servers.get_mut(slot.server))
-            else {
+            let Some(svc) = self.services.get_mut(slot.service) else {
+                continue;
+            };
+            if svc.suspended {
+                // (Never happens: a suspended checker holds no timer.)
+                if let Some(chk) = svc
+                    .servers
+                    .get_mut(slot.server)
+                    .and_then(|rs| rs.checkers.get_mut(slot.checker))
+                {
+                    chk.due = None;
+                }
+                continue;
+            }
+            let Some(rs) = svc.servers.get_mut(slot.server) else {
                 continue;
             };
             let key = rs.key;
@@ -118,7 +134,9 @@ impl Monitor {
     }
 
     /// The outcome of probe `id`. `latency` is shown by `status`. Unknown
-    /// ids (a checker removed by a reload, a duplicate) are ignored.
+    /// ids (a checker removed by a reload, a duplicate) are ignored, and
+    /// so is the outcome of a probe started before its service was
+    /// suspended (ha_suspend, see [`Monitor::set_standby`]).
     pub fn handle_outcome(
         &mut self,
         id: ProbeId,
@@ -146,6 +164,14 @@ impl Monitor {
             return;
         }
         chk.in_flight = None;
+        if std::mem::take(&mut chk.discard_in_flight) || svc.suspended {
+            // Started before its service was suspended (ha_suspend): it
+            // changes nothing. Resumed since: check again at once.
+            if !svc.suspended {
+                self.set_due(slot, now);
+            }
+            return;
+        }
         let delay = settle::on_result(
             svc,
             slot.server,

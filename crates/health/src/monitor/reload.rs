@@ -61,6 +61,12 @@ impl Monitor {
                 removed_server(&gone.label, rs, &mut self.events);
             }
         }
+        // ha_suspend: a kept service stays suspended (or resumes if the
+        // reload turned it off); a new one starts suspended if its VIP is
+        // standby, keeping its start-up state until the VIP is master.
+        for svc in &mut services {
+            super::suspend::suspend_or_resume(svc, &self.standby, now, &mut self.events);
+        }
         self.services = services;
         self.rebuild_indices();
         let view = self.compute_view();
@@ -103,6 +109,7 @@ impl Monitor {
 
         let mut svc = ServiceState::shell(cfg, servers);
         svc.quorum_up = prev.quorum_up;
+        svc.suspended = prev.suspended;
         // The sorry server changed by the configuration alone (added,
         // removed or moved while the quorum is down).
         let new_sorry = svc.sorry_active().then(|| svc.health.sorry_server.clone());

@@ -28,6 +28,9 @@ pub(crate) struct ServiceState {
     pub label: String,
     pub health: ServiceHealth,
     pub quorum_up: bool,
+    /// ha_suspend in force: the VIP is standby here, no checker of this
+    /// service is scheduled and its real servers keep their state.
+    pub suspended: bool,
     pub servers: Vec<ServerState>,
 }
 
@@ -60,6 +63,9 @@ pub(crate) struct CheckerState {
     /// The instant it holds in the monitor's probe timers, if idle.
     pub due: Option<Instant>,
     pub in_flight: Option<ProbeId>,
+    /// The probe in flight was started before its service was suspended
+    /// (ha_suspend): its outcome is dropped, not applied.
+    pub discard_in_flight: bool,
     pub last: Option<LastResult>,
     pub consecutive_failures: u32,
 }
@@ -102,6 +108,7 @@ impl ServiceState {
             label: format!("{} {}", cfg.protocol, addr_port(cfg.vip, cfg.port)),
             health: cfg.health.clone(),
             quorum_up: false,
+            suspended: false,
             servers,
         }
     }
@@ -212,6 +219,7 @@ impl CheckerState {
             contribution: 0,
             due: Some(later(now, first)),
             in_flight: None,
+            discard_in_flight: false,
             last: None,
             consecutive_failures: 0,
         }
