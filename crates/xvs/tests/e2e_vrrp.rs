@@ -741,3 +741,48 @@ fn unicast_peers_elect_fail_over_and_reject_adverts_from_strangers() {
         .unwrap();
     assert_eq!(ok.failed, 0, "{ok:?}");
 }
+
+#[test]
+fn ha_suspend_pauses_the_backups_checks_until_it_is_master() {
+    let test = "ha_suspend_pauses_the_backups_checks_until_it_is_master";
+    let Some((_serial, lab)) = pair_lab(test) else {
+        return;
+    };
+    // Both check every real server every 0.5 s; the services suspend
+    // their checks where the VIP is on standby.
+    let health = "    ha_suspend: true\n    delay_loop: 0.5\n    connect_timeout: 1\n";
+    let mut high = Node::new(1, 150);
+    let mut low = Node::new(2, 100);
+    for n in [&mut high, &mut low] {
+        n.service_keys = health.into();
+        n.checked = true;
+    }
+    let d1 = start_node(&lab, &high);
+    let d2 = start_node(&lab, &low);
+    wait_state(&d1, &BOTH, "master", 10);
+    wait_state(&d2, &BOTH, "backup", 10);
+    let started = |d: &support::Director| {
+        metric_in(
+            &support::ask(&d.sock, "metrics").unwrap(),
+            "xvs_health_probes_started_total",
+            &[],
+        )
+    };
+    let suspended =
+        |d: &support::Director| status(d).and_then(|s| s["services"][0]["suspended"].as_bool());
+    assert_eq!(suspended(&d1), Some(false));
+    assert_eq!(suspended(&d2), Some(true));
+    // Over 2 s the master probes (3 servers, every 0.5 s), the backup
+    // does not.
+    let (m0, b0) = (started(&d1), started(&d2));
+    std::thread::sleep(Duration::from_secs(2));
+    let (m1, b1) = (started(&d1), started(&d2));
+    assert!(m1 - m0 >= 6, "the master checks: {m0} -> {m1}");
+    assert_eq!(b1, b0, "the backup's checks are suspended");
+    // The backup becomes master: its checks resume.
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &BOTH, "master", 10);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(suspended(&d2), Some(false));
+    assert!(started(&d2) - b1 >= 6, "checks resumed on the new master");
+}

@@ -53,6 +53,10 @@ pub struct Node {
     /// Advertise by unicast to the other director of the pair (IPv4
     /// instances) instead of to the multicast group.
     pub unicast: bool,
+    /// More keys for the IPv4 web service (indented four spaces).
+    pub service_keys: String,
+    /// Give each real server of the web service an HTTP check of /health.
+    pub checked: bool,
 }
 
 impl Node {
@@ -67,6 +71,8 @@ impl Node {
             sync_group: true,
             ipv6: false,
             unicast: false,
+            service_keys: String::new(),
+            checked: false,
         }
     }
 }
@@ -94,14 +100,21 @@ pub fn node_yaml(lab: &Lab, n: &Node) -> String {
             "  - name: {r}\n    addresses: [{ra}/24, \"fd00:0:0:2::{i}/64\"]\n    queues: [0]\n",
             "services:\n",
             "  - name: web\n    vip: {vip}\n    port: 80\n    protocol: tcp\n    scheduler: rr\n    method: nat\n",
+            "{service_keys}",
             "    real_servers:\n",
-            "      - {{address: 198.18.1.11, port: 80}}\n",
-            "      - {{address: 198.18.1.12, port: 80}}\n",
-            "      - {{address: 198.18.1.13, port: 80}}\n",
+            "      - {{address: 198.18.1.11, port: 80{check}}}\n",
+            "      - {{address: 198.18.1.12, port: 80{check}}}\n",
+            "      - {{address: 198.18.1.13, port: 80{check}}}\n",
             "{web6}",
             "vrrp:\n",
         ),
         i = 1 + n.index,
+        service_keys = n.service_keys,
+        check = if n.checked {
+            ", health: {type: http, path: /health}"
+        } else {
+            ""
+        },
         web6 = if n.ipv6 {
             concat!(
                 "  - name: web6\n    vip: \"fd00:0:0:1::100\"\n    port: 80\n    protocol: tcp\n",
