@@ -199,10 +199,7 @@ fn backup_neither_answers_arp_nor_forwards_for_the_vip() {
     else {
         return;
     };
-    let d1 = start_node(&lab, &Node::new(1, 150));
-    let d2 = start_node(&lab, &Node::new(2, 100));
-    wait_state(&d1, &BOTH, "master", 10);
-    wait_state(&d2, &BOTH, "backup", 10);
+    let (_d1, d2) = start_pair(&lab, &Node::new(1, 150), &Node::new(2, 100));
     // The client resolves the VIP to the master's MAC only.
     let (c, _) = lab.director_ifaces();
     let mac1 = lab.mac(&lab.ns_director_n(1), &c).unwrap();
@@ -259,10 +256,7 @@ fn backup_neither_answers_arp_nor_forwards_for_the_vip() {
         "the backup counted the frames to the VIP it dropped"
     );
     // The master forwards.
-    let report = lab
-        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6))
-        .unwrap();
-    assert_eq!(report.failed, 0, "{report:?}");
+    assert_serves(&lab, VIP4, "the master forwards");
 }
 
 #[test]
@@ -421,10 +415,7 @@ fn a_tracked_interface_going_down_gives_up_master_and_coming_up_takes_it_back() 
     assert!(faults.to_string().contains("uplink0"), "{faults}");
     // A master going to FAULT resigns with priority 0.
     assert!(counter(&d1, "VI_OUT", "priority_zero_sent") >= 1);
-    let report_ = lab
-        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6))
-        .unwrap();
-    assert_eq!(report_.failed, 0, "the new master forwards: {report_:?}");
+    assert_serves(&lab, VIP4, "the new master forwards");
 
     lab.exec(&ns1, &["ip", "link", "set", "uplink0", "up"])
         .unwrap();
@@ -442,10 +433,7 @@ fn centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitio
     let mut low = Node::new(2, 100);
     high.interval = 0.01;
     low.interval = 0.01;
-    let mut d1 = start_node(&lab, &high);
-    let d2 = start_node(&lab, &low);
-    wait_state(&d1, &BOTH, "master", 10);
-    wait_state(&d2, &BOTH, "backup", 10);
+    let (mut d1, d2) = start_pair(&lab, &high, &low);
     // Steady for a while under client load: nobody changes state.
     let before = (
         counter(&d1, "VI_OUT", "became_master"),
@@ -528,16 +516,10 @@ fn ipv6_instances_answer_nd_and_fail_over_with_the_ipv4_ones() {
         "{row}"
     );
     let v6 = support::VIP6;
-    let ok = lab
-        .run_client(&lab.client_options(xvs_lab::Target::Http(url(v6, 80)), 6))
-        .unwrap();
-    assert_eq!(ok.failed, 0, "{ok:?}");
+    assert_serves(&lab, v6, "the master forwards");
     d1.xvs.signal("KILL").unwrap();
     wait_state(&d2, &all, "master", 10);
-    let ok = lab
-        .run_client(&lab.client_options(xvs_lab::Target::Http(url(v6, 80)), 6))
-        .unwrap();
-    assert_eq!(ok.failed, 0, "the new master forwards IPv6: {ok:?}");
+    assert_serves(&lab, v6, "the new master forwards IPv6");
 }
 
 #[test]
@@ -550,10 +532,7 @@ fn a_virtual_mac_is_answered_and_moves_with_the_master() {
     let mut low = Node::new(2, 100);
     high.instance_keys = "    use_vmac: true\n".into();
     low.instance_keys = "    use_vmac: true\n".into();
-    let d1 = start_node(&lab, &high);
-    let d2 = start_node(&lab, &low);
-    wait_state(&d1, &BOTH, "master", 10);
-    wait_state(&d2, &BOTH, "backup", 10);
+    let (d1, d2) = start_pair(&lab, &high, &low);
     let ns = lab.ns_client();
     let neigh = |lab: &xvs_lab::Lab| {
         lab.exec(&ns, &["ip", "neigh", "show", VIP4, "dev", "eth0"])
@@ -583,10 +562,7 @@ fn split_brain_is_logged_counted_and_resolved_when_the_directors_hear_each_other
     let Some((_serial, lab)) = pair_lab(test) else {
         return;
     };
-    let d1 = start_node(&lab, &Node::new(1, 150));
-    let d2 = start_node(&lab, &Node::new(2, 100));
-    wait_state(&d1, &BOTH, "master", 10);
-    wait_state(&d2, &BOTH, "backup", 10);
+    let (d1, d2) = start_pair(&lab, &Node::new(1, 150), &Node::new(2, 100));
     // Cut the directors off from each other, not from the client or the
     // real servers: isolated bridge ports do not talk to each other.
     let sw = lab.ns_switch();
@@ -707,10 +683,7 @@ fn unicast_peers_elect_fail_over_and_reject_adverts_from_strangers() {
     let mut low = Node::new(2, 100);
     high.unicast = true;
     low.unicast = true;
-    let d1 = start_node(&lab, &high);
-    let d2 = start_node(&lab, &low);
-    wait_state(&d1, &BOTH, "master", 10);
-    wait_state(&d2, &BOTH, "backup", 10);
+    let (d1, d2) = start_pair(&lab, &high, &low);
     assert!(counter(&d2, "VI_OUT", "adverts_received") > 0);
     // A higher priority from an address that is not a peer changes nothing.
     send_adverts(
@@ -736,10 +709,7 @@ fn unicast_peers_elect_fail_over_and_reject_adverts_from_strangers() {
     assert_eq!(state(&d2, "VI_OUT").as_deref(), Some("backup"));
     d1.xvs.signal("KILL").unwrap();
     wait_state(&d2, &BOTH, "master", 10);
-    let ok = lab
-        .run_client(&lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6))
-        .unwrap();
-    assert_eq!(ok.failed, 0, "{ok:?}");
+    assert_serves(&lab, VIP4, "the master forwards");
 }
 
 #[test]
@@ -757,10 +727,7 @@ fn ha_suspend_pauses_the_backups_checks_until_it_is_master() {
         n.service_keys = health.into();
         n.checked = true;
     }
-    let d1 = start_node(&lab, &high);
-    let d2 = start_node(&lab, &low);
-    wait_state(&d1, &BOTH, "master", 10);
-    wait_state(&d2, &BOTH, "backup", 10);
+    let (d1, d2) = start_pair(&lab, &high, &low);
     let started = |d: &support::Director| {
         metric_in(
             &support::ask(&d.sock, "metrics").unwrap(),

@@ -188,6 +188,24 @@ pub fn start_node(lab: &Lab, n: &Node) -> Director {
     )
 }
 
+/// Start both directors of the pair (`high` must win) and wait until
+/// `high` is master and `low` backup of VI_OUT and VI_IN.
+pub fn start_pair(lab: &Lab, high: &Node, low: &Node) -> (Director, Director) {
+    let d1 = start_node(lab, high);
+    let d2 = start_node(lab, low);
+    wait_state(&d1, &["VI_OUT", "VI_IN"], "master", 10);
+    wait_state(&d2, &["VI_OUT", "VI_IN"], "backup", 10);
+    (d1, d2)
+}
+
+/// Six HTTP requests from the client to `vip`:80, every one answered.
+pub fn assert_serves(lab: &Lab, vip: &str, what: &str) {
+    let report = lab
+        .run_client(&lab.client_options(xvs_lab::Target::Http(super::support::url(vip, 80)), 6))
+        .unwrap();
+    assert_eq!(report.failed, 0, "{what}: {report:?}");
+}
+
 /// `xvs status --json` of `d`, or None if it does not answer.
 pub fn status(d: &Director) -> Option<Value> {
     let text = ask(&d.sock, "status json")?;
