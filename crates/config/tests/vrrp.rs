@@ -9,29 +9,8 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{accepts, rejects};
+use common::{accepts, rejects, BASE};
 use xvs_config::{load_str, GarpSettings, V3Checksum, VrrpInstance};
-
-/// Two interfaces, two scripts (the second weighted), one instance whose
-/// last key is on line 16; tests append keys (at column 5) from line 17.
-const BASE: &str = "\
-interfaces:
-  - name: eth0
-    addresses: [198.18.0.2/24, \"fd00::2/64\"]
-  - name: eth1
-    addresses: [198.18.1.2/24]
-vrrp_scripts:
-  - name: chk_web
-    script: /usr/local/bin/chk_web
-  - name: chk_db
-    script: /usr/local/bin/chk_db
-    weight: -20
-vrrp:
-  - name: VI_1
-    interface: eth0
-    vrid: 51
-    virtual_addresses: [198.18.0.100/24]
-";
 
 /// BASE with `keys` added to VI_1.
 fn one(keys: &str) -> String {

@@ -7,28 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{accepts, rejects};
-
-/// Two interfaces, two scripts (the second weighted), one instance whose
-/// last key is on line 16 (the same document as tests/vrrp.rs uses).
-const BASE: &str = "\
-interfaces:
-  - name: eth0
-    addresses: [198.18.0.2/24, \"fd00::2/64\"]
-  - name: eth1
-    addresses: [198.18.1.2/24]
-vrrp_scripts:
-  - name: chk_web
-    script: /usr/local/bin/chk_web
-  - name: chk_db
-    script: /usr/local/bin/chk_db
-    weight: -20
-vrrp:
-  - name: VI_1
-    interface: eth0
-    vrid: 51
-    virtual_addresses: [198.18.0.100/24]
-";
+use common::{accepts, rejects, BASE};
 
 /// BASE with `keys1` added to VI_1, a second instance VI_2 (its name on
 /// line 17 plus the lines of `keys1`) with `keys2`, then `tail`.

@@ -67,6 +67,35 @@ impl Seen {
     }
 }
 
+/// A new connection every 20 ms for `lead` + `tail`; after `lead` (and
+/// `before`), send `signal` to `victim` and wait until `survivor` is
+/// master. Prints what happened under `what`; returns every request and
+/// when the signal went.
+fn disrupt(
+    lab: &xvs_lab::Lab,
+    victim: &support::Director,
+    signal: &str,
+    survivor: &support::Director,
+    (lead, tail): (Duration, Duration),
+    before: impl FnOnce(),
+    what: &str,
+) -> (Vec<Sample>, f64, Seen) {
+    let client = ClientLoop::every(lab, &url(VIP4, 80), lead + tail, Duration::from_millis(20));
+    std::thread::sleep(lead);
+    before();
+    let signalled = unix_now();
+    victim.xvs.signal(signal).unwrap();
+    let took = wait_state(survivor, &BOTH, "master", 10);
+    let samples = client.finish();
+    let seen = after(&samples, signalled);
+    report(&format!(
+        "{what}: backup master {:.0} ms after the signal (seen by polling); {}",
+        took.as_secs_f64() * 1000.0,
+        seen.line()
+    ));
+    (samples, signalled, seen)
+}
+
 #[test]
 fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
     let Some((_serial, lab)) =
@@ -87,17 +116,15 @@ fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
     assert_eq!(out["master_priority"].as_u64(), Some(150), "{out}");
 
     // Requests every 20 ms through the VIP; all answered by the master.
-    let client = ClientLoop::every(
+    let (samples, killed, seen) = disrupt(
         &lab,
-        &url(VIP4, 80),
-        Duration::from_secs(8),
-        Duration::from_millis(20),
+        &d1,
+        "KILL",
+        &d2,
+        (Duration::from_secs(2), Duration::from_secs(6)),
+        || {},
+        "vrrp failover (SIGKILL, advert 0.1 s, down interval 0.361 s)",
     );
-    std::thread::sleep(Duration::from_secs(2));
-    let killed = unix_now();
-    d1.xvs.signal("KILL").unwrap();
-    let took = wait_state(&d2, &BOTH, "master", 10);
-    let samples = client.finish();
     let before_kill: Vec<&Sample> = samples.iter().filter(|s| s.t < killed - 0.5).collect();
     assert!(
         !before_kill.is_empty() && before_kill.iter().all(|s| s.error.is_none()),
@@ -107,12 +134,6 @@ fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
             .filter(|s| s.error.is_some())
             .collect::<Vec<_>>()
     );
-    let seen = after(&samples, killed);
-    report(&format!(
-        "vrrp failover (SIGKILL, advert 0.1 s, down interval 0.361 s): backup master {:.0} ms after the kill (seen by polling); {}",
-        took.as_secs_f64() * 1000.0,
-        seen.line()
-    ));
     assert!(
         seen.at_once_from.is_some_and(|t| t < 5.0),
         "the new master forwards: {:?}",
@@ -130,7 +151,7 @@ fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
 
     // The old master comes back with its higher priority and preempts.
     let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
-    let d1 = start_node(&lab, &high);
+    let mut d1 = start_node(&lab, &high);
     wait_state(&d1, &BOTH, "master", 10);
     wait_state(&d2, &BOTH, "backup", 10);
     // One instance yielded to the higher priority, the sync group took
@@ -153,24 +174,15 @@ fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
     );
 
     // A clean stop hands over through priority 0.
-    let mut d1 = d1;
-    let client = ClientLoop::every(
+    disrupt(
         &lab,
-        &url(VIP4, 80),
-        Duration::from_secs(5),
-        Duration::from_millis(20),
+        &d1,
+        "TERM",
+        &d2,
+        (Duration::from_secs(1), Duration::from_secs(4)),
+        || {},
+        "vrrp handover (SIGTERM, priority 0, advert 0.1 s)",
     );
-    std::thread::sleep(Duration::from_secs(1));
-    let stopped = unix_now();
-    d1.xvs.signal("TERM").unwrap();
-    let took = wait_state(&d2, &BOTH, "master", 10);
-    let samples = client.finish();
-    let seen = after(&samples, stopped);
-    report(&format!(
-        "vrrp handover (SIGTERM, priority 0): backup master {:.0} ms after the signal (seen by polling); {}",
-        took.as_secs_f64() * 1000.0,
-        seen.line()
-    ));
     let kinds: Vec<String> = BOTH
         .iter()
         .map(|n| {
@@ -435,36 +447,29 @@ fn centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitio
     low.interval = 0.01;
     let (mut d1, d2) = start_pair(&lab, &high, &low);
     // Steady for a while under client load: nobody changes state.
-    let before = (
-        counter(&d1, "VI_OUT", "became_master"),
-        counter(&d2, "VI_OUT", "became_master"),
-    );
-    let client = ClientLoop::every(
+    let count = |d1: &support::Director, d2: &support::Director| {
+        (
+            counter(d1, "VI_OUT", "became_master"),
+            counter(d2, "VI_OUT", "became_master"),
+        )
+    };
+    let before = count(&d1, &d2);
+    let (_, _, seen) = disrupt(
         &lab,
-        &url(VIP4, 80),
-        Duration::from_secs(6),
-        Duration::from_millis(20),
+        &d1,
+        "KILL",
+        &d2,
+        (Duration::from_secs(4), Duration::from_secs(2)),
+        || {
+            let steady = count(&d1, &d2);
+            report(&format!(
+                "advert 0.01 s: transitions during 4 s of client load: director 1 {}, director 2 {}",
+                steady.0 - before.0,
+                steady.1 - before.1
+            ));
+        },
+        "vrrp failover (SIGKILL, advert 0.01 s, down interval 0.036 s)",
     );
-    std::thread::sleep(Duration::from_secs(4));
-    let steady = (
-        counter(&d1, "VI_OUT", "became_master"),
-        counter(&d2, "VI_OUT", "became_master"),
-    );
-    report(&format!(
-        "advert 0.01 s: transitions during 4 s of client load: director 1 {}, director 2 {}",
-        steady.0 - before.0,
-        steady.1 - before.1
-    ));
-    let killed = unix_now();
-    d1.xvs.signal("KILL").unwrap();
-    let took = wait_state(&d2, &BOTH, "master", 10);
-    let samples = client.finish();
-    let seen = after(&samples, killed);
-    report(&format!(
-        "vrrp failover (SIGKILL, advert 0.01 s, down interval 0.036 s): backup master {:.0} ms after the kill (seen by polling); {}",
-        took.as_secs_f64() * 1000.0,
-        seen.line()
-    ));
     assert!(seen.at_once_from.is_some_and(|t| t < 5.0));
 
     // Back, preempting; then a clean stop hands over through priority 0
@@ -473,22 +478,15 @@ fn centisecond_adverts_fail_over_in_tens_of_milliseconds_without_false_transitio
     let d1 = start_node(&lab, &high);
     wait_state(&d1, &BOTH, "master", 10);
     wait_state(&d2, &BOTH, "backup", 10);
-    let client = ClientLoop::every(
+    disrupt(
         &lab,
-        &url(VIP4, 80),
-        Duration::from_secs(3),
-        Duration::from_millis(20),
+        &d1,
+        "TERM",
+        &d2,
+        (Duration::from_secs(1), Duration::from_secs(2)),
+        || {},
+        "vrrp handover (SIGTERM, advert 0.01 s)",
     );
-    std::thread::sleep(Duration::from_secs(1));
-    let stopped = unix_now();
-    d1.xvs.signal("TERM").unwrap();
-    let took = wait_state(&d2, &BOTH, "master", 10);
-    let seen = after(&client.finish(), stopped);
-    report(&format!(
-        "vrrp handover (SIGTERM, advert 0.01 s): backup master {:.0} ms after the signal (seen by polling); {}",
-        took.as_secs_f64() * 1000.0,
-        seen.line()
-    ));
     assert!(counter(&d2, "VI_OUT", "priority_zero_received") >= 1);
 }
 

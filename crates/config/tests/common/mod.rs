@@ -27,3 +27,26 @@ pub fn rejects(yaml: &str, at: &str, key: &str, fragment: &str) {
 pub fn accepts(yaml: &str) -> xvs_config::Snapshot {
     load_str(yaml, "ok.yaml").unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The VRRP tests' document (tests/vrrp.rs, tests/vrrp_groups.rs): two
+/// interfaces, two scripts (the second weighted), one instance whose last
+/// key is on line 16; tests append keys (at column 5) from line 17.
+#[allow(dead_code)] // not every test binary uses it
+pub const BASE: &str = "\
+interfaces:
+  - name: eth0
+    addresses: [198.18.0.2/24, \"fd00::2/64\"]
+  - name: eth1
+    addresses: [198.18.1.2/24]
+vrrp_scripts:
+  - name: chk_web
+    script: /usr/local/bin/chk_web
+  - name: chk_db
+    script: /usr/local/bin/chk_db
+    weight: -20
+vrrp:
+  - name: VI_1
+    interface: eth0
+    vrid: 51
+    virtual_addresses: [198.18.0.100/24]
+";
