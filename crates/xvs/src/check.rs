@@ -1,6 +1,7 @@
 //! `xvs check -c FILE`: load and validate a config without touching any
 //! interface, then print the resolved virtual services in `ipvsadm -Ln`
-//! layout (counters 0) so the operator sees what xvs understood.
+//! layout (counters 0), and the VRRP instances with every default filled
+//! in, so the operator sees what xvs understood.
 //! Exit status 2 on a rejected config, like ipvsadm's failures.
 
 use std::io::Write as _;
@@ -13,7 +14,8 @@ const EXIT_INVALID: u8 = 2;
 pub fn run(path: &Path) -> ExitCode {
     match xvs_config::load_file(path) {
         Ok(snapshot) => {
-            let text = xvs_config::ipvsadm::list(&snapshot);
+            let mut text = xvs_config::ipvsadm::list(&snapshot);
+            text.push_str(&vrrp_summary(&snapshot));
             // A closed stdout (e.g. `| head`) is not a config problem.
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
@@ -23,4 +25,53 @@ pub fn run(path: &Path) -> ExitCode {
             ExitCode::from(EXIT_INVALID)
         }
     }
+}
+
+/// One line per VRRP instance (and sync group), defaults resolved.
+fn vrrp_summary(snap: &xvs_config::Snapshot) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if snap.vrrp.is_empty() {
+        return out;
+    }
+    out.push_str("VRRP\n");
+    for i in &snap.vrrp {
+        let addrs: Vec<String> = i
+            .virtual_addresses
+            .iter()
+            .map(|a| format!("{}/{}", a.addr, a.prefix))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} {} vrid {} v{} priority {} advert {} ms{}{}{}: {}",
+            i.name,
+            i.interface,
+            i.vrid,
+            i.version,
+            i.priority,
+            i.advert_interval.as_millis(),
+            if i.preempt { "" } else { " nopreempt" },
+            if i.preempt_delay.is_zero() {
+                String::new()
+            } else {
+                format!(" preempt_delay {} s", i.preempt_delay.as_secs_f64())
+            },
+            if i.unicast_peers.is_empty() {
+                String::new()
+            } else {
+                let peers: Vec<String> = i.unicast_peers.iter().map(ToString::to_string).collect();
+                format!(" unicast to {}", peers.join(", "))
+            },
+            addrs.join(", ")
+        );
+    }
+    for g in &snap.vrrp_sync_groups {
+        let members: Vec<&str> = g
+            .members
+            .iter()
+            .filter_map(|&m| snap.vrrp.get(m).map(|i| i.name.as_str()))
+            .collect();
+        let _ = writeln!(out, "  sync group {}: {}", g.name, members.join(", "));
+    }
+    out
 }

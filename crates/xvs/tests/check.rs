@@ -51,6 +51,21 @@ TCP  198.18.0.100:80 rr
 }
 
 #[test]
+fn vrrp_instances_are_listed_with_their_defaults() {
+    let out = check(&config_dir().join("lab-pair-backup.yaml"));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let vrrp = text.split_once("VRRP\n").map(|(_, v)| v).unwrap_or("");
+    assert_eq!(
+        vrrp,
+        "  VI_OUT xvs-c vrid 51 v3 priority 100 advert 100 ms: 198.18.0.100/24\n\
+         \x20 VI_IN xvs-r vrid 52 v3 priority 100 advert 100 ms: 198.18.1.1/24\n\
+         \x20 sync group LAB: VI_OUT, VI_IN\n",
+        "{text}"
+    );
+}
+
+#[test]
 fn every_example_checks_clean() {
     let mut seen = 0;
     for entry in std::fs::read_dir(config_dir()).expect("config/ exists") {
