@@ -328,13 +328,6 @@ impl Router {
             return;
         }
         // Another router is master too.
-        self.instances[i].tally.split_brain += 1;
-        self.actions.push_back(Action::SplitBrain {
-            instance: i,
-            other: from,
-            other_priority: priority,
-            ours: effective,
-        });
         let inst = &mut self.instances[i];
         // "If the Priority in the ADVERTISEMENT is greater than the local
         // Priority, or the Priority … is equal to the local Priority and
@@ -343,6 +336,8 @@ impl Router {
         // Master_Adver_Interval to Adver Interval contained in the
         // ADVERTISEMENT [v3]; Recompute …; Set Master_Down_Timer to
         // Master_Down_Interval; Transition to the {Backup} state".
+        // Yielding is how a preemption ends too: not counted as split
+        // brain here (the other side counts it if it was one).
         if priority > effective || (priority == effective && inst.sender_is_greater(from)) {
             if inst.cfg.version == 3 {
                 inst.master_adver_interval = timers::adopted_interval(advert.interval_field);
@@ -350,13 +345,37 @@ impl Router {
             inst.master = Some((from, priority));
             self.enter_backup(i, Reason::HigherPriority { from, priority }, now);
             self.sync_backup(i, now);
-        } else {
-            // "Otherwise: Discard the ADVERTISEMENT" (RFC 5798); RFC 9568
-            // §6.4.3 and keepalived (unless lower_prio_no_advert) send an
-            // advert at once so the lower-priority master yields now
-            // rather than after its down interval.
-            self.send_advert(i, effective);
-            self.instances[i].timer = Some(now + self.adver_interval(i));
+            return;
+        }
+        // "Otherwise: Discard the ADVERTISEMENT" (RFC 5798); RFC 9568
+        // §6.4.3 and keepalived (unless lower_prio_no_advert) send an
+        // advert at once so the lower-priority master yields now rather
+        // than after its down interval.
+        self.send_advert(i, effective);
+        self.instances[i].timer = Some(now + self.adver_interval(i));
+        // A lower-priority master that started before our first advert
+        // could reach it (a preemption whose adverts crossed) is not a
+        // split brain; one that has been master longer took the
+        // addresses over — a partition, or this director stalled — and
+        // the clients and real servers it announced itself to must hear
+        // from us again (keepalived: garp_lower_prio_repeat, by default
+        // as many as garp_master_repeat).
+        let inst = &self.instances[i];
+        let master_since = inst
+            .last
+            .as_ref()
+            .filter(|l| l.to == State::Master)
+            .map(|l| l.at);
+        if master_since.is_some_and(|at| now.duration_since(at) >= self.adver_interval(i)) {
+            let repeat = inst.cfg.garp.master_repeat;
+            self.instances[i].tally.split_brain += 1;
+            self.actions.push_back(Action::SplitBrain {
+                instance: i,
+                other: from,
+                other_priority: priority,
+                ours: effective,
+            });
+            self.announce(i, repeat);
         }
     }
 
