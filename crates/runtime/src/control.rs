@@ -387,9 +387,10 @@ impl<L: PlanListener> Control<L> {
         let owned = &self.owned;
         let vrrp = self.vrrp.as_ref();
         let out = l2::handle_frame(frame, &|ip| {
-            owned
-                .contains(&ip)
-                .then(|| vrrp.and_then(|v| v.answer_mac(ip)).unwrap_or(i.mac))
+            owned.contains(&ip).then(|| l2::Answer {
+                mac: vrrp.and_then(|v| v.answer_mac(ip)).unwrap_or(i.mac),
+                echo: vrrp.is_none_or(|v| v.accepts(ip)),
+            })
         });
         if let Some(reply) = out.reply {
             let _ = i.arp.send(&reply);

@@ -25,10 +25,18 @@ pub struct L2Outcome {
     pub heard: Option<Heard>,
 }
 
+/// How xvs answers for one of its addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The MAC ARP/ND replies give (the interface's, or a VRRP virtual MAC).
+    pub mac: MacAddr,
+    /// Whether pings to it are answered (VRRP `accept: false`: not).
+    pub echo: bool,
+}
+
 /// Handle one frame punted by a worker or heard by the control socket.
-/// `owned` says whether xvs answers for an address, and with which MAC
-/// (the interface's, or a VRRP virtual MAC).
-pub fn handle_frame(frame: &[u8], owned: &dyn Fn(IpAddr) -> Option<MacAddr>) -> L2Outcome {
+/// `owned` says whether xvs answers for an address, and how.
+pub fn handle_frame(frame: &[u8], owned: &dyn Fn(IpAddr) -> Option<Answer>) -> L2Outcome {
     let Ok(info) = parse_frame(frame) else {
         return L2Outcome::default();
     };
@@ -47,7 +55,7 @@ fn handle_arp(
     frame: &[u8],
     l3: usize,
     vlan: Option<u16>,
-    owned: &dyn Fn(IpAddr) -> Option<MacAddr>,
+    owned: &dyn Fn(IpAddr) -> Option<Answer>,
 ) -> L2Outcome {
     let Ok(p) = arp::Packet::new_checked(&frame[l3..]) else {
         return L2Outcome::default();
@@ -58,7 +66,7 @@ fn handle_arp(
         mac: p.sender_mac(),
     });
     let mut out = L2Outcome { reply: None, heard };
-    let answer = owned(p.target_ip().into());
+    let answer = owned(p.target_ip().into()).map(|a| a.mac);
     if let (arp::Operation::Request, Some(our_mac), false) =
         (p.operation(), answer, sender.is_unspecified())
     {
@@ -81,7 +89,7 @@ fn handle_arp(
 fn handle_icmpv6(
     frame: &[u8],
     info: &xvs_wire::FrameInfo,
-    owned: &dyn Fn(IpAddr) -> Option<MacAddr>,
+    owned: &dyn Fn(IpAddr) -> Option<Answer>,
 ) -> L2Outcome {
     let Some(ip_bytes) = frame.get(info.l3_offset..info.ip_end()) else {
         return L2Outcome::default();
@@ -101,7 +109,7 @@ fn handle_icmpv6(
                 mac,
             });
             let mut out = L2Outcome { reply: None, heard };
-            if let Some(our_mac) = owned(ns.target.into()) {
+            if let Some(Answer { mac: our_mac, .. }) = owned(ns.target.into()) {
                 let to_mac = ns
                     .source_mac
                     .unwrap_or_else(|| frame[6..12].try_into().unwrap_or([0; 6]));
@@ -128,7 +136,9 @@ fn handle_icmpv6(
             }
         }
         Some(&icmpv6::msg_type::ECHO_REQUEST) => L2Outcome {
-            reply: owned(ip.dst().into()).and_then(|mac| echo_reply_v6(frame, info, mac)),
+            reply: owned(ip.dst().into())
+                .filter(|a| a.echo)
+                .and_then(|a| echo_reply_v6(frame, info, a.mac)),
             heard: None,
         },
         _ => L2Outcome::default(),
@@ -139,12 +149,12 @@ fn handle_icmpv6(
 fn echo_reply_v4(
     frame: &[u8],
     info: &xvs_wire::FrameInfo,
-    owned: &dyn Fn(IpAddr) -> Option<MacAddr>,
+    owned: &dyn Fn(IpAddr) -> Option<Answer>,
 ) -> Option<Vec<u8>> {
     let (IpAddr::V4(src), IpAddr::V4(dst)) = (info.src, info.dst) else {
         return None;
     };
-    let our_mac = owned(dst.into())?;
+    let our_mac = owned(dst.into()).filter(|a| a.echo)?.mac;
     if frame.get(info.l4_offset) != Some(&8) || info.fragment != xvs_wire::Fragment::None {
         return None;
     }
@@ -240,10 +250,13 @@ mod tests {
     const OURS: MacAddr = [2, 0, 0, 0, 0, 1];
     const PEER: MacAddr = [2, 0, 0, 0, 0, 2];
 
-    fn vip(ip: IpAddr) -> Option<MacAddr> {
+    fn vip(ip: IpAddr) -> Option<Answer> {
         (ip == IpAddr::V4(Ipv4Addr::new(198, 18, 0, 100))
             || ip == "fd00:0:0:1::100".parse::<IpAddr>().unwrap())
-        .then_some(OURS)
+        .then_some(Answer {
+            mac: OURS,
+            echo: true,
+        })
     }
 
     #[test]
@@ -346,6 +359,28 @@ mod tests {
             icmp.icmp_type().calc_checksum(icmp.payload()),
             icmp.checksum()
         );
+    }
+
+    #[test]
+    fn no_echo_means_no_ping_reply_but_arp_still_answered() {
+        let quiet = |ip: IpAddr| vip(ip).map(|a| Answer { echo: false, ..a });
+        let mut ping = Vec::new();
+        etherparse::PacketBuilder::ethernet2(PEER, OURS)
+            .ipv4([198, 18, 0, 10], [198, 18, 0, 100], 64)
+            .icmpv4_echo_request(7, 1)
+            .write(&mut ping, b"abc")
+            .unwrap();
+        assert_eq!(handle_frame(&ping, &quiet).reply, None);
+        let mut req = vec![0u8; 64];
+        let n = arp::build_request(
+            &mut req,
+            None,
+            PEER,
+            Ipv4Addr::new(198, 18, 0, 10),
+            Ipv4Addr::new(198, 18, 0, 100),
+        )
+        .unwrap();
+        assert!(handle_frame(&req[..n], &quiet).reply.is_some());
     }
 
     #[test]

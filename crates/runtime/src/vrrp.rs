@@ -425,6 +425,17 @@ impl VrrpDriver {
             .flat_map(|i| i.virtual_addresses.iter().map(|a| a.addr))
     }
 
+    /// False for an address of an instance with `accept: false`: as
+    /// master it answers ARP/ND for it and forwards its services, but not
+    /// pings to the address itself (RFC 5798 Accept_Mode off).
+    pub fn accepts(&self, addr: IpAddr) -> bool {
+        !self
+            .snapshot
+            .vrrp
+            .iter()
+            .any(|i| !i.accept && i.virtual_addresses.iter().any(|a| a.addr == addr))
+    }
+
     /// The MAC that answers for `addr` when it is not the interface's own.
     pub fn answer_mac(&self, addr: IpAddr) -> Option<MacAddr> {
         self.vmacs.get(&addr).copied()

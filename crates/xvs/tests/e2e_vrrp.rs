@@ -208,7 +208,14 @@ fn backup_neither_answers_arp_nor_forwards_for_the_vip() {
     else {
         return;
     };
-    let (_d1, d2) = start_pair(&lab, &Node::new(1, 150), &Node::new(2, 100));
+    // accept: false (RFC 5798 Accept_Mode off): the master forwards the
+    // VIP's services and answers ARP, but not pings to the VIP itself.
+    let mut high = Node::new(1, 150);
+    high.instance_keys = "    accept: false\n".into();
+    let (_d1, d2) = start_pair(&lab, &high, &Node::new(2, 100));
+    // (exec fails on a non-zero exit: ping's "no reply")
+    let ping = lab.exec(&lab.ns_client(), &["ping", "-c", "1", "-W", "1", VIP4]);
+    assert!(ping.is_err(), "no echo reply with accept: false: {ping:?}");
     // The client resolves the VIP to the master's MAC only.
     let (c, _) = lab.director_ifaces();
     let mac1 = lab.mac(&lab.ns_director_n(1), &c).unwrap();
@@ -537,6 +544,9 @@ fn a_virtual_mac_is_answered_and_moves_with_the_master() {
     let opts = lab.client_options(xvs_lab::Target::Http(url(VIP4, 80)), 6);
     let ok = lab.run_client(&opts).unwrap();
     assert_eq!(ok.failed, 0, "{ok:?}");
+    // accept (the default): the master answers pings to the VIP.
+    let ping = lab.exec(&ns, &["ping", "-c", "1", "-W", "2", VIP4]);
+    assert!(ping.is_ok(), "echo reply from the master: {ping:?}");
     // 00:00:5e:00:01:VRID, VRID 51 = 0x33 (RFC 5798 §7.3).
     let vmac = "00:00:5e:00:01:33";
     assert!(neigh(&lab).contains(vmac), "{}", neigh(&lab));
