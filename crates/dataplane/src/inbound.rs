@@ -197,7 +197,19 @@ impl Worker {
 
     /// conn_reuse_mode / expire_nodest_conn: should a new-connection packet
     /// that hit this entry be scheduled afresh? (REFERENCE §4.4)
+    ///
+    /// Beyond IPVS: a SYN whose entry's real server has left the service
+    /// (a health check removed it) is always scheduled afresh, whatever
+    /// the entry's state. IPVS drops it unless expire_nodest_conn, so a
+    /// client that reuses the ports of a connection the dead server reset
+    /// (CLOSE) or never answered (SYN_RECV) is black-holed until that entry
+    /// times out; a SYN starts a new connection, and the old one has no
+    /// server left to finish on. Other packets of such entries are still
+    /// dropped as IPVS drops them.
     fn reuse(&self, plan: &Plan, e: &ConnEntry, dest: Option<&PlanDest>) -> bool {
+        if dest.is_none_or(|d| !d.available) {
+            return true;
+        }
         if plan.tunables.expire_nodest_conn && dest.is_some_and(|d| d.weight == 0) {
             return true;
         }

@@ -233,33 +233,49 @@ fn removed_real_server_drops_its_flows_unless_expire_nodest_conn() {
         let w = &mut ws[0];
         let vip: IpAddr = VIP4_PERSIST.into();
         let c: IpAddr = CLIENT4.into();
-        run(
-            w,
-            &plan,
-            &n,
-            1,
-            CLIENT_IF,
-            &Spec::tcp(c, 8100, vip, 443, SYN).frame(),
-        );
+        for cport in [8100, 8101] {
+            run(
+                w,
+                &plan,
+                &n,
+                1,
+                CLIENT_IF,
+                &Spec::tcp(c, cport, vip, 443, SYN).frame(),
+            );
+        }
         let plan2 = reloaded(&plan, &mut reg, |s| {
             s.global.tunables.expire_nodest_conn = expire_nodest;
             let svc = s.services.iter_mut().find(|s| s.vip == vip).unwrap();
             svc.real_servers.remove(0);
         });
+        // A packet of the flow: dropped (IPVS), or scheduled afresh with
+        // expire_nodest_conn (an ACK opens nothing: dropped as not a SYN).
+        let (v, _) = run(
+            w,
+            &plan2,
+            &n,
+            2,
+            CLIENT_IF,
+            &Spec::tcp(c, 8100, vip, 443, ACK).frame(),
+        );
+        if expire_nodest {
+            assert_eq!(v, Verdict::Drop(DropReason::TcpNotSyn));
+        } else {
+            assert_eq!(v, Verdict::Drop(DropReason::DestUnavailable));
+        }
+        // A SYN on such an entry (a retransmit, or the client reusing the
+        // ports) goes to a real server that is still there, either way
+        // (IPVS would drop it unless expire_nodest_conn).
         let (v, out) = run(
             w,
             &plan2,
             &n,
             2,
             CLIENT_IF,
-            &Spec::tcp(c, 8100, vip, 443, SYN).frame(),
+            &Spec::tcp(c, 8101, vip, 443, SYN).frame(),
         );
-        if expire_nodest {
-            assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
-            assert_ne!(out[30..34], RS4[0].octets());
-        } else {
-            assert_eq!(v, Verdict::Drop(DropReason::DestUnavailable));
-        }
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert_ne!(out[30..34], RS4[0].octets());
     }
 }
 
