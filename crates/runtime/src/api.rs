@@ -95,7 +95,7 @@ fn handle(
                 Some(status) => status.render_text(),
                 None => "health checking is starting\n".to_string(),
             };
-            if let Some(v) = shared.vrrp.load_full() {
+            if let Some(v) = shared.vrrp.ask(STATUS_WAIT) {
                 out.push('\n');
                 out.push_str(&crate::vrrp_status::render_text(&v.instances));
             }
@@ -104,7 +104,7 @@ fn handle(
         "status json" => match shared.health.ask(STATUS_WAIT) {
             Some(status) => {
                 let mut value = serde_json::to_value(&*status).unwrap_or_default();
-                if let (Some(v), Some(map)) = (shared.vrrp.load_full(), value.as_object_mut()) {
+                if let (Some(v), Some(map)) = (shared.vrrp.ask(STATUS_WAIT), value.as_object_mut()) {
                     map.insert(
                         "vrrp".into(),
                         serde_json::to_value(&v.instances).unwrap_or_default(),

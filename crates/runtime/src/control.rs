@@ -284,10 +284,10 @@ impl<L: PlanListener> Control<L> {
             self.last_vrrp_status_ms = now_ms;
             let instances = v.status(Instant::now());
             crate::export::record_vrrp(&instances);
-            self.shared.vrrp.store(Some(Arc::new(VrrpStatus {
+            self.shared.vrrp.post(Arc::new(VrrpStatus {
                 at_ms: now_ms,
                 instances,
-            })));
+            }));
         }
     }
 
@@ -366,7 +366,9 @@ impl<L: PlanListener> Control<L> {
                 self.last_metrics_ms = now;
                 self.record_metrics();
             }
-            if now.saturating_sub(self.last_vrrp_status_ms) >= VRRP_STATUS_EVERY_MS {
+            if now.saturating_sub(self.last_vrrp_status_ms) >= VRRP_STATUS_EVERY_MS
+                || self.shared.vrrp.pending()
+            {
                 self.post_vrrp_status(now);
             }
         }

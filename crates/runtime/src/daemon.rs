@@ -347,7 +347,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         workers: worker_counters.clone(),
         drivers: driver_counters.clone(),
         health: crate::shared::HealthDesk::default(),
-        vrrp: arc_swap::ArcSwapOption::empty(),
+        vrrp: crate::shared::VrrpDesk::default(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
 

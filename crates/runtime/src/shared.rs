@@ -54,10 +54,45 @@ pub struct Shared {
     pub drivers: Vec<Arc<DriverCounters>>,
     /// Where `xvs status` meets the health thread.
     pub health: HealthDesk,
-    /// The VRRP instances as the control thread last saw them (None: no
-    /// `vrrp:` instances). Refreshed on every transition and every
-    /// [`crate::control::VRRP_STATUS_EVERY_MS`].
-    pub vrrp: ArcSwapOption<VrrpStatus>,
+    /// The VRRP instances as the control thread last saw them (empty: no
+    /// `vrrp:` instances). Refreshed on every transition, every
+    /// [`crate::control::VRRP_STATUS_EVERY_MS`], and when asked.
+    pub vrrp: VrrpDesk,
+}
+
+/// Where the API thread asks the control thread for a fresh VRRP status:
+/// the control loop, which wakes at least every 5 ms, answers.
+#[derive(Debug, Default)]
+pub struct VrrpDesk {
+    status: ArcSwapOption<VrrpStatus>,
+    asked: AtomicU64,
+    answered: AtomicU64,
+}
+
+impl VrrpDesk {
+    /// Requests not answered yet.
+    pub fn pending(&self) -> bool {
+        self.asked.load(Ordering::Acquire) > self.answered.load(Ordering::Acquire)
+    }
+
+    /// Store a status; it answers every request made before.
+    pub fn post(&self, status: Arc<VrrpStatus>) {
+        let asked = self.asked.load(Ordering::Acquire);
+        self.status.store(Some(status));
+        self.answered.store(asked, Ordering::Release);
+    }
+
+    /// A status taken after this call (or the last one, after `wait`);
+    /// None when VRRP does not run.
+    pub fn ask(&self, wait: std::time::Duration) -> Option<Arc<VrrpStatus>> {
+        self.status.load_full()?;
+        let n = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        let deadline = Instant::now() + wait;
+        while self.answered.load(Ordering::Acquire) < n && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.status.load_full()
+    }
 }
 
 /// VRRP instances for `xvs status`, taken at `at_ms` (since the epoch).

@@ -171,6 +171,16 @@ fn v2_with_a_password_elects_by_priority_both_ways_and_fails_over_both_ways() {
     let _k = start_keepalived(&lab, &ka_high);
     let d = start_node(&lab, &xvs_node(100, 2, 1.0, auth));
     wait_pair(&lab, &d, "backup", "MASTER", 15);
+    // `xvs status` is refreshed every 200 ms: wait for keepalived's first
+    // advert to show.
+    let t0 = Instant::now();
+    while instance(&d, "VI_OUT").unwrap()["master"].as_str() != Some("198.18.0.3") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "xvs heard keepalived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let row = instance(&d, "VI_OUT").unwrap();
     assert_eq!(
         rejected(&d, "VI_OUT", "auth"),
