@@ -93,6 +93,18 @@ fn disrupt(
     (samples, signalled, seen)
 }
 
+/// Why each of VI_OUT and VI_IN of `d` last changed state.
+fn last_reasons(d: &support::Director) -> Vec<String> {
+    BOTH.iter()
+        .map(|n| {
+            instance(d, n).unwrap()["last_transition"]["reason"]["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
     let Some((_serial, lab)) =
@@ -153,15 +165,7 @@ fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
     wait_state(&d2, &BOTH, "backup", 10);
     // One instance yielded to the higher priority, the sync group took
     // the other along.
-    let kinds: Vec<String> = BOTH
-        .iter()
-        .map(|n| {
-            instance(&d2, n).unwrap()["last_transition"]["reason"]["kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
+    let kinds = last_reasons(&d2);
     assert!(
         kinds.contains(&"higher_priority".to_string())
             && kinds
@@ -180,15 +184,7 @@ fn xvs_pair_elects_by_priority_and_fails_over_on_kill_and_on_stop() {
         || {},
         "vrrp handover (SIGTERM, priority 0, advert 0.1 s)",
     );
-    let kinds: Vec<String> = BOTH
-        .iter()
-        .map(|n| {
-            instance(&d2, n).unwrap()["last_transition"]["reason"]["kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
+    let kinds = last_reasons(&d2);
     assert!(
         kinds.contains(&"master_resigned".to_string()),
         "the backup took over on the priority-0 advert: {kinds:?}"
