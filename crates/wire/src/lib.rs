@@ -49,6 +49,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod ndisc;
 pub mod rewrite;
+pub mod sync;
 pub mod tcp;
 pub mod udp;
 pub mod vrrp;
