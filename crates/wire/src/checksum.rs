@@ -10,6 +10,7 @@
 //! [`fold`] reduces it to 16 bits; a *checksum* (`u16`) is the complement of
 //! a folded sum, as carried in headers.
 
+use crate::family::to_v6;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Adds `data` to the running sum `initial` (RFC 1071 §4.1).
@@ -101,14 +102,7 @@ pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, protocol: u8, length: usize) ->
             // `as` keeps the sum defined for anything larger.
             pseudo_header_v4(*s, *d, protocol, length as u16)
         }
-        _ => pseudo_header_v6(&to_v6(src), &to_v6(dst), protocol, length as u32),
-    }
-}
-
-fn to_v6(a: &IpAddr) -> Ipv6Addr {
-    match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => *v6,
+        _ => pseudo_header_v6(&to_v6(*src), &to_v6(*dst), protocol, length as u32),
     }
 }
 
@@ -116,7 +110,7 @@ fn to_v6(a: &IpAddr) -> Ipv6Addr {
 pub fn update_addr(checksum: u16, old: &IpAddr, new: &IpAddr) -> u16 {
     match (old, new) {
         (IpAddr::V4(o), IpAddr::V4(n)) => update_ipv4_addr(checksum, *o, *n),
-        _ => update_ipv6_addr(checksum, &to_v6(old), &to_v6(new)),
+        _ => update_ipv6_addr(checksum, &to_v6(*old), &to_v6(*new)),
     }
 }
 

@@ -40,6 +40,7 @@ pub mod arp;
 pub mod checksum;
 mod error;
 pub mod ethernet;
+mod family;
 pub mod flow4;
 pub mod frame;
 pub mod icmp;

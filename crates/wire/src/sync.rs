@@ -32,6 +32,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::family::{to_v4, to_v6};
+
 /// UDP port of the sync traffic (the first sync thread; thread *n* uses
 /// `PORT + n` when `sync_ports` > 1).
 pub const PORT: u16 = 8848;
@@ -521,20 +523,6 @@ fn build_entry(out: &mut Vec<u8>, s: &SyncEntry) {
     let size = (out.len() - start) as u16;
     out[start + field::VER_SIZE..start + field::VER_SIZE + 2].copy_from_slice(&size.to_be_bytes());
     out.resize(start + usize::from(size).next_multiple_of(4), 0);
-}
-
-fn to_v4(a: IpAddr) -> Ipv4Addr {
-    match a {
-        IpAddr::V4(v4) => v4,
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-    }
-}
-
-fn to_v6(a: IpAddr) -> Ipv6Addr {
-    match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::checksum;
 use crate::ethernet::{self, ethertype, MacAddr};
+use crate::family::{to_v4, to_v6};
 use crate::{ip_proto, ipv4, ipv6, WireError};
 
 /// IPv4 multicast group of VRRP (RFC 5798 §5.1.1.2).
@@ -454,20 +455,6 @@ pub fn build_frame(
     debug_assert!(emitted.is_ok(), "{emitted:?}");
     if out.len() - start < ethernet::MIN_FRAME_LEN {
         out.resize(start + ethernet::MIN_FRAME_LEN, 0);
-    }
-}
-
-fn to_v4(a: IpAddr) -> Ipv4Addr {
-    match a {
-        IpAddr::V4(v4) => v4,
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-    }
-}
-
-fn to_v6(a: IpAddr) -> Ipv6Addr {
-    match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
     }
 }
 
