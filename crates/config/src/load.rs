@@ -36,7 +36,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Snapshot, ConfigError> {
     let index = KeyIndex::build(text)
         .map_err(|e| invalid(e.location, String::new(), e.message, ErrorStage::Syntax))?;
     let top_level =
-        "expected a mapping with the keys global, interfaces, local_pools, services, vrrp, vrrp_scripts, vrrp_sync_groups";
+        "expected a mapping with the keys global, interfaces, local_pools, services, vrrp, vrrp_scripts, vrrp_sync_groups, sync";
     match index.root() {
         RootKind::Mapping => {}
         RootKind::Empty => {

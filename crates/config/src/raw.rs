@@ -40,6 +40,27 @@ pub struct RawConfig {
     pub vrrp_scripts: Vec<RawVrrpScript>,
     #[serde(default)]
     pub vrrp_sync_groups: Vec<RawSyncGroup>,
+    pub sync: Option<RawConnSync>,
+}
+
+/// `sync:` (connection sync; ipvsadm --start-daemon's options and xvs's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnSync {
+    pub interface: String,
+    #[serde(default)]
+    pub peers: Vec<Parsed<IpAddr>>,
+    pub group: Option<Parsed<IpAddr>>,
+    pub port: Option<u64>,
+    pub sync_id: Option<u64>,
+    pub source_address: Option<Parsed<IpAddr>>,
+    pub refresh: Option<f64>,
+    pub max_delay: Option<f64>,
+    pub sweep_interval: Option<f64>,
+    pub bulk: Option<bool>,
+    pub bulk_timeout: Option<f64>,
+    pub bulk_attempts: Option<u64>,
+    pub queue: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -82,7 +82,7 @@ fn top_level_message_names_the_vrrp_keys() {
         "",
         "1:1",
         "",
-        "global, interfaces, local_pools, services, vrrp, vrrp_scripts, vrrp_sync_groups",
+        "global, interfaces, local_pools, services, vrrp, vrrp_scripts, vrrp_sync_groups, sync",
     );
 }
 

@@ -6,8 +6,9 @@
 //! One module per section: `global` (global, interfaces, local pools),
 //! `service` (virtual services and real servers), `health`, `vrrp`
 //! (instances), `vrrp_track` (vrrp_scripts and what instances track),
-//! `vrrp_sync` (sync groups).
+//! `vrrp_sync` (sync groups), `conn_sync` (connection sync).
 
+mod conn_sync;
 mod global;
 mod health;
 mod quorum;
@@ -62,6 +63,11 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
         &vrrp_scripts,
         ctx,
     )?;
+    let sync = raw
+        .sync
+        .as_ref()
+        .map(|s| conn_sync::resolve_sync(s, &interfaces, ctx))
+        .transpose()?;
     Ok(Snapshot {
         version: 0,
         global,
@@ -71,6 +77,7 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
         vrrp,
         vrrp_scripts,
         vrrp_sync_groups,
+        sync,
         // Runtime state: no key of the file sets it.
         standby: Vec::new(),
     })
