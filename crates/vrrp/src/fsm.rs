@@ -275,6 +275,7 @@ impl Router {
 
     /// RFC 5798 §6.4.2, Backup, "If an ADVERTISEMENT is received".
     fn backup_rx(&mut self, i: usize, from: IpAddr, advert: &Advert, now: Instant) {
+        let held = self.preempt_held;
         let inst = &mut self.instances[i];
         let priority = advert.priority;
         // "If the Priority in the ADVERTISEMENT is zero, then: Set the
@@ -291,7 +292,7 @@ impl Router {
         let delay = inst.preempt_delay();
         let delaying = !delay.is_zero() && inst.preempt_until.is_none_or(|until| until > now);
         inst.master = Some((from, priority));
-        if !lower || !inst.preempts() || delaying {
+        if !lower || !inst.preempts() || delaying || held {
             // "If Preempt_Mode is False, or if the Priority in the
             // ADVERTISEMENT is greater than or equal to the local Priority,
             // then: Set Master_Adver_Interval to Adver Interval contained in

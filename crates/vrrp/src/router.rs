@@ -30,6 +30,9 @@ pub struct Router {
     /// Frames whose IP layer did not parse, or too short to name a VRID.
     undecodable: u64,
     pub(crate) stopped: bool,
+    /// While set, a backup accepts a lower-priority master instead of
+    /// preempting it ([`Router::hold_preemption`]).
+    pub(crate) preempt_held: bool,
 }
 
 /// Which timer is due next.
@@ -107,6 +110,7 @@ impl Router {
             unmatched: 0,
             undecodable: 0,
             stopped: false,
+            preempt_held: false,
         };
         // Assess every instance before starting any: a sync group starts
         // from all its members' trackers.
@@ -118,6 +122,23 @@ impl Router {
         }
         router.handle_timeout(now);
         router
+    }
+
+    /// Hold (or release) preemption for every instance: while held, a
+    /// backup that hears a lower-priority master treats it as it treats
+    /// a master it may not preempt (RFC 5798 §6.4.2 with Preempt_Mode
+    /// false: the master's adverts keep resetting Master_Down_Timer), so
+    /// it takes over only if that master goes silent. Connection sync holds
+    /// preemption until a returning director has the peer's connection
+    /// table; once released, the next lower-priority advert is preempted
+    /// as usual (after `preempt_delay`).
+    pub fn hold_preemption(&mut self, held: bool) {
+        self.preempt_held = held;
+    }
+
+    /// Whether preemption is held ([`Router::hold_preemption`]).
+    pub fn preemption_held(&self) -> bool {
+        self.preempt_held
     }
 
     /// A frame received on `interface` (the raw Ethernet frame, which

@@ -231,3 +231,46 @@ fn equal_priority_is_accepted_whatever_the_address() {
         Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)))
     );
 }
+
+#[test]
+fn held_preemption_accepts_a_lower_priority_master_until_released() {
+    let mut h = Harness::single(instance("vi", 7, 150, 2, false), env(false, 5));
+    h.router.hold_preemption(true);
+    assert!(h.router.preemption_held());
+    h.drain();
+    let acts = adverts_every_second(&mut h, 3, 100, 1, 10);
+    assert!(
+        transitions(&untimed(acts)).is_empty(),
+        "held: the lower-priority master's adverts keep resetting the down timer"
+    );
+    assert_eq!(h.state(), State::Backup);
+    h.router.hold_preemption(false);
+    let acts = adverts_every_second(&mut h, 3, 100, 11, 20);
+    assert_eq!(
+        transitions(&untimed(acts.clone())),
+        vec![(
+            0,
+            State::Backup,
+            State::Master,
+            Reason::Preempt {
+                from: host(false, 3),
+                priority: 100
+            }
+        )]
+    );
+    // The last advert accepted was at 10 s: the timer it set runs out.
+    assert_eq!(send_times(h.t0, &acts)[0].0, us(10_000_000 + 3_414_062));
+}
+
+#[test]
+fn held_preemption_still_takes_over_from_a_silent_master() {
+    let mut h = Harness::single(instance("vi", 7, 150, 2, false), env(false, 5));
+    h.router.hold_preemption(true);
+    h.drain();
+    adverts_every_second(&mut h, 3, 100, 1, 2);
+    let acts = h.run_until(h.at(secs(10.0)));
+    let t = transitions(&untimed(acts.clone()));
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].1, t[0].2), (State::Backup, State::Master));
+    assert_eq!(send_times(h.t0, &acts)[0].0, us(2_000_000 + 3_414_062));
+}
