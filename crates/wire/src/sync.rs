@@ -29,6 +29,13 @@
 //! just like 1–3. The xvs extensions therefore use 0x44 and 0x45
 //! ([`OPT_XVS_LOCAL`], [`OPT_XVS_WORKER`]): optional, and not one of the
 //! known types once masked, so IPVS backups skip them.
+//!
+//! xvs control datagrams ([`Control`], [`build_control`],
+//! [`parse_control`]) ask a peer for its whole table and mark the end of
+//! that bulk transfer. They are 8 bytes, `[0, SyncID, 0, 8, 0, 1, 'X',
+//! kind]`: a v1 header with no entries but spare bytes ≠ 0. A kernel
+//! backup reads spare ≠ 0 as a version 0 datagram, whose 4-byte header
+//! ⟨count 0, SyncID, size 8⟩ announces no entries, so IPVS ignores them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -523,6 +530,63 @@ fn build_entry(out: &mut Vec<u8>, s: &SyncEntry) {
     let size = (out.len() - start) as u16;
     out[start + field::VER_SIZE..start + field::VER_SIZE + 2].copy_from_slice(&size.to_be_bytes());
     out.resize(start + usize::from(size).next_multiple_of(4), 0);
+}
+
+/// Length of an xvs control datagram.
+pub const CONTROL_LEN: usize = 8;
+/// First spare byte of an xvs control datagram.
+pub const CONTROL_MAGIC: u8 = b'X';
+
+/// An xvs control datagram: bulk transfer of a peer's whole table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Control {
+    /// "Send me every connection you have" (kind `'B'`), sent by a
+    /// director that joins or returns, before it takes over.
+    BulkRequest,
+    /// "That was all of them" (kind `'D'`), sent after the last datagram
+    /// of a bulk transfer.
+    BulkDone,
+}
+
+impl Control {
+    const fn kind(self) -> u8 {
+        match self {
+            Control::BulkRequest => b'B',
+            Control::BulkDone => b'D',
+        }
+    }
+}
+
+/// Appends the 8-byte control datagram `c` for `sync_id` to `out`:
+/// `[0, sync_id, 0, 8, 0, 1, 'X', kind]` (size 8, no entries, version 1,
+/// spare = `'X'`, kind).
+pub fn build_control(out: &mut Vec<u8>, sync_id: u8, c: Control) {
+    // `CONTROL_LEN` = 8 fits the size byte.
+    out.extend_from_slice(&[
+        0,
+        sync_id,
+        0,
+        CONTROL_LEN as u8,
+        0,
+        VERSION,
+        CONTROL_MAGIC,
+        c.kind(),
+    ]);
+}
+
+/// The SyncID and meaning of an xvs control datagram; `None` for
+/// anything that is not exactly one (8 bytes, the fixed bytes as
+/// [`build_control`] writes them, a known kind). Never panics.
+pub fn parse_control(datagram: &[u8]) -> Option<(u8, Control)> {
+    let &[0, sync_id, 0, 8, 0, VERSION, CONTROL_MAGIC, kind] = datagram else {
+        return None;
+    };
+    let c = match kind {
+        b'B' => Control::BulkRequest,
+        b'D' => Control::BulkDone,
+        _ => return None,
+    };
+    Some((sync_id, c))
 }
 
 #[cfg(test)]

@@ -504,6 +504,49 @@ fn any_entry() -> impl Strategy<Value = SyncEntry> {
     })
 }
 
+#[test]
+fn golden_control() {
+    let mut d = vec![0xaa];
+    build_control(&mut d, 7, Control::BulkRequest);
+    build_control(&mut d, 0xfe, Control::BulkDone);
+    assert_eq!(
+        d,
+        [
+            0xaa, // build_control appends
+            0x00, 0x07, 0x00, 0x08, 0x00, 0x01, b'X', b'B', // request, SyncID 7
+            0x00, 0xfe, 0x00, 0x08, 0x00, 0x01, b'X', b'D', // done, SyncID 254
+        ]
+    );
+    assert_eq!(parse_control(&d[1..9]), Some((7, Control::BulkRequest)));
+    assert_eq!(parse_control(&d[9..]), Some((0xfe, Control::BulkDone)));
+    // To the v1 parser it is a header with spare bytes set; a kernel
+    // backup takes it for v0 with no entries.
+    assert_eq!(parse(&d[1..9]), Err(SyncError::Spare));
+}
+
+#[test]
+fn control_exact_pattern_only() {
+    let good = [0x00, 0x07, 0x00, 0x08, 0x00, 0x01, b'X', b'B'];
+    assert!(parse_control(&good).is_some());
+    assert_eq!(parse_control(&good[..7]), None);
+    let mut long = good.to_vec();
+    long.push(0);
+    assert_eq!(parse_control(&long), None);
+    // Every byte but the SyncID is fixed or a known kind.
+    for i in [0, 2, 3, 4, 5, 6, 7] {
+        let mut d = good;
+        d[i] ^= 0x10;
+        assert_eq!(parse_control(&d), None, "byte {i}");
+    }
+    for kind in 0..=255u8 {
+        let mut d = good;
+        d[7] = kind;
+        assert_eq!(parse_control(&d).is_some(), kind == b'B' || kind == b'D');
+    }
+    // A real (empty) v1 datagram is not a control datagram.
+    assert_eq!(parse_control(&built(7, &[])), None);
+}
+
 proptest! {
     /// build → parse gives the entries back.
     #[test]
@@ -519,6 +562,7 @@ proptest! {
     #[test]
     fn any_bytes_never_panic(bytes in vec(any::<u8>(), 0..600), count in any::<u8>()) {
         let _ = parse(&bytes);
+        let _ = parse_control(&bytes);
         let total = (8 + bytes.len()) as u16;
         let mut d = vec![0, 0, 0, 0, count, 1, 0, 0];
         d[2..4].copy_from_slice(&total.to_be_bytes());
