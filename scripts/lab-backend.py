@@ -21,6 +21,22 @@ so on every address of the namespace (also ones added later):
   - SMTP on TCP 2525: the banner "220 NAME ESMTP" (or the line in
     DIR/smtp_banner), then "HELO x" -> "250 NAME", "QUIT" -> "221 bye" and
     close, anything else -> "500" (RFC 5321 §4.2, §4.3.2).
+  - A line service for long-lived connections on TCP 9000 ("hold", what
+    scripts/lab-hold.py drives across a director failover). Each request
+    is one line ending in "\\n" of at most 256 bytes (a longer one closes
+    the connection):
+      "echo TOKEN"  -> "NAME TOKEN"
+      "stream"      -> "NAME s0", "NAME s1", ... one line every 100 ms on
+                       this connection ("stream N": stop after N lines)
+      "stop"        -> "NAME stopped COUNT", COUNT the lines the last
+                       stream sent (0 if none); the stream lines already
+                       sent all arrive before it, and the connection stays
+                       open for more requests
+      anything else -> "NAME error"
+    One thread serves every connection (non-blocking, selectors), so
+    hundreds of idle connections cost no threads; a client that resets or
+    goes away affects only its own connection, and one that stops reading
+    is closed once 1 MiB of answers waits for it.
 
 The files in DIR are read on every request, so a test changes a backend's
 health by writing a file (crates/lab writes them atomically, by rename).
@@ -31,7 +47,10 @@ Prints "ready" on stdout once every socket is bound. Standard library only
 """
 
 import argparse
+import errno
+import heapq
 import os
+import resource
 import selectors
 import socket
 import socketserver
@@ -39,6 +58,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -47,6 +67,13 @@ HTTPS_PORT = 443
 UDP_PORTS = (53, 5353)
 DNS_PORT = 5300
 SMTP_PORT = 2525
+HOLD_PORT = 9000
+# The hold service's limits: a request line, the answers queued for a
+# client that does not read, and the stream's pace.
+HOLD_MAX_LINE = 256
+HOLD_MAX_BUFFERED = 1024 * 1024
+HOLD_STREAM_INTERVAL = 0.1
+HOLD_MAX_FDS = 65536
 # Large enough for multi-segment responses, small enough that a typo in a
 # test cannot make a backend allocate gigabytes.
 MAX_SIZE = 16 * 1024 * 1024
@@ -329,6 +356,218 @@ def udp_socket(port):
     return sock
 
 
+class HoldConnection:
+    """One client of the hold service: its unparsed input, the answers
+    queued for it, and its stream."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.events = selectors.EVENT_READ
+        # False after the client's FIN: answer what it sent, then close.
+        self.reading = True
+        self.closed = False
+        self.streaming = False
+        self.stream_sent = 0
+        self.stream_limit = None
+        # Bumped by every "stream": timers of an earlier stream are stale.
+        self.stream_generation = 0
+
+
+class HoldService:
+    """The hold service on TCP 9000 (see the module docstring): one
+    selectors loop, non-blocking sockets, a heap of stream timers."""
+
+    def __init__(self, name, listener):
+        self.name = name.encode()
+        self.listener = listener
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(listener, selectors.EVENT_READ, None)
+        # (due, seq, generation, connection): the next stream line of each
+        # streaming connection; seq keeps connections from being compared.
+        self.timers = []
+        self.seq = 0
+        # Out of descriptors: accept again at this time (monotonic).
+        self.accept_paused_until = None
+
+    def serve_forever(self):
+        while True:
+            now = time.monotonic()
+            timeout = None
+            if self.timers:
+                timeout = max(0.0, self.timers[0][0] - now)
+            if self.accept_paused_until is not None:
+                pause = max(0.0, self.accept_paused_until - now)
+                timeout = pause if timeout is None else min(timeout, pause)
+            for key, events in self.sel.select(timeout):
+                conn = key.data
+                if conn is None:
+                    self.accept()
+                    continue
+                try:
+                    if events & selectors.EVENT_READ and not conn.closed:
+                        self.read(conn)
+                    if events & selectors.EVENT_WRITE and not conn.closed:
+                        self.flush(conn)
+                except Exception as err:  # one connection's bug must not stop the others
+                    quiet_error("hold", err)
+                    self.close(conn)
+            now = time.monotonic()
+            if self.accept_paused_until is not None and now >= self.accept_paused_until:
+                self.accept_paused_until = None
+                self.sel.register(self.listener, selectors.EVENT_READ, None)
+            self.run_streams(now)
+
+    def accept(self):
+        # Everything pending, up to a bound: a burst of clients costs one
+        # select, and the established ones still get their turn.
+        for _ in range(64):
+            try:
+                sock, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as err:
+                if err.errno in (errno.EMFILE, errno.ENFILE):
+                    # The listener stays readable (epoll is level
+                    # triggered): stop watching it for a while instead of
+                    # spinning. Raise `ulimit -n` for more connections.
+                    quiet_error("hold accept (out of file descriptors, pausing 0.5 s)", err)
+                    self.sel.unregister(self.listener)
+                    self.accept_paused_until = time.monotonic() + 0.5
+                else:
+                    quiet_error("hold accept", err)
+                return
+            sock.setblocking(False)
+            self.sel.register(sock, selectors.EVENT_READ, HoldConnection(sock))
+
+    def read(self, conn):
+        try:
+            data = conn.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            # ECONNRESET, ETIMEDOUT, EHOSTUNREACH: the client is gone.
+            self.close(conn)
+            return
+        if not data:
+            # FIN: the client sends no more but may still read; its
+            # answers go out, then the connection closes (see flush).
+            conn.reading = False
+            conn.streaming = False
+            self.flush(conn)
+            return
+        conn.inbuf += data
+        while not conn.closed:
+            end = conn.inbuf.find(b"\n")
+            if end < 0:
+                break
+            if end + 1 > HOLD_MAX_LINE:
+                self.close(conn)
+                return
+            line = bytes(conn.inbuf[:end]).rstrip(b"\r")
+            del conn.inbuf[: end + 1]
+            self.request(conn, line)
+        if len(conn.inbuf) >= HOLD_MAX_LINE:
+            # No newline within the limit: not a client of this service.
+            self.close(conn)
+
+    def request(self, conn, line):
+        verb, _, argument = line.partition(b" ")
+        argument = argument.strip()
+        if verb == b"echo" and argument:
+            self.send(conn, argument)
+        elif verb == b"stream" and not conn.streaming:
+            limit = None
+            if argument:
+                limit = int(argument) if argument.isdigit() else 0
+                if limit < 1:
+                    self.send(conn, b"error")
+                    return
+            conn.streaming = True
+            conn.stream_sent = 0
+            conn.stream_limit = limit
+            conn.stream_generation += 1
+            self.schedule(conn, time.monotonic())
+        elif verb == b"stop" and not argument:
+            conn.streaming = False
+            self.send(conn, b"stopped %d" % conn.stream_sent)
+        else:
+            self.send(conn, b"error")
+
+    def schedule(self, conn, due):
+        self.seq += 1
+        heapq.heappush(self.timers, (due, self.seq, conn.stream_generation, conn))
+
+    def run_streams(self, now):
+        while self.timers and self.timers[0][0] <= now:
+            due, _, generation, conn = heapq.heappop(self.timers)
+            if conn.closed or not conn.streaming or generation != conn.stream_generation:
+                continue
+            self.send(conn, b"s%d" % conn.stream_sent)
+            conn.stream_sent += 1
+            if conn.stream_limit is not None and conn.stream_sent >= conn.stream_limit:
+                conn.streaming = False
+            if conn.closed or not conn.streaming:
+                continue
+            # Keep the pace without drift, but after a stall (the process
+            # was stopped) go on from now instead of sending a burst.
+            self.schedule(conn, max(due + HOLD_STREAM_INTERVAL, now))
+
+    def send(self, conn, text):
+        conn.outbuf += self.name + b" " + text + b"\n"
+        self.flush(conn)
+
+    def flush(self, conn):
+        if conn.outbuf:
+            try:
+                sent = conn.sock.send(conn.outbuf)
+                del conn.outbuf[:sent]
+            except BlockingIOError:
+                pass
+            except OSError:
+                # EPIPE, ECONNRESET: the client is gone.
+                self.close(conn)
+                return
+        if len(conn.outbuf) > HOLD_MAX_BUFFERED:
+            print("hold: closing a client that read nothing for %d bytes" % len(conn.outbuf), file=sys.stderr, flush=True)
+            self.close(conn)
+            return
+        if not conn.reading and not conn.outbuf:
+            self.close(conn)
+            return
+        events = (selectors.EVENT_READ if conn.reading else 0) | (selectors.EVENT_WRITE if conn.outbuf else 0)
+        if events != conn.events:
+            self.sel.modify(conn.sock, events, conn)
+            conn.events = events
+
+    def close(self, conn):
+        if conn.closed:
+            return
+        conn.closed = True
+        conn.streaming = False
+        try:
+            self.sel.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
+
+
+def hold_listener():
+    # One descriptor per held connection: lift the soft open-files limit
+    # (often 1024) towards the hard one, so a test holding many
+    # connections to one real server does not meet EMFILE first.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = HOLD_MAX_FDS if hard == resource.RLIM_INFINITY else min(hard, HOLD_MAX_FDS)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    sock = dual_stack_socket(socket.SOCK_STREAM)
+    sock.bind(("::", HOLD_PORT))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description="A real server's services in the xvs lab.")
     parser.add_argument("name", metavar="NAME", help="letters, digits, '.', '_', '-'")
@@ -353,8 +592,10 @@ def main():
     servers.append(DualStackTCPServer(("::", SMTP_PORT), make_smtp_handler(name, state)))
     udp = [(udp_socket(port), udp_echo(name)) for port in UDP_PORTS]
     udp.append((udp_socket(DNS_PORT), udp_dns(state)))
+    hold = HoldService(name, hold_listener())
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=hold.serve_forever, daemon=True).start()
     print("ready", flush=True)
     serve_udp(udp)
     return 0

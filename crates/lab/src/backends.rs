@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::hold::HOLD_PORT;
 use crate::process::{run, LabProcess, POLL};
 use crate::spec::{DNS_PORT, HTTPS_PORT, HTTP_PORTS, SMTP_PORT, UDP_PORTS};
 use crate::state::{CERT_FILE, KEY_FILE};
@@ -50,11 +51,11 @@ pub fn tls_enabled(state: &Path) -> bool {
 }
 
 /// The (protocol, port) pairs a backend listens on: HTTP, UDP echo, DNS,
-/// SMTP, and HTTPS when `tls`.
+/// SMTP, the hold service, and HTTPS when `tls`.
 pub fn backend_ports(tls: bool) -> BTreeSet<(Proto, u16)> {
     HTTP_PORTS
         .iter()
-        .chain([SMTP_PORT].iter())
+        .chain([SMTP_PORT, HOLD_PORT].iter())
         .chain(tls.then_some(HTTPS_PORT).iter())
         .map(|&p| (Proto::Tcp, p))
         .chain(
@@ -174,6 +175,7 @@ udp UNCONN 0      0      *:5300 *:* users:((\"python3\",pid=4929,fd=8))
 udp UNCONN 0      0      *:5353 *:* users:((\"python3\",pid=4929,fd=7))
 udp UNCONN 0      0      *:53   *:* users:((\"python3\",pid=4929,fd=6))
 tcp LISTEN 0      128    *:2525 *:* users:((\"python3\",pid=4929,fd=5))
+tcp LISTEN 0      1024   *:9000 *:* users:((\"python3\",pid=4929,fd=9))
 tcp LISTEN 0      128    0.0.0.0:81 0.0.0.0:* users:((\"nc\",pid=49290,fd=3))
 tcp LISTEN 0      128    *:80   *:* users:((\"python3\",pid=4929,fd=3))
 tcp LISTEN 0      128    [::]:8080 [::]:* users:((\"python3\",pid=4929,fd=4))
@@ -203,7 +205,11 @@ tcp LISTEN 0      128    [::]:8080 [::]:* users:((\"python3\",pid=4929,fd=4))
             tls.difference(&plain).collect::<Vec<_>>(),
             [&(Proto::Tcp, HTTPS_PORT)]
         );
-        assert_eq!(plain.len(), 6, "80, 8080, 2525 TCP; 53, 5353, 5300 UDP");
+        assert_eq!(
+            plain.len(),
+            7,
+            "80, 8080, 2525, 9000 TCP; 53, 5353, 5300 UDP"
+        );
     }
 
     #[test]
@@ -233,5 +239,6 @@ tcp LISTEN 0      128    [::]:8080 [::]:* users:((\"python3\",pid=4929,fd=4))
     fn scripts_are_found() {
         assert!(Path::new(&script("lab-backend.py")).is_file());
         assert!(Path::new(&script("lab-client.py")).is_file());
+        assert!(Path::new(&script("lab-hold.py")).is_file());
     }
 }

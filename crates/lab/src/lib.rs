@@ -58,6 +58,7 @@ mod client;
 mod error;
 mod extra;
 mod faults;
+mod hold;
 mod keepalived;
 mod keepalived_conf;
 mod lab;
@@ -72,6 +73,7 @@ pub use backends::{scripts_dir, READY_TIMEOUT};
 pub use client::{ClientOptions, ClientReport, Target, DEFAULT_TIMEOUT};
 pub use error::LabError;
 pub use faults::FAULT_TABLE;
+pub use hold::{Hold, HoldFailure, HoldReport, HOLD_PORT, HOLD_READY_TIMEOUT, HOLD_REPORT_SLACK};
 pub use keepalived::{
     keepalived_path, require_keepalived, KEEPALIVED, KEEPALIVED_ENV, KEEPALIVED_READY_TIMEOUT,
 };
