@@ -16,7 +16,9 @@
 //! 3. TCP: [`ConnTable::tcp_transition`] on every segment (re-arms the idle
 //!    timer, tells the caller when the entry became active/inactive); UDP:
 //!    [`ConnTable::touch`].
-//! 4. Once per loop: [`ConnTable::expire_step`] with a small budget frees
+//! 4. Connection sync (backup): [`ConnTable::resync`] updates an entry
+//!    the master reported again (flags, state, timeout, timer).
+//! 5. Once per loop: [`ConnTable::expire_step`] with a small budget frees
 //!    expired entries of the worker's own shard and reports each one so the
 //!    real server's counters can be unbound.
 //!
@@ -45,6 +47,8 @@ pub use update::{opened_tcp, CONTROLLER_REARM_SECS};
 
 #[cfg(test)]
 mod tests_model;
+#[cfg(test)]
+mod tests_resync;
 #[cfg(test)]
 mod tests_table;
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Changes to existing entries: the TCP state transition, idle-timer
-//! re-arming, packet counting and forced expiry, which any worker may apply
-//! through a [`ConnId`], and the owner's incremental expiry sweep.
+//! Changes to existing entries: the TCP state transition, sync updates,
+//! idle-timer re-arming, packet counting and forced expiry, which any
+//! worker (or the control thread) may apply through a [`ConnId`], and the
+//! owner's incremental expiry sweep.
 //!
 //! Every change from a non-owner is a tagged CAS on one word (see
 //! [`crate::slot`]); none takes a lock or waits for another worker. Two
@@ -123,6 +124,53 @@ impl ConnTable {
             new: ConnState::from_u8(state_state(new)).unwrap_or(ConnState::None),
             became_active: was_inactive && !is_inactive,
             became_inactive: !was_inactive && is_inactive,
+        })
+    }
+
+    /// Apply a sync update to an existing entry, from any thread, as an
+    /// IPVS backup does for a connection it already has (ip_vs_proc_conn(),
+    /// REFERENCE §9): the entry takes the `INACTIVE`, `IN_SEQ` and `OUT_SEQ`
+    /// bits of `flags` ([`ConnFlags::BACKUP_UPD_MASK`]) and keeps its other
+    /// flags; its state becomes `state`, its idle timeout `timeout_secs`
+    /// (clamped to 24 bits), and its timer is re-armed to expire
+    /// `timeout_secs` after `now_secs`.
+    ///
+    /// The result says, as [`Self::tcp_transition`]'s does, whether the
+    /// entry moved between inactive and active so the caller can move the
+    /// real server's counters; for a template (counted in `persistconns`
+    /// only) it never does, as the kernel moves no counter for one. `None`
+    /// for a stale id or an entry being freed.
+    pub fn resync(
+        &self,
+        id: ConnId,
+        flags: ConnFlags,
+        state: ConnState,
+        timeout_secs: u32,
+        now_secs: u32,
+    ) -> Option<Transition> {
+        let slot = self.slot_of(id)?;
+        let upd = ConnFlags::BACKUP_UPD_MASK.bits();
+        let timeout = timeout_secs.min(MAX24);
+        let (old, new) = slot.update(STATE, id.gen(), |w| {
+            let f = (state_flags(w) & !upd) | (flags.bits() & upd);
+            Some(state_word(f, state as u8, timeout, 0))
+        })?;
+        slot.update(TIMER, id.gen(), |t| {
+            Some(timer_word(
+                now_secs.saturating_add(timeout),
+                timer_in_pkts(t),
+                0,
+            ))
+        });
+        let old_flags = ConnFlags(state_flags(old));
+        let counted = !old_flags.contains(ConnFlags::TEMPLATE);
+        let was_inactive = old_flags.contains(ConnFlags::INACTIVE);
+        let is_inactive = ConnFlags(state_flags(new)).contains(ConnFlags::INACTIVE);
+        Some(Transition {
+            old: ConnState::from_u8(state_state(old)).unwrap_or(ConnState::None),
+            new: state,
+            became_active: counted && was_inactive && !is_inactive,
+            became_inactive: counted && !was_inactive && is_inactive,
         })
     }
 

@@ -16,7 +16,7 @@ use crate::verdict::DropReason;
 
 /// Add `n` to a counter only this thread writes.
 #[inline]
-fn bump(cell: &AtomicU64, n: u64) {
+pub(crate) fn bump(cell: &AtomicU64, n: u64) {
     cell.store(
         cell.load(Ordering::Relaxed).wrapping_add(n),
         Ordering::Relaxed,

@@ -15,6 +15,7 @@ use xvs_wire::{ip_proto, rewrite, tcp, Fragment, FrameInfo};
 use crate::frame_buf::FrameBuf;
 use crate::plan::{Plan, PlanDest};
 use crate::route::Neighbors;
+use crate::sync_link::syncs_tcp_state;
 use crate::verdict::{DropReason, Verdict};
 use crate::worker::{Ctx, Worker};
 use crate::xmit::{Encap, IcmpReply};
@@ -224,7 +225,8 @@ impl Worker {
 
     /// Apply the TCP transition (or the UDP idle timeout) to entry `id`
     /// (`protocol`, `flags` as found) and move the real server between its
-    /// active and inactive counts.
+    /// active and inactive counts; with sync on, queue the entry for the
+    /// backups when it changed into a synced state.
     #[allow(clippy::too_many_arguments)] // the entry's id, protocol and flags, and the packet's
     pub(crate) fn track<N: Neighbors + ?Sized>(
         &self,
@@ -245,6 +247,13 @@ impl Worker {
                     dest.shared.load.activate(self.id);
                 } else if t.became_inactive {
                     dest.shared.load.deactivate(self.id);
+                }
+                // Connection sync: a change into a state IPVS syncs is
+                // sent at once (ip_vs_sync_conn_needed()); a packet that
+                // leaves the state as it was (the timer re-armed) pushes
+                // nothing.
+                if self.sync.is_some() && t.new != t.old && syncs_tcp_state(t.new) {
+                    self.sync_event(id);
                 }
             }
         } else if !flags.contains(ConnFlags::ONE_PACKET) {
@@ -335,6 +344,11 @@ impl Worker {
             // Opened straight into ESTABLISHED (sloppy_tcp with an ACK).
             dest.shared.load.activate(self.id);
         }
+        // Connection sync: an entry opened straight into a synced state
+        // (sloppy_tcp) is sent as a transition into it would be.
+        if self.sync.is_some() && info.protocol == ip_proto::TCP && syncs_tcp_state(state) {
+            self.sync_event(id);
+        }
         dest.shared.stats.count_conn(self.id);
         svc.shared.stats.count_conn(self.id);
         Ok(id)
@@ -414,6 +428,11 @@ impl Worker {
         match self.conns.insert(self.id, &template, ctx.now) {
             Ok(id) => {
                 dest.shared.load.bind_template(self.id);
+                // Connection sync: backups need the template to keep the
+                // client on the same real server after a takeover.
+                if self.sync.is_some() {
+                    self.sync_event(id);
+                }
                 Ok((pos, Some(id)))
             }
             Err(InsertError::Full) => Err(DropReason::ConnTableFull),

@@ -3,7 +3,9 @@
 //! frame in place and returns a [`Verdict`]: forward on an interface, wait
 //! for a neighbour, hand to the control thread, give back to the kernel, or
 //! drop with a counted reason. DR, NAT, TUN (IPIP) and FullNAT, IPv4 and
-//! IPv6, TCP and UDP, with ICMP errors translated as IPVS does.
+//! IPv6, TCP and UDP, with ICMP errors translated as IPVS does. For
+//! connection sync, a worker reports the entries to send and installs the
+//! ones received through a [`SyncLink`] shared with the control thread.
 //!
 //! Layer: dataplane (depends on wire, config, sched, conn). No sockets,
 //! threads or clocks: the AF_XDP driver feeds it.
@@ -16,6 +18,8 @@ mod inbound;
 mod outbound;
 mod plan;
 mod route;
+mod sync_install;
+mod sync_link;
 mod verdict;
 mod worker;
 mod xmit;
@@ -27,5 +31,7 @@ pub use plan::{
     ServiceShared,
 };
 pub use route::{route, source_address, Egress, NeighborTable, Neighbors, StaticNeighbors};
+pub use sync_install::HOUSEKEEPING_INSTALL_BUDGET;
+pub use sync_link::{syncs_tcp_state, Install, InstallFailure, SyncLink, WorkerSync};
 pub use verdict::{DropReason, Punt, Verdict};
 pub use worker::Worker;

@@ -17,7 +17,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use xvs_conn::ConnTable;
+use xvs_conn::{ConnId, ConnTable};
 use xvs_sched::{SchedDest, SchedState};
 use xvs_wire::{ip_proto, parse_frame, FrameInfo, FrameKind};
 
@@ -26,6 +26,8 @@ use crate::fast::Fast;
 use crate::frame_buf::FrameBuf;
 use crate::plan::Plan;
 use crate::route::Neighbors;
+use crate::sync_install::HOUSEKEEPING_INSTALL_BUDGET;
+use crate::sync_link::SyncLink;
 use crate::verdict::{DropReason, Punt, Verdict};
 
 /// VRRP's IP protocol number (RFC 5798 §5.1.1.4).
@@ -58,6 +60,8 @@ pub struct Worker {
     pub(crate) fast_path: bool,
     /// The current burst's lookups as [`Worker::prefetch_burst`] left them.
     pub(crate) hints: crate::fast::Hints,
+    /// Connection sync ([`Worker::set_sync`]); `None`: off.
+    pub(crate) sync: Option<Arc<SyncLink>>,
 }
 
 impl Worker {
@@ -82,6 +86,31 @@ impl Worker {
             scratch: Box::new([0; SCRATCH_LEN]),
             fast_path: true,
             hints: crate::fast::Hints::new(),
+            sync: None,
+        }
+    }
+
+    /// Turn connection sync on (`Some`) or off (`None`, the default).
+    /// On, the worker pushes onto its queue of `link` the id of every TCP
+    /// entry that changes into a state IPVS syncs and of every persistence
+    /// template it creates, and [`Worker::drain_installs`] takes synced
+    /// connections from it. Off, each of those hooks is one branch. A link
+    /// without a queue for this worker's index (built for fewer workers)
+    /// is taken as off.
+    pub fn set_sync(&mut self, link: Option<Arc<SyncLink>>) {
+        self.sync = link.filter(|l| l.workers() > self.id);
+    }
+
+    /// The sync link, if sync is on.
+    pub fn sync(&self) -> Option<&Arc<SyncLink>> {
+        self.sync.as_ref()
+    }
+
+    /// Sync on: queue entry `id` to be sent to the backups.
+    #[inline]
+    pub(crate) fn sync_event(&self, id: ConnId) {
+        if let Some(ws) = self.sync.as_deref().and_then(|l| l.get(self.id)) {
+            ws.push_event(id);
         }
     }
 
@@ -151,11 +180,16 @@ impl Worker {
         self.plan_version = Some(plan.version);
     }
 
-    /// Periodic work off the per-packet path: expire up to `budget` slots
-    /// of this worker's connection shard, unbinding counters of what
-    /// expired, and age the lblc/lblcr caches.
+    /// Periodic work off the per-packet path: install up to
+    /// [`HOUSEKEEPING_INSTALL_BUDGET`] synced connections (sync on), expire
+    /// up to `budget` slots of this worker's connection shard, unbinding
+    /// counters of what expired, and age the lblc/lblcr caches. Returns
+    /// the number of entries freed.
     pub fn housekeeping(&mut self, plan: &Plan, now_secs: u32, budget: usize) -> usize {
         self.adopt(plan);
+        if self.sync.is_some() {
+            self.drain_installs(plan, now_secs, HOUSEKEEPING_INSTALL_BUDGET);
+        }
         let worker = self.id;
         let freed = self.conns.expire_step(worker, now_secs, budget, |e| {
             crate::inbound::unbind_expired(plan, worker, e);
