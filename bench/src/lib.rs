@@ -11,7 +11,8 @@
 //! nothing is allocated inside the timed loop. The copy is measured on its
 //! own ([`Rig::copy_burst`]) so it can be subtracted. The scenarios — an established flow per method and
 //! direction ([`established`]), a new flow per scheduler ([`new_flow`]),
-//! and a table with 1 K or 1 M live connections ([`populated`]) — are
+//! a table with 1 K or 1 M live connections ([`populated`]), and a stream
+//! of short connections with connection sync off and on ([`sync_cost`]) — are
 //! built here, outside the timed code, and are unit-tested so that a bench
 //! cannot silently measure a drop path instead of a forward.
 //!
@@ -25,9 +26,11 @@ pub mod new_flow;
 pub mod populated;
 pub mod report;
 pub mod rig;
+pub mod sync_cost;
 
 pub use established::{established, Established, Path};
 pub use neighbors::FastNeighbors;
 pub use new_flow::{new_flows, scheduler_yaml, NewFlows, FLOWS_PER_ROUND, NEW_FLOW_REAL_SERVERS};
 pub use populated::{populated, populated_hot, Populated, HOT_FLOWS, POPULATED_CAPACITY};
 pub use rig::{Rig, SetupError};
+pub use sync_cost::{sync_flows, SyncFlows, SyncMode, PACKETS_PER_FLOW};
