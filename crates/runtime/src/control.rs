@@ -30,6 +30,7 @@ use crate::health::{HealthMsg, HealthThread};
 use crate::l2;
 use crate::neighbor::NeighborCache;
 use crate::shared::{ControlMsg, Shared, VrrpStatus};
+use crate::sync::SyncDriver;
 use crate::vrrp::VrrpDriver;
 
 /// How many times a VIP is announced after start or reload, one second apart
@@ -80,6 +81,8 @@ pub struct Control<L: PlanListener> {
     health: Option<HealthThread>,
     /// VRRP, when the configuration has instances.
     vrrp: Option<VrrpDriver>,
+    /// Connection sync, when the configuration has a `sync:` section.
+    sync: Option<SyncDriver>,
     last_vrrp_status_ms: u64,
     /// Readable when a stop signal arrived (its poll wakes at once).
     wake: Option<std::os::unix::net::UnixStream>,
@@ -118,6 +121,7 @@ impl<L: PlanListener> Control<L> {
             from_health: None,
             health: None,
             vrrp,
+            sync: None,
             last_vrrp_status_ms: 0,
             wake: None,
             published_version: u64::MAX,
@@ -140,6 +144,15 @@ impl<L: PlanListener> Control<L> {
                     .map_or_else(Vec::new, |v| v.standby().to_vec()),
             ));
         }
+    }
+
+    /// Run connection sync from this thread. While its bulk transfer is
+    /// under way, VRRP preemption is held.
+    pub fn attach_sync(&mut self, sync: SyncDriver) {
+        if let Some(v) = self.vrrp.as_mut() {
+            v.hold_preemption(sync.holds_preemption());
+        }
+        self.sync = Some(sync);
     }
 
     /// Wake the loop when `stream` becomes readable (a stop signal).
@@ -242,6 +255,9 @@ impl<L: PlanListener> Control<L> {
         if let Some(v) = &self.vrrp {
             fds.extend(v.fds());
         }
+        if let Some(s) = &self.sync {
+            fds.extend(s.fds());
+        }
         if let Some(w) = &self.wake {
             use std::os::fd::AsRawFd;
             fds.push(w.as_raw_fd());
@@ -253,10 +269,28 @@ impl<L: PlanListener> Control<L> {
     /// timer is due sooner (rounded up to the next millisecond).
     fn sleep_ms(&self) -> i32 {
         let mut wait = IDLE_POLL;
-        if let Some(at) = self.vrrp.as_ref().and_then(VrrpDriver::deadline) {
+        let deadlines = [
+            self.vrrp.as_ref().and_then(VrrpDriver::deadline),
+            self.sync.as_ref().and_then(SyncDriver::deadline),
+        ];
+        for at in deadlines.into_iter().flatten() {
             wait = wait.min(at.saturating_duration_since(Instant::now()));
         }
         i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(5)
+    }
+
+    /// Run connection sync, and hold VRRP preemption while its bulk
+    /// transfer is under way.
+    fn run_sync(&mut self) {
+        let Some(s) = self.sync.as_mut() else {
+            return;
+        };
+        let plan = self.shared.plan.load_full();
+        s.run(&plan, self.shared.now_secs(), Instant::now());
+        let hold = s.holds_preemption();
+        if let Some(v) = self.vrrp.as_mut() {
+            v.hold_preemption(hold);
+        }
     }
 
     /// Run VRRP: adverts in, timers, actions out; a change of which
@@ -308,6 +342,7 @@ impl<L: PlanListener> Control<L> {
             // Wake for kernel-received ARP/ND and VRRP, for the next VRRP
             // timer, or every 5 ms for the rest.
             let _ = poll_readable(&fds, self.sleep_ms());
+            self.run_sync();
             self.run_vrrp();
             let now = self.shared.now_ms();
             while let Ok(msg) = self.from_workers.try_recv() {
@@ -380,6 +415,9 @@ impl<L: PlanListener> Control<L> {
             .map(|w| self.table.shard_len(w))
             .collect();
         crate::export::record(&self.shared, &entries);
+        if let Some(s) = &self.sync {
+            crate::export::record_sync(s);
+        }
     }
 
     fn on_frame(&mut self, iface: usize, frame: &[u8], now: u64, punted: bool) {

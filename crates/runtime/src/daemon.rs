@@ -23,12 +23,13 @@ use arc_swap::ArcSwap;
 use crossbeam::channel;
 use xvs_config::{ForwardMethod, IdlePolicy, MacAddr, Snapshot};
 use xvs_conn::{ConnTable, TableConfig};
-use xvs_dataplane::{DestRegistry, NeighborTable, Plan, Worker, WorkerCounters};
+use xvs_dataplane::{DestRegistry, NeighborTable, Plan, SyncLink, Worker, WorkerCounters};
 use xvs_xdp::{AttachMode, SteerRules, Steering};
 use xvs_xsk::{BindMode, FramePool, PacketSocket, Umem, XskSocket};
 
 use crate::control::{Control, ControlIface, PlanListener};
 use crate::shared::{DriverCounters, Shared};
+use crate::sync::SyncDriver;
 use crate::vrrp::VrrpDriver;
 use crate::worker_loop::{WorkerLoop, WorkerSocket};
 
@@ -137,6 +138,9 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
         // Restarting the instances would make this director resign and
         // re-elect, a failover of its own; a reload must never do that.
         return Err("vrrp, vrrp_scripts and vrrp_sync_groups need a restart".into());
+    }
+    if new.sync != current.sync {
+        return Err("sync needs a restart".into());
     }
     for (n, c) in new.interfaces.iter_mut().zip(&current.interfaces) {
         if n.mac.is_none() {
@@ -350,6 +354,11 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         vrrp: crate::shared::VrrpDesk::default(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
+    // Connection sync: a pair of bounded queues per worker.
+    let sync_link = snap
+        .sync
+        .as_ref()
+        .map(|s| Arc::new(SyncLink::new(nworkers, s.queue)));
 
     // Sockets, per worker.
     let assignment = assign_queues(&snap, nworkers)?;
@@ -384,12 +393,13 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             sockets.push(WorkerSocket::new(ii, sock));
         }
         let pool = FramePool::new(&umem);
-        let pipeline = Worker::new(
+        let mut pipeline = Worker::new(
             w,
             Arc::clone(&table),
             Arc::clone(&worker_counters[w]),
             seed ^ w as u64,
         );
+        pipeline.set_sync(sync_link.clone());
         loops.push(WorkerLoop {
             id: w,
             pipeline,
@@ -470,6 +480,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             .spawn(move || api.serve(shared, table, handle, reload))
     });
 
+    let has_vrrp = vrrp.is_some();
     let mut control = Control::new(
         Arc::clone(&shared),
         from_workers,
@@ -494,6 +505,41 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     })?;
     control.attach_health(health, views_rx);
     control.wake_on(stop_wake);
+    if let (Some(cfg), Some(link)) = (&snap.sync, &sync_link) {
+        let mtu = snap
+            .interfaces
+            .iter()
+            .find(|i| i.name == cfg.interface)
+            .map_or(1500, |i| i.mtu);
+        let driver = SyncDriver::start(
+            cfg,
+            mtu,
+            Arc::clone(link),
+            Arc::clone(&table),
+            has_vrrp,
+            Instant::now(),
+        )
+        .map_err(|source| RunError::Io {
+            what: format!("sync socket on {} port {}", cfg.interface, cfg.port),
+            source,
+        })?;
+        eprintln!(
+            "xvs: connection sync on {} port {} with {}{}",
+            cfg.interface,
+            cfg.port,
+            cfg.peers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            if cfg.bulk {
+                "; asking for a bulk transfer before preempting"
+            } else {
+                ""
+            }
+        );
+        control.attach_sync(driver);
+    }
     // VRRP's timers run here: never behind a busy-polling worker.
     if let Err(e) = crate::health::keep_off_cores(&snap.global.workers) {
         eprintln!("xvs: control thread: cannot keep off the worker cores: {e}");

@@ -126,6 +126,23 @@ pub fn list_stats(plan: &Plan, exact: bool) -> String {
     )
 }
 
+/// Connection sync's counters (`xvs_sync_total{counter=…}`), its bulk
+/// transfer state (0 idle, 1 waiting, 2 done, 3 gave up) and whether it
+/// holds VRRP preemption.
+pub fn record_sync(s: &crate::sync::SyncDriver) {
+    for (name, n) in s.counters() {
+        metrics::counter!("xvs_sync_total", "counter" => name).absolute(n);
+    }
+    let state = match s.bulk_state() {
+        xvs_sync::BulkState::Idle => 0.0,
+        xvs_sync::BulkState::Waiting { .. } => 1.0,
+        xvs_sync::BulkState::Done => 2.0,
+        xvs_sync::BulkState::GaveUp => 3.0,
+    };
+    metrics::gauge!("xvs_sync_bulk_state").set(state);
+    metrics::gauge!("xvs_sync_preemption_held").set(if s.holds_preemption() { 1.0 } else { 0.0 });
+}
+
 /// VRRP instances into the metrics facade (state as a number: 0 init,
 /// 1 backup, 2 master, 3 fault, as keepalived's SNMP MIB counts them).
 pub fn record_vrrp(instances: &[xvs_vrrp::InstanceStatus]) {

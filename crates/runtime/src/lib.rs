@@ -1,6 +1,6 @@
 //! xvs-runtime: the daemon behind `xvs run` — pinned poll-mode workers on
 //! AF_XDP sockets around the pure pipeline, the control thread (ARP/ND,
-//! neighbours, announcements, VRRP, reload, metrics), the health-check
+//! neighbours, announcements, VRRP, connection sync, reload, metrics), the health-check
 //! thread, RCU publication of the plan, and the local control socket.
 //!
 //! Layer: runtime (uses every other crate). No `unsafe` here: the socket
@@ -14,6 +14,7 @@ pub mod health;
 pub mod l2;
 pub mod neighbor;
 pub mod shared;
+pub mod sync;
 pub mod vrrp;
 pub mod vrrp_scripts;
 pub mod vrrp_status;

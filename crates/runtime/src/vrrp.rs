@@ -413,6 +413,21 @@ impl VrrpDriver {
     }
 
     /// Addresses of instances that are not master here, sorted.
+    /// Hold or release preemption (connection sync's bulk transfer).
+    pub fn hold_preemption(&mut self, held: bool) {
+        if self.router.preemption_held() != held {
+            eprintln!(
+                "xvs: vrrp: preemption {}",
+                if held {
+                    "held until the peer's connections arrive"
+                } else {
+                    "released"
+                }
+            );
+            self.router.hold_preemption(held);
+        }
+    }
+
     pub fn standby(&self) -> &[IpAddr] {
         &self.standby
     }

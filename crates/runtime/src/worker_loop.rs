@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crossbeam::channel::Sender;
 use xvs_config::IdlePolicy;
-use xvs_dataplane::{FrameBuf, Neighbors, Verdict, Worker};
+use xvs_dataplane::{FrameBuf, Neighbors, Verdict, Worker, HOUSEKEEPING_INSTALL_BUDGET};
 use xvs_xsk::{poll_readable, Desc, FramePool, Umem, XskSocket};
 
 use crate::shared::{ControlMsg, DriverCounters, Shared};
@@ -293,6 +293,13 @@ impl WorkerLoop {
             }
             self.flush_tx(&mut tx);
 
+            // Synced connections from the control thread: every pass (an
+            // empty queue is one load), so a backup that sleeps between
+            // polls still installs them within its poll interval.
+            if self.pipeline.sync().is_some() {
+                self.pipeline
+                    .drain_installs(&plan, now, HOUSEKEEPING_INSTALL_BUDGET);
+            }
             iterations += 1;
             if iterations.is_multiple_of(64) {
                 self.pipeline.housekeeping(&plan, now, EXPIRE_BUDGET);

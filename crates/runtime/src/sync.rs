@@ -1,0 +1,421 @@
+//! Connection sync on the control thread: the thin I/O layer around
+//! xvs-sync's sender, receiver and bulk requester.
+//!
+//! Out: workers hand the ids of entries that changed state to their
+//! bounded queues ([`SyncLink`]); this driver reads each entry from the
+//! table, keeps those on VIPs this director serves (VRRP master, or no
+//! VRRP at all), and lets the sender's policy batch them into IPVS v1
+//! datagrams. Every `sweep_interval` it walks the table for refreshes of
+//! long-lived entries, datagram flows and anything a full queue lost.
+//!
+//! In: datagrams from the configured peers are parsed and validated by the
+//! receiver; each entry is then checked against the running plan (its
+//! service and real server must exist here, and this director must not be
+//! serving its VIP) and handed to the worker that owned it on the sender
+//! (modulo the worker count) to install without scheduling.
+//!
+//! Bulk: at start this director asks its peers for their whole table and
+//! holds VRRP preemption until the transfer is done (or the peers stay
+//! silent for every attempt); a peer's request is answered with every
+//! entry on the VIPs this director serves, then a done marker.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
+use xvs_config::{ConnSync, ForwardMethod};
+use xvs_conn::{ConnFlags, ConnTable, NewConn};
+use xvs_dataplane::{Install, Plan, SyncLink};
+use xvs_sync::{
+    Bulk, BulkConfig, BulkState, Received, Receiver, ReceiverConfig, Sender, SenderConfig, Synced,
+};
+
+/// Receive buffer of the sync socket: a bulk transfer arrives as a burst.
+const RCVBUF_BYTES: usize = 4 << 20;
+/// Datagrams sent per control-loop pass (a bulk transfer is paced by the
+/// loop instead of overrunning the peer's socket buffer).
+const SEND_BURST: usize = 64;
+/// Entries read from each worker's queue per pass.
+const EVENTS_BURST: usize = 4096;
+
+/// Drops and counts of this driver (the sender's and receiver's own are in
+/// their stats), by stable name.
+#[derive(Debug, Default)]
+pub struct DriverStats {
+    pub counts: BTreeMap<&'static str, u64>,
+}
+
+impl DriverStats {
+    fn bump(&mut self, name: &'static str) {
+        *self.counts.entry(name).or_default() += 1;
+    }
+}
+
+/// Connection sync, when the configuration has a `sync:` section.
+#[derive(Debug)]
+pub struct SyncDriver {
+    cfg: ConnSync,
+    /// Bound to the source address and port (unicast in, everything out);
+    /// with a group, a second socket bound to the group receives it.
+    socks: Vec<UdpSocket>,
+    dests: Vec<SocketAddr>,
+    link: Arc<SyncLink>,
+    table: Arc<ConnTable>,
+    sender: Sender,
+    receiver: Receiver,
+    bulk: Bulk,
+    /// Whether VRRP runs: without it every VIP is served here and synced
+    /// entries are installed for all of them (all-to-all).
+    vrrp: bool,
+    next_sweep: Instant,
+    stats: DriverStats,
+    buf: Vec<u8>,
+}
+
+impl SyncDriver {
+    /// Open the sockets of `cfg` and start (asking for a bulk transfer
+    /// when configured).
+    pub fn start(
+        cfg: &ConnSync,
+        mtu: u16,
+        link: Arc<SyncLink>,
+        table: Arc<ConnTable>,
+        vrrp: bool,
+        now: Instant,
+    ) -> std::io::Result<SyncDriver> {
+        let mut socks = vec![open_socket(cfg, cfg.source, true)?];
+        if let Some(g) = cfg.group {
+            let s = open_socket(cfg, g, false)?;
+            join_group(&s, cfg, g)?;
+            socks.push(s);
+        }
+        let dests = match cfg.group {
+            Some(g) => vec![SocketAddr::new(g, cfg.port)],
+            None => cfg
+                .peers
+                .iter()
+                .map(|&p| SocketAddr::new(p, cfg.port))
+                .collect(),
+        };
+        let sender = Sender::new(SenderConfig {
+            sync_id: cfg.sync_id,
+            mtu,
+            max_delay: cfg.max_delay,
+            refresh_secs: u32::try_from(cfg.refresh.as_secs()).unwrap_or(u32::MAX),
+        });
+        let receiver = Receiver::new(ReceiverConfig {
+            sync_id: cfg.sync_id,
+            peers: cfg.peers.clone(),
+        });
+        let mut bulk = Bulk::new(BulkConfig {
+            attempt_timeout: cfg.bulk_timeout,
+            attempts: cfg.bulk_attempts,
+        });
+        if cfg.bulk {
+            bulk.start(now);
+        }
+        Ok(SyncDriver {
+            cfg: cfg.clone(),
+            socks,
+            dests,
+            link,
+            table,
+            sender,
+            receiver,
+            bulk,
+            vrrp,
+            next_sweep: now + cfg.sweep_interval,
+            stats: DriverStats::default(),
+            buf: vec![0; 65536],
+        })
+    }
+
+    pub fn fds(&self) -> Vec<RawFd> {
+        self.socks.iter().map(AsRawFd::as_raw_fd).collect()
+    }
+
+    /// When the driver next needs the loop (a partial datagram's delay, a
+    /// bulk retry, the next sweep).
+    pub fn deadline(&self) -> Option<Instant> {
+        [
+            self.sender.poll_timeout(),
+            self.bulk.poll_timeout(),
+            Some(self.next_sweep),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether VRRP preemption must wait (a bulk transfer is under way).
+    pub fn holds_preemption(&self) -> bool {
+        !self.bulk.settled()
+    }
+
+    pub fn bulk_state(&self) -> BulkState {
+        self.bulk.state()
+    }
+
+    /// One pass: datagrams in, worker events and sweeps out, timers.
+    pub fn run(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
+        self.receive(plan, now_secs, now);
+        self.bulk.handle_timeout(now);
+        if self.bulk.poll_request(now) {
+            self.sender.bulk_request(now);
+        }
+        for w in 0..self.link.workers() {
+            let q = &self.link.worker(w).events;
+            for _ in 0..EVENTS_BURST {
+                let Some(id) = q.pop() else { break };
+                if let Some(e) = self.table.get(id) {
+                    if serves(plan, self.vrrp, e.vaddr) && !e.is_expired(now_secs) {
+                        self.sender.offer(&e, now);
+                    }
+                }
+            }
+        }
+        if now >= self.next_sweep {
+            self.next_sweep = now + self.cfg.sweep_interval;
+            self.sweep(plan, now_secs, now);
+        }
+        self.transmit(now);
+    }
+
+    /// Walk the whole table: refreshes, datagram flows, lost events.
+    fn sweep(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
+        let (sender, vrrp) = (&mut self.sender, self.vrrp);
+        sender.begin_sweep();
+        self.table.for_each(|e| {
+            if serves(plan, vrrp, e.vaddr) && !e.is_expired(now_secs) {
+                sender.offer(e, now);
+            }
+        });
+        sender.end_sweep();
+    }
+
+    /// A peer asked for everything: every live, syncable entry on the
+    /// VIPs served here, then the done marker.
+    fn answer_bulk(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
+        let (sender, vrrp) = (&mut self.sender, self.vrrp);
+        let mut n = 0u64;
+        self.table.for_each(|e| {
+            if serves(plan, vrrp, e.vaddr) && !e.is_expired(now_secs) && xvs_sync::syncable(e) {
+                sender.push(&Synced::from_entry(e), now);
+                n += 1;
+            }
+        });
+        sender.bulk_done(now);
+        *self.stats.counts.entry("bulk_entries_sent").or_default() += n;
+        self.stats.bump("bulk_answered");
+    }
+
+    fn transmit(&mut self, now: Instant) {
+        for _ in 0..SEND_BURST {
+            let Some(d) = self.sender.poll_transmit(now) else {
+                break;
+            };
+            for to in &self.dests {
+                if self.socks[0].send_to(&d, to).is_err() {
+                    self.stats.bump("send_errors");
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
+        for s in 0..self.socks.len() {
+            while let Ok((n, from)) = self.socks[s].recv_from(&mut self.buf) {
+                let datagram = self.buf[..n].to_vec();
+                match self.receiver.handle(from.ip(), &datagram) {
+                    Received::Entries(list) => {
+                        self.bulk.on_entries(now);
+                        for s in &list {
+                            self.install(plan, s);
+                        }
+                    }
+                    Received::BulkRequest => self.answer_bulk(plan, now_secs, now),
+                    Received::BulkDone => self.bulk.on_done(now),
+                    Received::Dropped => {}
+                }
+            }
+        }
+    }
+
+    /// Check a synced connection against the plan and hand it to its
+    /// worker.
+    fn install(&mut self, plan: &Plan, s: &Synced) {
+        match resolve(plan, self.vrrp, s) {
+            Ok(conn) => {
+                let w = usize::from(s.worker.unwrap_or(0)) % self.link.workers().max(1);
+                let install = Install {
+                    conn,
+                    plan_version: plan.version,
+                };
+                if self.link.worker(w).installs.push(install).is_err() {
+                    self.stats.bump("install_queue_full");
+                }
+            }
+            Err(reason) => self.stats.bump(reason),
+        }
+    }
+
+    /// Counters for metrics and `xvs status`: (name, value), stable names.
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        let st = self.sender.stats();
+        out.push(("sent_entries".into(), st.entries_sent));
+        out.push(("sent_datagrams".into(), st.datagrams));
+        out.push(("sent_bytes".into(), st.bytes));
+        out.push(("send_queue_dropped".into(), st.queue_dropped));
+        let rc = self.receiver.counters();
+        out.push(("received_datagrams".into(), rc.datagrams));
+        out.push(("received_entries".into(), rc.entries_ok));
+        for (name, n) in rc.drops() {
+            out.push((format!("dropped_{name}"), n));
+        }
+        for (name, n) in &self.stats.counts {
+            out.push(((*name).to_string(), *n));
+        }
+        let mut events_dropped = 0;
+        let (mut installed, mut updated) = (0, 0);
+        let mut failed: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for w in 0..self.link.workers() {
+            let ws = self.link.worker(w);
+            events_dropped += ws.events_dropped.load(std::sync::atomic::Ordering::Relaxed);
+            installed += ws.installed.load(std::sync::atomic::Ordering::Relaxed);
+            updated += ws.updated.load(std::sync::atomic::Ordering::Relaxed);
+            for (name, n) in ws.install_failures() {
+                *failed.entry(name).or_default() += n;
+            }
+        }
+        out.push(("events_dropped".into(), events_dropped));
+        out.push(("installed".into(), installed));
+        out.push(("updated".into(), updated));
+        for (name, n) in failed {
+            out.push((format!("install_failed_{name}"), n));
+        }
+        out
+    }
+}
+
+/// Whether this director serves `vip` now: VRRP master of it, or no VRRP.
+fn serves(plan: &Plan, vrrp: bool, vip: IpAddr) -> bool {
+    !vrrp || plan.vip_standby(vip) == Some(false)
+}
+
+/// The entry a synced connection becomes here, or why it cannot: its
+/// service and real server must be configured, and its VIP not served by
+/// this director (a master keeps its own connections). The forwarding
+/// method is the local real server's, as IPVS takes it.
+fn resolve(plan: &Plan, vrrp: bool, s: &Synced) -> Result<NewConn, &'static str> {
+    if vrrp && plan.vip_standby(s.vaddr) == Some(false) {
+        return Err("dropped_vip_served_here");
+    }
+    let si = plan
+        .find_service(s.protocol, s.vaddr, s.vport)
+        .ok_or("dropped_no_service")?;
+    let svc = &plan.services[si];
+    let template = s.is_template();
+    let dest = svc
+        .dest_ids
+        .iter()
+        .filter_map(|&id| plan.dest(id))
+        .find(|d| {
+            d.address == s.daddr
+                && (d.port == s.dport || d.port == 0 || svc.port == 0 || (template && s.dport == 0))
+        })
+        .ok_or("dropped_no_real_server")?;
+    let mut flags = ConnFlags(s.flags.bits() & !ConnFlags::FWD_MASK.bits())
+        | ConnFlags::from_method(dest.method)
+        | ConnFlags::SYNC;
+    if !template && dest.method.sees_replies() {
+        flags.remove(ConnFlags::NOOUTPUT);
+    } else if !template {
+        flags |= ConnFlags::NOOUTPUT;
+    }
+    let (laddr, lport) = if template {
+        (s.caddr, 0)
+    } else if dest.method == ForwardMethod::FullNat {
+        let (la, lp) = s.local.ok_or("dropped_no_local_address")?;
+        let pool = svc
+            .local_pool
+            .and_then(|p| plan.pools.get(p))
+            .ok_or("dropped_no_local_pool")?;
+        if !pool.addresses.contains(&la) {
+            return Err("dropped_local_address_not_in_pool");
+        }
+        (la, lp)
+    } else {
+        (s.caddr, s.cport)
+    };
+    Ok(NewConn {
+        protocol: s.protocol,
+        caddr: s.caddr,
+        cport: s.cport,
+        vaddr: s.vaddr,
+        vport: s.vport,
+        laddr,
+        lport,
+        daddr: s.daddr,
+        dport: s.dport,
+        flags,
+        dest_id: dest.id,
+        controller: None,
+        state: s.state,
+        timeout_secs: s.timeout_secs,
+    })
+}
+
+/// A UDP socket on the sync interface bound to `addr`:port.
+fn open_socket(cfg: &ConnSync, addr: IpAddr, unicast: bool) -> std::io::Result<UdpSocket> {
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket::socket(
+        family,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    socket::setsockopt(
+        &fd,
+        sockopt::BindToDevice,
+        &std::ffi::OsString::from(&cfg.interface),
+    )?;
+    let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &RCVBUF_BYTES);
+    if unicast && !addr.is_ipv4() {
+        socket::setsockopt(&fd, sockopt::Ipv6MulticastHops, &1)?;
+    }
+    let sa = SockaddrStorage::from(SocketAddr::new(addr, cfg.port));
+    socket::bind(fd.as_raw_fd(), &sa)?;
+    let sock = UdpSocket::from(fd);
+    if unicast {
+        // IPVS: TTL 1, our own multicast not looped back.
+        if addr.is_ipv4() {
+            sock.set_multicast_ttl_v4(1)?;
+            sock.set_multicast_loop_v4(false)?;
+        } else {
+            sock.set_multicast_loop_v6(false)?;
+        }
+    }
+    Ok(sock)
+}
+
+fn join_group(s: &UdpSocket, cfg: &ConnSync, group: IpAddr) -> std::io::Result<()> {
+    match (group, cfg.source) {
+        (IpAddr::V4(g), IpAddr::V4(src)) => s.join_multicast_v4(&g, &src),
+        (IpAddr::V6(g), _) => {
+            let index = nix::net::if_::if_nametoindex(cfg.interface.as_str())?;
+            s.join_multicast_v6(&g, index)
+        }
+        _ => Err(std::io::Error::other(
+            "sync group and source differ in family",
+        )),
+    }
+}

@@ -1,0 +1,288 @@
+//! Connection sync end to end: two xvs directors under VRRP, long-lived
+//! TCP connections through NAT, FullNAT and DR (sh over ten client
+//! addresses, so the real server matters; `sloppy_tcp` off, so a backup
+//! cannot adopt mid-stream flows on its own), the master killed with
+//! SIGKILL, then started again: it asks the new master for a bulk
+//! transfer, holds preemption until it arrived, and takes the VIPs back.
+//! Every connection must carry on across both failovers (a chatty third,
+//! an idle third that speaks only at the end, a third streaming from the
+//! server), counted per method by scripts/lab-hold.py.
+//!
+//! Also: datagrams from a host that is not a peer, or with another SyncID,
+//! are dropped and counted, and install nothing.
+
+mod health_support;
+mod support;
+mod vrrp_support;
+
+use std::time::{Duration, Instant};
+
+use support::{ask, launch, metric_in, wait_until, Director};
+use vrrp_support::{node_addrs, serial, wait_state};
+use xvs_lab::{HoldReport, Lab, LabSpec, Method};
+
+const BOTH: [&str; 2] = ["VI_OUT", "VI_IN"];
+/// One VIP per method, all on port 9000 (lab-backend.py's hold service).
+const METHODS: [(&str, &str); 3] = [
+    ("nat", "198.18.0.100"),
+    ("fullnat", "198.18.0.101"),
+    ("dr", "198.18.0.102"),
+];
+const LOCAL4: &str = "198.18.1.200";
+/// Connections per method and phase.
+const PER_METHOD: usize = 200;
+
+/// A DR-ready pair lab (the VIPs on the real servers' loopback, which
+/// NAT and FullNAT do not mind) with three VIPs; None, loudly, when not
+/// root.
+fn sync_lab(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Lab)> {
+    if !xvs_lab::require_root(test) {
+        return None;
+    }
+    let guard = serial();
+    let spec = LabSpec {
+        directors: 2,
+        vips4: METHODS.iter().map(|(_, v)| v.parse().unwrap()).collect(),
+        local4: vec![LOCAL4.parse().unwrap()],
+        ..LabSpec::new(Method::Dr)
+    };
+    Some((guard, Lab::build(spec).expect("pair lab builds")))
+}
+
+/// Director `index` (1 or 2) of the pair: a service per method, VRRP
+/// for the VIPs (client side) and for the gateway and local address
+/// (server side), sync with the other director over the server side.
+fn yaml(lab: &Lab, index: usize, priority: u8, sync_extra: &str) -> String {
+    let (c, r) = lab.director_ifaces();
+    let (ca, ra) = node_addrs(index);
+    let other = node_addrs(if index == 1 { 2 } else { 1 }).1;
+    let mut y = format!(
+        "global:\n  workers: [0]\n  idle: adaptive\n  conn_capacity: 65536\n  umem_frames: 4096\n  ring_size: 1024\n\
+         interfaces:\n  - name: {c}\n    addresses: [{ca}/24]\n    queues: [0]\n  - name: {r}\n    addresses: [{ra}/24]\n    queues: [0]\n\
+         local_pools:\n  - name: lip\n    addresses: [{LOCAL4}]\n    ports: 1024-65535\n\
+         services:\n"
+    );
+    for (method, vip) in METHODS {
+        y.push_str(&format!(
+            "  - name: {method}\n    vip: {vip}\n    port: 9000\n    protocol: tcp\n    scheduler: sh\n    method: {method}\n"
+        ));
+        if method == "fullnat" {
+            y.push_str("    local_pool: lip\n");
+        }
+        y.push_str("    real_servers:\n");
+        for rs in 11..=13 {
+            y.push_str(&format!("      - {{address: 198.18.1.{rs}, port: 9000}}\n"));
+        }
+    }
+    let vips: Vec<String> = METHODS.iter().map(|(_, v)| format!("{v}/24")).collect();
+    y.push_str(&format!(
+        "vrrp:\n  - name: VI_OUT\n    interface: {c}\n    vrid: 51\n    priority: {priority}\n    version: 3\n    advert_interval: 0.1\n    virtual_addresses: [{}]\n\
+         \x20 - name: VI_IN\n    interface: {r}\n    vrid: 52\n    priority: {priority}\n    version: 3\n    advert_interval: 0.1\n    virtual_addresses: [198.18.1.1/24, {LOCAL4}/24]\n\
+         vrrp_sync_groups:\n  - name: PAIR\n    members: [VI_OUT, VI_IN]\n\
+         sync:\n  interface: {r}\n  peers: [{other}]\n  sync_id: 7\n{sync_extra}",
+        vips.join(", ")
+    ));
+    y
+}
+
+fn start(lab: &Lab, index: usize, priority: u8) -> Director {
+    launch(
+        lab,
+        &lab.ns_director_n(index),
+        &format!("xvs{index}"),
+        &yaml(lab, index, priority, ""),
+    )
+}
+
+/// A sync counter of `d` (`xvs_sync_total{counter="name"}`).
+fn sync_counter(d: &Director, name: &str) -> u64 {
+    ask(&d.sock, "metrics")
+        .map(|m| metric_in(&m, "xvs_sync_total", &[&format!("counter=\"{name}\"")]))
+        .unwrap_or(0)
+}
+
+fn metrics(d: &Director) -> String {
+    ask(&d.sock, "metrics").unwrap_or_default()
+}
+
+/// The ten extra client addresses (198.18.0.11-20): sh spreads them.
+fn sources() -> Vec<String> {
+    xvs_lab::CLIENT4_EXTRA
+        .map(|h| format!("198.18.0.{h}"))
+        .collect()
+}
+
+/// Open PER_METHOD held connections to every method's VIP.
+fn open_all(lab: &Lab) -> Vec<(&'static str, xvs_lab::Hold)> {
+    let src = sources();
+    let src: Vec<&str> = src.iter().map(String::as_str).collect();
+    METHODS
+        .iter()
+        .map(|&(method, vip)| {
+            let hold = lab
+                .hold_start(&format!("{vip}:9000"), PER_METHOD, &src, 10.0)
+                .unwrap_or_else(|e| panic!("{method}: {e}"));
+            (method, hold)
+        })
+        .collect()
+}
+
+fn finish_all(holds: Vec<(&'static str, xvs_lab::Hold)>) -> Vec<(&'static str, HoldReport)> {
+    holds
+        .into_iter()
+        .map(|(m, h)| (m, h.finish().unwrap_or_else(|e| panic!("{m}: {e}"))))
+        .collect()
+}
+
+#[test]
+fn established_connections_survive_kill_and_preempt_back() {
+    let Some((_serial, lab)) = sync_lab("established_connections_survive_kill_and_preempt_back")
+    else {
+        return;
+    };
+    let mut d1 = start(&lab, 1, 150);
+    wait_state(&d1, &BOTH, "master", 15);
+    let d2 = start(&lab, 2, 100);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // The backup asked for the master's table before anything else.
+    wait_until(
+        10,
+        "the backup's bulk transfer completes",
+        || metric_in(&metrics(&d2), "xvs_sync_bulk_state", &[]) == 2,
+        || format!("{}\n{}", metrics(&d2), d2.xvs.log()),
+    );
+
+    // Phase 1: connections opened on director 1, synced to director 2.
+    let first = open_all(&lab);
+    let want = (3 * PER_METHOD) as u64;
+    wait_until(
+        20,
+        "the backup installed every established connection",
+        || sync_counter(&d2, "installed") >= want,
+        || metrics(&d2),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    d1.xvs.signal("KILL").unwrap();
+    let killed = Instant::now();
+    wait_state(&d2, &BOTH, "master", 10);
+    eprintln!("takeover after {:?}", killed.elapsed());
+    std::thread::sleep(Duration::from_secs(3));
+
+    // Phase 2: new connections on director 2, which director 1 has never
+    // seen; then director 1 returns.
+    let second = open_all(&lab);
+    let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
+    let d1 = start(&lab, 1, 150);
+    wait_state(&d1, &BOTH, "master", 20);
+    wait_state(&d2, &BOTH, "backup", 10);
+    // (Metrics are recorded once a second.)
+    wait_until(
+        5,
+        "the returning master preempted after its bulk transfer",
+        || {
+            let m = metrics(&d1);
+            metric_in(&m, "xvs_sync_bulk_state", &[]) == 2
+                && metric_in(&m, "xvs_sync_total", &["counter=\"installed\""]) >= 2 * want
+        },
+        || metrics(&d1),
+    );
+    assert!(
+        d1.xvs.log().contains("preemption held") && d1.xvs.log().contains("preemption released"),
+        "{}",
+        d1.xvs.log()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+
+    let mut failed = Vec::new();
+    for (phase, reports) in [
+        ("opened before the kill (both failovers)", finish_all(first)),
+        (
+            "opened after the takeover (preempt-back)",
+            finish_all(second),
+        ),
+    ] {
+        for (method, r) in reports {
+            eprintln!(
+                "{method:8} {phase}: {}/{} continued ({:.1} %) {}",
+                r.continued,
+                r.opened,
+                100.0 * r.continued as f64 / r.opened.max(1) as f64,
+                r.summary()
+            );
+            if r.opened != PER_METHOD || r.continued != r.opened {
+                failed.push(format!("{method} {phase}: {}", r.summary()));
+            }
+            assert!(
+                r.by_server.len() > 1,
+                "{method}: sh over ten sources reaches several real servers: {:?}",
+                r.by_server
+            );
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "every connection continues:\n{}\n{}\n{}",
+        failed.join("\n"),
+        metrics(&d1),
+        metrics(&d2)
+    );
+}
+
+#[test]
+fn datagrams_from_strangers_or_another_sync_id_are_dropped_and_counted() {
+    let Some((_serial, lab)) =
+        sync_lab("datagrams_from_strangers_or_another_sync_id_are_dropped_and_counted")
+    else {
+        return;
+    };
+    let d2 = start(&lab, 2, 100);
+    wait_state(&d2, &BOTH, "master", 15);
+    let (_, r2) = node_addrs(2);
+    // A well-formed v1 datagram with one NAT entry for a configured
+    // service, sent from a real server (not a peer), and with SyncID 9 from
+    // the peer's address (added to the real server for the test).
+    let script = xvs_lab::scripts_dir().join("lab-sync-send.py");
+    let rs = lab.ns_rs(1);
+    let send = |args: &[&str]| {
+        let mut full = vec!["python3", script.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let out = lab.exec(&rs, &full).expect("run lab-sync-send.py");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    send(&["--to", &r2, "--sync-id", "7"]);
+    wait_until(
+        5,
+        "a stranger's datagram is counted",
+        || sync_counter(&d2, "dropped_not_peer") >= 1,
+        || metrics(&d2),
+    );
+    let peer = node_addrs(1).1;
+    lab.exec(
+        &rs,
+        &["ip", "addr", "add", &format!("{peer}/32"), "dev", "eth0"],
+    )
+    .unwrap();
+    send(&["--to", &r2, "--from", &peer, "--sync-id", "9"]);
+    send(&["--to", &r2, "--from", &peer, "--truncate"]);
+    wait_until(
+        5,
+        "another SyncID and a truncated datagram are counted",
+        || sync_counter(&d2, "dropped_sync_id") >= 1 && sync_counter(&d2, "dropped_size") >= 1,
+        || metrics(&d2),
+    );
+    // From the peer with the right SyncID the entry is valid, but this
+    // director is master of the VIP: not installed either.
+    send(&["--to", &r2, "--from", &peer, "--sync-id", "7"]);
+    wait_until(
+        5,
+        "an entry for a VIP served here is refused",
+        || sync_counter(&d2, "dropped_vip_served_here") >= 1,
+        || metrics(&d2),
+    );
+    assert_eq!(sync_counter(&d2, "installed"), 0, "{}", metrics(&d2));
+    assert!(ask(&d2.sock, "list").is_some(), "still running");
+}
