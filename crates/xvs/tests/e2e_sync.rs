@@ -286,3 +286,131 @@ fn datagrams_from_strangers_or_another_sync_id_are_dropped_and_counted() {
     assert_eq!(sync_counter(&d2, "installed"), 0, "{}", metrics(&d2));
     assert!(ask(&d2.sock, "list").is_some(), "still running");
 }
+
+/// Active/active: director 1 is master of group A (FullNAT VIP
+/// 198.18.0.101, local address .200) and backup of group B (FullNAT VIP
+/// 198.18.0.100, local address .201); director 2 the other way round.
+fn yaml_active_active(lab: &Lab, index: usize) -> String {
+    let (c, r) = lab.director_ifaces();
+    let (ca, ra) = node_addrs(index);
+    let other = node_addrs(if index == 1 { 2 } else { 1 }).1;
+    let (pa, pb) = if index == 1 { (150, 100) } else { (100, 150) };
+    let mut y = format!(
+        "global:\n  workers: [0]\n  idle: adaptive\n  conn_capacity: 65536\n  umem_frames: 4096\n  ring_size: 1024\n\
+         interfaces:\n  - name: {c}\n    addresses: [{ca}/24]\n    queues: [0]\n  - name: {r}\n    addresses: [{ra}/24]\n    queues: [0]\n\
+         local_pools:\n  - name: lip_a\n    addresses: [198.18.1.200]\n    ports: 1024-65535\n  - name: lip_b\n    addresses: [198.18.1.201]\n    ports: 1024-65535\n\
+         services:\n"
+    );
+    for (name, vip, pool) in [
+        ("a", "198.18.0.101", "lip_a"),
+        ("b", "198.18.0.100", "lip_b"),
+    ] {
+        y.push_str(&format!(
+            "  - name: {name}\n    vip: {vip}\n    port: 9000\n    protocol: tcp\n    scheduler: sh\n    method: fullnat\n    local_pool: {pool}\n    real_servers:\n"
+        ));
+        for rs in 11..=13 {
+            y.push_str(&format!("      - {{address: 198.18.1.{rs}, port: 9000}}\n"));
+        }
+    }
+    y.push_str("vrrp:\n");
+    for (name, iface, vrid, prio, addrs) in [
+        ("A_OUT", &c, 51, pa, "198.18.0.101/24"),
+        ("A_IN", &r, 52, pa, "198.18.1.200/24, 198.18.1.1/24"),
+        ("B_OUT", &c, 53, pb, "198.18.0.100/24"),
+        ("B_IN", &r, 54, pb, "198.18.1.201/24"),
+    ] {
+        y.push_str(&format!(
+            "  - name: {name}\n    interface: {iface}\n    vrid: {vrid}\n    priority: {prio}\n    version: 3\n    advert_interval: 0.1\n    virtual_addresses: [{addrs}]\n"
+        ));
+    }
+    y.push_str(&format!(
+        "vrrp_sync_groups:\n  - {{name: A, members: [A_OUT, A_IN]}}\n  - {{name: B, members: [B_OUT, B_IN]}}\n\
+         sync:\n  interface: {r}\n  peers: [{other}]\n"
+    ));
+    y
+}
+
+#[test]
+fn active_active_syncs_both_ways_at_once() {
+    if !xvs_lab::require_root("active_active_syncs_both_ways_at_once") {
+        return;
+    }
+    let _serial = serial();
+    let spec = LabSpec {
+        directors: 2,
+        vips4: vec![
+            "198.18.0.100".parse().unwrap(),
+            "198.18.0.101".parse().unwrap(),
+        ],
+        local4: vec![
+            "198.18.1.200".parse().unwrap(),
+            "198.18.1.201".parse().unwrap(),
+        ],
+        ..LabSpec::new(Method::FullNat)
+    };
+    let lab = Lab::build(spec).expect("pair lab builds");
+    let launch_n = |i: usize| {
+        launch(
+            &lab,
+            &lab.ns_director_n(i),
+            &format!("xvs{i}"),
+            &yaml_active_active(&lab, i),
+        )
+    };
+    let (a, b) = (["A_OUT", "A_IN"], ["B_OUT", "B_IN"]);
+    let mut d1 = launch_n(1);
+    let mut d2 = launch_n(2);
+    wait_state(&d1, &a, "master", 15);
+    wait_state(&d2, &b, "master", 15);
+    wait_state(&d1, &b, "backup", 10);
+    wait_state(&d2, &a, "backup", 10);
+
+    let src = sources();
+    let src: Vec<&str> = src.iter().map(String::as_str).collect();
+    let n = 100;
+    let hold_a = lab.hold_start("198.18.0.101:9000", n, &src, 10.0).unwrap();
+    let hold_b = lab.hold_start("198.18.0.100:9000", n, &src, 10.0).unwrap();
+    // Each director is master of one group and receives the other's.
+    for (d, what) in [
+        (&d1, "B's connections from director 2"),
+        (&d2, "A's from director 1"),
+    ] {
+        wait_until(
+            20,
+            &format!("installed {what}"),
+            || sync_counter(d, "installed") >= n as u64,
+            || metrics(d),
+        );
+    }
+
+    // Director 1 dies: director 2 serves both groups.
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &a, "master", 10);
+    std::thread::sleep(Duration::from_secs(2));
+    // It returns, gets director 2's table, takes group A back.
+    let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
+    d1 = launch_n(1);
+    wait_state(&d1, &a, "master", 20);
+    wait_state(&d2, &a, "backup", 10);
+    std::thread::sleep(Duration::from_secs(2));
+    // Director 2 dies: director 1 takes group B with what it synced.
+    d2.xvs.signal("KILL").unwrap();
+    wait_state(&d1, &b, "master", 10);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut bad = Vec::new();
+    for (group, h) in [("A", hold_a), ("B", hold_b)] {
+        let r = h.finish().unwrap();
+        eprintln!("group {group}: {}", r.summary());
+        if r.opened != n || r.continued != n {
+            bad.push(format!("group {group}: {}", r.summary()));
+        }
+    }
+    let _ = d2.xvs.wait_timeout(Duration::from_secs(2));
+    assert!(
+        bad.is_empty(),
+        "every connection continues through both failovers:\n{}\n{}",
+        bad.join("\n"),
+        metrics(&d1)
+    );
+}
