@@ -1,7 +1,8 @@
 //! `xvs check -c FILE`: load and validate a config without touching any
 //! interface, then print the resolved virtual services in `ipvsadm -Ln`
 //! layout (counters 0), and the VRRP instances with every default filled
-//! in, so the operator sees what xvs understood.
+//! in, and connection sync's settings, so the operator sees what xvs
+//! understood.
 //! Exit status 2 on a rejected config, like ipvsadm's failures.
 
 use std::io::Write as _;
@@ -16,6 +17,7 @@ pub fn run(path: &Path) -> ExitCode {
         Ok(snapshot) => {
             let mut text = xvs_config::ipvsadm::list(&snapshot);
             text.push_str(&vrrp_summary(&snapshot));
+            text.push_str(&sync_summary(&snapshot));
             // A closed stdout (e.g. `| head`) is not a config problem.
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
@@ -74,4 +76,34 @@ fn vrrp_summary(snap: &xvs_config::Snapshot) -> String {
         let _ = writeln!(out, "  sync group {}: {}", g.name, members.join(", "));
     }
     out
+}
+
+/// Connection sync's settings, defaults resolved (nothing without `sync:`).
+fn sync_summary(snap: &xvs_config::Snapshot) -> String {
+    let Some(s) = &snap.sync else {
+        return String::new();
+    };
+    let peers: Vec<String> = s.peers.iter().map(ToString::to_string).collect();
+    format!(
+        "Connection sync\n  {} port {} syncid {} from {} to {}; refresh {} s, sweep every {} ms, {}\n",
+        s.interface,
+        s.port,
+        s.sync_id,
+        s.source,
+        match s.group {
+            Some(g) => format!("group {g} (peers {})", peers.join(", ")),
+            None => peers.join(", "),
+        },
+        s.refresh.as_secs_f64(),
+        s.sweep_interval.as_millis(),
+        if s.bulk {
+            format!(
+                "bulk transfer before preempting ({} x {} s)",
+                s.bulk_attempts,
+                s.bulk_timeout.as_secs_f64()
+            )
+        } else {
+            "no bulk transfer".to_string()
+        }
+    )
 }

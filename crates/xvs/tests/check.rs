@@ -60,7 +60,9 @@ fn vrrp_instances_are_listed_with_their_defaults() {
         vrrp,
         "  VI_OUT xvs-c vrid 51 v3 priority 100 advert 100 ms: 198.18.0.100/24\n\
          \x20 VI_IN xvs-r vrid 52 v3 priority 100 advert 100 ms: 198.18.1.1/24\n\
-         \x20 sync group LAB: VI_OUT, VI_IN\n",
+         \x20 sync group LAB: VI_OUT, VI_IN\n\
+         Connection sync\n\
+         \x20 xvs-r port 8848 syncid 0 from 198.18.1.3 to 198.18.1.2; refresh 30 s, sweep every 1000 ms, bulk transfer before preempting (3 x 2 s)\n",
         "{text}"
     );
 }
