@@ -419,3 +419,117 @@ fn join_group(s: &UdpSocket, cfg: &ConnSync, group: IpAddr) -> std::io::Result<(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xvs_conn::ConnState;
+    use xvs_dataplane::DestRegistry;
+
+    /// NAT and FullNAT services on two VIPs; `standby` lists the VIPs this
+    /// director does not serve (VRRP backup of them).
+    fn plan(standby: &[&str]) -> Plan {
+        let yaml = "\
+interfaces:
+  - name: eth0
+    addresses: [198.18.0.2/24]
+  - name: eth1
+    addresses: [198.18.1.2/24]
+local_pools:
+  - name: lip
+    addresses: [198.18.1.200]
+services:
+  - name: nat
+    vip: 198.18.0.100
+    port: 80
+    protocol: tcp
+    method: nat
+    real_servers: [{address: 198.18.1.11, port: 8080}, {address: 198.18.1.12, port: 8080}]
+  - name: full
+    vip: 198.18.0.101
+    port: 80
+    protocol: tcp
+    method: fullnat
+    local_pool: lip
+    real_servers: [{address: 198.18.1.11, port: 80}]
+";
+        let mut snap = xvs_config::load_str(yaml, "t.yaml").expect("config");
+        snap.standby = standby.iter().map(|a| a.parse().unwrap()).collect();
+        snap.standby.sort();
+        Plan::compile(Arc::new(snap), &mut DestRegistry::new(1), None).expect("plan")
+    }
+
+    fn ip(a: &str) -> IpAddr {
+        a.parse().unwrap()
+    }
+
+    /// A synced ESTABLISHED connection to `vip`:80 on real server
+    /// `rip`:`rport`, sent as DR by a sender configured differently.
+    fn synced(vip: &str, rip: &str, rport: u16) -> Synced {
+        Synced {
+            protocol: 6,
+            caddr: ip("198.18.0.11"),
+            cport: 40000,
+            vaddr: ip(vip),
+            vport: 80,
+            daddr: ip(rip),
+            dport: rport,
+            local: None,
+            flags: ConnFlags::for_method(ForwardMethod::Dr),
+            state: ConnState::Established,
+            timeout_secs: 900,
+            worker: Some(3),
+        }
+    }
+
+    #[test]
+    fn a_backup_takes_the_method_from_its_own_real_server() {
+        let p = plan(&["198.18.0.100", "198.18.0.101"]);
+        let c = resolve(&p, true, &synced("198.18.0.100", "198.18.1.12", 8080)).unwrap();
+        assert_eq!(ConnFlags(c.flags.bits() & 7), ConnFlags::FWD_MASQ);
+        assert!(c.flags.contains(ConnFlags::SYNC));
+        assert!(
+            !c.flags.contains(ConnFlags::NOOUTPUT),
+            "NAT replies come back"
+        );
+        assert_eq!((c.laddr, c.lport), (ip("198.18.0.11"), 40000));
+        assert_eq!((c.state, c.timeout_secs), (ConnState::Established, 900));
+        let d = p.dest(c.dest_id).unwrap();
+        assert_eq!((d.address, d.port), (ip("198.18.1.12"), 8080));
+    }
+
+    #[test]
+    fn fullnat_keeps_the_senders_local_address_from_the_pool() {
+        let p = plan(&["198.18.0.101"]);
+        let mut s = synced("198.18.0.101", "198.18.1.11", 80);
+        assert_eq!(resolve(&p, true, &s), Err("dropped_no_local_address"));
+        s.local = Some((ip("198.18.1.250"), 2000));
+        assert_eq!(
+            resolve(&p, true, &s),
+            Err("dropped_local_address_not_in_pool")
+        );
+        s.local = Some((ip("198.18.1.200"), 2000));
+        let c = resolve(&p, true, &s).unwrap();
+        assert_eq!((c.laddr, c.lport), (ip("198.18.1.200"), 2000));
+        assert_eq!(ConnFlags(c.flags.bits() & 7), ConnFlags::FWD_FULLNAT);
+    }
+
+    #[test]
+    fn nothing_is_installed_for_what_this_director_does_not_have_or_serves() {
+        let p = plan(&["198.18.0.100"]);
+        let mut s = synced("198.18.0.100", "198.18.1.11", 8080);
+        s.vport = 443;
+        assert_eq!(resolve(&p, true, &s), Err("dropped_no_service"));
+        let s = synced("198.18.0.100", "198.18.1.13", 8080);
+        assert_eq!(resolve(&p, true, &s), Err("dropped_no_real_server"));
+        let s = synced("198.18.0.100", "198.18.1.11", 9999);
+        assert_eq!(resolve(&p, true, &s), Err("dropped_no_real_server"));
+        // VRRP master of the VIP: its own connections win.
+        let s = synced("198.18.0.101", "198.18.1.11", 80);
+        assert_eq!(resolve(&p, true, &s), Err("dropped_vip_served_here"));
+        // Without VRRP (all-to-all) every VIP is served and installed.
+        let mut s = s;
+        s.local = Some((ip("198.18.1.200"), 2000));
+        assert!(resolve(&p, false, &s).is_ok());
+    }
+}

@@ -414,3 +414,53 @@ fn active_active_syncs_both_ways_at_once() {
         metrics(&d1)
     );
 }
+
+#[test]
+fn multicast_sync_keeps_connections_through_a_kill() {
+    let Some((_serial, lab)) = sync_lab("multicast_sync_keeps_connections_through_a_kill") else {
+        return;
+    };
+    let start_mc = |index: usize, priority: u8| {
+        launch(
+            &lab,
+            &lab.ns_director_n(index),
+            &format!("xvs{index}"),
+            &yaml(&lab, index, priority, "  group: 224.0.0.81\n"),
+        )
+    };
+    let mut d1 = start_mc(1, 150);
+    wait_state(&d1, &BOTH, "master", 15);
+    let d2 = start_mc(2, 100);
+    wait_state(&d2, &BOTH, "backup", 10);
+    let src = sources();
+    let src: Vec<&str> = src.iter().map(String::as_str).collect();
+    let n = 50;
+    let holds: Vec<_> = METHODS
+        .iter()
+        .map(|&(m, vip)| {
+            (
+                m,
+                lab.hold_start(&format!("{vip}:9000"), n, &src, 10.0)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    wait_until(
+        20,
+        "the backup installed what the master multicast",
+        || sync_counter(&d2, "installed") >= (3 * n) as u64,
+        || metrics(&d2),
+    );
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &BOTH, "master", 10);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut bad = Vec::new();
+    for (m, r) in finish_all(holds) {
+        eprintln!("{m} (multicast): {}", r.summary());
+        if r.opened != n || r.continued != n {
+            bad.push(format!("{m}: {}", r.summary()));
+        }
+    }
+    let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
+    assert!(bad.is_empty(), "{}\n{}", bad.join("\n"), metrics(&d2));
+}
