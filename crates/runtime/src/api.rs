@@ -99,6 +99,10 @@ fn handle(
                 out.push('\n');
                 out.push_str(&crate::vrrp_status::render_text(&v.instances));
             }
+            if let Some(s) = shared.sync.load_full() {
+                out.push('\n');
+                out.push_str(&s.render_text());
+            }
             out
         }
         "status json" => match shared.health.ask(STATUS_WAIT) {
@@ -108,6 +112,12 @@ fn handle(
                     map.insert(
                         "vrrp".into(),
                         serde_json::to_value(&v.instances).unwrap_or_default(),
+                    );
+                }
+                if let (Some(s), Some(map)) = (shared.sync.load_full(), value.as_object_mut()) {
+                    map.insert(
+                        "sync".into(),
+                        serde_json::to_value(&*s).unwrap_or_default(),
                     );
                 }
                 serde_json::to_string_pretty(&value)

@@ -405,6 +405,9 @@ impl<L: PlanListener> Control<L> {
                 || self.shared.vrrp.pending()
             {
                 self.post_vrrp_status(now);
+                if let Some(s) = &self.sync {
+                    self.shared.sync.store(Some(Arc::new(s.status(now))));
+                }
             }
         }
         self.stop_vrrp();

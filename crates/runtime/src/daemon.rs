@@ -352,6 +352,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         drivers: driver_counters.clone(),
         health: crate::shared::HealthDesk::default(),
         vrrp: crate::shared::VrrpDesk::default(),
+        sync: arc_swap::ArcSwapOption::empty(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
     // Connection sync: a pair of bounded queues per worker.

@@ -58,6 +58,10 @@ pub struct Shared {
     /// `vrrp:` instances). Refreshed on every transition, every
     /// [`crate::control::VRRP_STATUS_EVERY_MS`], and when asked.
     pub vrrp: VrrpDesk,
+    /// Connection sync as the control thread last saw it (None: no
+    /// `sync:` section), refreshed every
+    /// [`crate::control::VRRP_STATUS_EVERY_MS`].
+    pub sync: ArcSwapOption<crate::sync::SyncStatus>,
 }
 
 /// Where the API thread asks the control thread for a fresh VRRP status:

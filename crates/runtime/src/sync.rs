@@ -54,6 +54,82 @@ impl DriverStats {
     }
 }
 
+/// Connection sync for `xvs status`, taken at `at_ms` (since start).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncStatus {
+    pub at_ms: u64,
+    pub interface: String,
+    pub port: u16,
+    pub sync_id: u8,
+    pub peers: Vec<IpAddr>,
+    pub group: Option<IpAddr>,
+    /// "idle" (no bulk transfer asked), "waiting", "done", "gave_up".
+    pub bulk: &'static str,
+    pub preemption_held: bool,
+    /// Every counter by name (as `xvs_sync_total{counter=…}`).
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl SyncStatus {
+    /// The sync part of `xvs status` as text.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::from("Connection sync\n");
+        let peers: Vec<String> = self.peers.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  {} port {} syncid {}: {}{}",
+            self.interface,
+            self.port,
+            self.sync_id,
+            match self.group {
+                Some(g) => format!("group {g}, peers "),
+                None => "peers ".to_string(),
+            },
+            peers.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "  bulk transfer: {}{}",
+            self.bulk,
+            if self.preemption_held {
+                " (VRRP preemption held)"
+            } else {
+                ""
+            }
+        );
+        let c = |k: &str| self.counters.get(k).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  sent {} entries in {} datagrams ({} bytes); received {} entries in {} datagrams; installed {}, updated {}",
+            c("sent_entries"),
+            c("sent_datagrams"),
+            c("sent_bytes"),
+            c("received_entries"),
+            c("received_datagrams"),
+            c("installed"),
+            c("updated"),
+        );
+        let dropped: Vec<String> = self
+            .counters
+            .iter()
+            .filter(|(k, v)| {
+                **v > 0
+                    && (k.starts_with("dropped_")
+                        || k.starts_with("install_failed_")
+                        || k.ends_with("_full")
+                        || k.ends_with("_dropped")
+                        || k.as_str() == "send_errors")
+            })
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if !dropped.is_empty() {
+            let _ = writeln!(out, "  dropped: {}", dropped.join(", "));
+        }
+        out
+    }
+}
+
 /// Connection sync, when the configuration has a `sync:` section.
 #[derive(Debug)]
 pub struct SyncDriver {
@@ -259,6 +335,26 @@ impl SyncDriver {
                 }
             }
             Err(reason) => self.stats.bump(reason),
+        }
+    }
+
+    /// What `xvs status` shows.
+    pub fn status(&self, at_ms: u64) -> SyncStatus {
+        SyncStatus {
+            at_ms,
+            interface: self.cfg.interface.clone(),
+            port: self.cfg.port,
+            sync_id: self.cfg.sync_id,
+            peers: self.cfg.peers.clone(),
+            group: self.cfg.group,
+            bulk: match self.bulk.state() {
+                BulkState::Idle => "idle",
+                BulkState::Waiting { .. } => "waiting",
+                BulkState::Done => "done",
+                BulkState::GaveUp => "gave_up",
+            },
+            preemption_held: self.holds_preemption(),
+            counters: self.counters().into_iter().collect(),
         }
     }
 

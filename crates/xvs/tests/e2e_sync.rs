@@ -186,6 +186,14 @@ fn established_connections_survive_kill_and_preempt_back() {
         },
         || metrics(&d1),
     );
+    let status: serde_json::Value =
+        serde_json::from_str(&ask(&d1.sock, "status json").unwrap()).unwrap();
+    assert_eq!(status["sync"]["bulk"], "done", "{status}");
+    assert_eq!(status["sync"]["preemption_held"], false, "{status}");
+    assert!(
+        status["sync"]["counters"]["installed"].as_u64() >= Some(2 * want),
+        "{status}"
+    );
     assert!(
         d1.xvs.log().contains("preemption held") && d1.xvs.log().contains("preemption released"),
         "{}",
