@@ -1,9 +1,10 @@
 //! Connection sync: ns per packet of a steady stream of short TCP
 //! connections (SYN, ACK, three data segments, FIN+ACK, interleaved; see
-//! `xvs_bench::sync_cost`) with the worker's sync link off, on (events
-//! drained after every burst in the same thread, as the control thread
-//! would), and on with the events left queued until the round ends
-//! (`on_queued`: the worker's pushes alone). `frame_copy` is the copy of
+//! `xvs_bench::sync_cost`) with the worker's sync link off, on (after
+//! every burst, in the same thread, the control thread's work: events
+//! popped, entries read and offered to the sync sender, datagrams taken),
+//! and on with the events left queued until the round ends (`on_queued`:
+//! the worker's pushes alone; consumed untimed). `frame_copy` is the copy of
 //! the frames into the burst buffers alone. Run:
 //! `cargo bench -p xvs-bench --bench sync`.
 
@@ -27,7 +28,7 @@ fn rounds(
     let frames = std::mem::take(&mut s.frames);
     while left > 0 {
         let n = left.min(frames.len() as u64);
-        // Untimed: empty the table and the event queue.
+        // Untimed: consume the events, flush the sender, empty the table.
         s.reset();
         total += time_bursts(n, &frames, &mut 0, |b| burst(s, black_box(b)));
         left -= n;
@@ -45,7 +46,8 @@ fn bench_sync(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     for mode in SyncMode::ALL {
         let mut s = sync_flows(mode).unwrap_or_else(|e| panic!("setting up {}: {e}", mode.name()));
-        // Self-check: a round forwards every frame and queues the events.
+        // Self-check: a round forwards every frame, queues the events and
+        // syncs the entries.
         run_round(&mut s).unwrap_or_else(|e| panic!("{}: {e}", mode.name()));
         group.bench_function(mode.name(), |b| {
             b.iter_custom(|iters| {

@@ -12,11 +12,12 @@
 //! own ([`Rig::copy_burst`]) so it can be subtracted. The scenarios — an established flow per method and
 //! direction ([`established`]), a new flow per scheduler ([`new_flow`]),
 //! a table with 1 K or 1 M live connections ([`populated`]), and a stream
-//! of short connections with connection sync off and on ([`sync_cost`]) — are
+//! of short connections with connection sync off and on, its events
+//! consumed by the sync sender ([`sync_cost`]) — are
 //! built here, outside the timed code, and are unit-tested so that a bench
 //! cannot silently measure a drop path instead of a forward.
 //!
-//! Layer: benchmarks (depends on dataplane, conn, config, testkit). Not
+//! Layer: benchmarks (depends on dataplane, conn, config, testkit, sync). Not
 //! part of the director.
 
 pub mod established;

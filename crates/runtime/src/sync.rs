@@ -38,8 +38,6 @@ const RCVBUF_BYTES: usize = 4 << 20;
 /// Datagrams sent per control-loop pass (a bulk transfer is paced by the
 /// loop instead of overrunning the peer's socket buffer).
 const SEND_BURST: usize = 64;
-/// Entries read from each worker's queue per pass.
-const EVENTS_BURST: usize = 4096;
 
 /// Drops and counts of this driver (the sender's and receiver's own are in
 /// their stats), by stable name.
@@ -244,7 +242,9 @@ impl SyncDriver {
         }
         for w in 0..self.link.workers() {
             let q = &self.link.worker(w).events;
-            for _ in 0..EVENTS_BURST {
+            // At most one queue's worth a pass: a worker refilling it as
+            // fast as it is read cannot keep the loop here.
+            for _ in 0..q.capacity() {
                 let Some(id) = q.pop() else { break };
                 if let Some(e) = self.table.get(id) {
                     if serves(plan, self.vrrp, e.vaddr) && !e.is_expired(now_secs) {
