@@ -26,6 +26,19 @@ fn adverts_every_second(
     out
 }
 
+/// The one transition of a backup that preempts host 3's priority-100 master.
+fn preempted_by_host_3() -> Vec<(usize, State, State, Reason)> {
+    vec![(
+        0,
+        State::Backup,
+        State::Master,
+        Reason::Preempt {
+            from: host(false, 3),
+            priority: 100,
+        },
+    )]
+}
+
 #[test]
 fn lower_priority_master_is_preempted_after_the_remaining_down_time() {
     let mut h = Harness::single(instance("vi", 7, 150, 2, false), env(false, 5));
@@ -33,18 +46,7 @@ fn lower_priority_master_is_preempted_after_the_remaining_down_time() {
     let acts = adverts_every_second(&mut h, 3, 100, 1, 10);
     // Ignored: the start-up down timer (3.4140625 s) runs out.
     let t = transitions(&untimed(acts.clone()));
-    assert_eq!(
-        t,
-        vec![(
-            0,
-            State::Backup,
-            State::Master,
-            Reason::Preempt {
-                from: host(false, 3),
-                priority: 100
-            }
-        )]
-    );
+    assert_eq!(t, preempted_by_host_3());
     let first_send = acts
         .iter()
         .find(|(_, a)| matches!(a, xvs_vrrp::Action::Send { .. }))
@@ -89,18 +91,7 @@ fn preempt_delay_accepts_lower_priority_until_it_runs_out() {
     // until 11 s (exclusive), so the last reset is at 10 s.
     let acts = adverts_every_second(&mut h, 3, 100, 1, 20);
     let t = transitions(&untimed(acts.clone()));
-    assert_eq!(
-        t,
-        vec![(
-            0,
-            State::Backup,
-            State::Master,
-            Reason::Preempt {
-                from: host(false, 3),
-                priority: 100
-            }
-        )]
-    );
+    assert_eq!(t, preempted_by_host_3());
     assert_eq!(send_times(h.t0, &acts)[0].0, us(10_000_000 + 3_414_062));
 }
 
@@ -246,18 +237,7 @@ fn held_preemption_accepts_a_lower_priority_master_until_released() {
     assert_eq!(h.state(), State::Backup);
     h.router.hold_preemption(false);
     let acts = adverts_every_second(&mut h, 3, 100, 11, 20);
-    assert_eq!(
-        transitions(&untimed(acts.clone())),
-        vec![(
-            0,
-            State::Backup,
-            State::Master,
-            Reason::Preempt {
-                from: host(false, 3),
-                priority: 100
-            }
-        )]
-    );
+    assert_eq!(transitions(&untimed(acts.clone())), preempted_by_host_3());
     // The last advert accepted was at 10 s: the timer it set runs out.
     assert_eq!(send_times(h.t0, &acts)[0].0, us(10_000_000 + 3_414_062));
 }
