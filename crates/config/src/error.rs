@@ -58,6 +58,18 @@ pub enum ConfigError {
         message: String,
         stage: ErrorStage,
     },
+    /// A runtime change (`xvs service …`, `xvs real-server …`) that was
+    /// refused; the running configuration is unchanged. No position: the
+    /// document it was checked in exists only in memory, so the key path
+    /// (as in the output of `xvs save`) says where.
+    #[error("runtime change: {}{message}", key_prefix(key))]
+    RuntimeChange {
+        /// Key path in the running configuration; empty when the change
+        /// itself is wrong (an unknown service, a duplicate).
+        key: String,
+        message: String,
+        stage: ErrorStage,
+    },
 }
 
 fn key_prefix(key: &str) -> String {
@@ -69,10 +81,11 @@ fn key_prefix(key: &str) -> String {
 }
 
 impl ConfigError {
-    /// Position of the error, `None` only for I/O errors.
+    /// Position of the error in the text; `None` for I/O errors and
+    /// runtime changes.
     pub fn location(&self) -> Option<Location> {
         match self {
-            ConfigError::Io { .. } => None,
+            ConfigError::Io { .. } | ConfigError::RuntimeChange { .. } => None,
             ConfigError::Invalid { location, .. } => Some(*location),
         }
     }
@@ -81,7 +94,7 @@ impl ConfigError {
     pub fn key(&self) -> &str {
         match self {
             ConfigError::Io { .. } => "",
-            ConfigError::Invalid { key, .. } => key,
+            ConfigError::Invalid { key, .. } | ConfigError::RuntimeChange { key, .. } => key,
         }
     }
 
@@ -89,14 +102,18 @@ impl ConfigError {
     pub fn message(&self) -> String {
         match self {
             ConfigError::Io { source, .. } => source.to_string(),
-            ConfigError::Invalid { message, .. } => message.clone(),
+            ConfigError::Invalid { message, .. } | ConfigError::RuntimeChange { message, .. } => {
+                message.clone()
+            }
         }
     }
 
     pub fn stage(&self) -> Option<ErrorStage> {
         match self {
             ConfigError::Io { .. } => None,
-            ConfigError::Invalid { stage, .. } => Some(*stage),
+            ConfigError::Invalid { stage, .. } | ConfigError::RuntimeChange { stage, .. } => {
+                Some(*stage)
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! DESIGN.md. Entry points: [`load_file`] and [`load_str`].
 
 pub mod conn_sync;
+pub mod edit;
 pub mod error;
 pub mod health;
 pub mod ipvsadm;
