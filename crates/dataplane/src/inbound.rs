@@ -122,8 +122,12 @@ impl Worker {
                     self.conns.expire_now(e.id);
                     found = None;
                 }
-                // expire_nodest_conn = 0: drop without refreshing the timer.
-                _ => return Verdict::Drop(DropReason::DestUnavailable),
+                // Beyond IPVS (which drops these packets): a real server
+                // that left — a reload or runtime change removed it, or a
+                // health check — drains. Its established connections keep
+                // being forwarded until they end; it gets no new ones.
+                Some(_) => {}
+                None => return Verdict::Drop(DropReason::DestUnavailable),
             }
         }
         // A new entry is inserted already tracked (see new_conn).

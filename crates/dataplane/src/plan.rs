@@ -108,6 +108,10 @@ pub struct PlanDest {
     pub service_shared: Arc<ServiceShared>,
     pub address: IpAddr,
     pub port: u16,
+    /// Protocol and port of the service it belongs (or belonged) to: with
+    /// `port`, the source of its NAT replies.
+    pub protocol: Protocol,
+    pub vport: u16,
     pub method: ForwardMethod,
     pub weight: u32,
     /// False once the real server left the configuration (IPVS: no F_AVAILABLE).
@@ -327,6 +331,8 @@ impl Plan {
                     service_shared: Arc::clone(&service_shared),
                     address: rs.address,
                     port: rs.port,
+                    protocol: svc.protocol,
+                    vport: svc.port,
                     method: rs.method,
                     weight: rs.weight,
                     available: true,
@@ -387,6 +393,8 @@ impl Plan {
                         service_shared: Arc::clone(&d.service_shared),
                         address: d.address,
                         port: d.port,
+                        protocol: d.protocol,
+                        vport: d.vport,
                         method: d.method,
                         weight: d.weight,
                         available: false,

@@ -225,7 +225,7 @@ fn quiesced_real_server_gets_no_new_connections_but_keeps_its_flows() {
 }
 
 #[test]
-fn removed_real_server_drops_its_flows_unless_expire_nodest_conn() {
+fn removed_real_server_drains_its_flows_unless_expire_nodest_conn() {
     for expire_nodest in [false, true] {
         let (plan, mut reg) = lab_plan(1);
         let n = lab_neighbors();
@@ -248,9 +248,10 @@ fn removed_real_server_drops_its_flows_unless_expire_nodest_conn() {
             let svc = s.services.iter_mut().find(|s| s.vip == vip).unwrap();
             svc.real_servers.remove(0);
         });
-        // A packet of the flow: dropped (IPVS), or scheduled afresh with
+        // A packet of the flow: still forwarded to the removed real server
+        // (it drains; IPVS would drop it), or scheduled afresh with
         // expire_nodest_conn (an ACK opens nothing: dropped as not a SYN).
-        let (v, _) = run(
+        let (v, out) = run(
             w,
             &plan2,
             &n,
@@ -261,7 +262,8 @@ fn removed_real_server_drops_its_flows_unless_expire_nodest_conn() {
         if expire_nodest {
             assert_eq!(v, Verdict::Drop(DropReason::TcpNotSyn));
         } else {
-            assert_eq!(v, Verdict::Drop(DropReason::DestUnavailable));
+            assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+            assert_eq!(out[30..34], RS4[0].octets(), "to the draining real server");
         }
         // A SYN on such an entry (a retransmit, or the client reusing the
         // ports) goes to a real server that is still there, either way

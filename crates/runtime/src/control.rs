@@ -29,7 +29,7 @@ use xvs_xsk::{poll_readable, PacketSocket};
 use crate::health::{HealthMsg, HealthThread};
 use crate::l2;
 use crate::neighbor::NeighborCache;
-use crate::shared::{ControlMsg, Shared, VrrpStatus};
+use crate::shared::{ControlCall, ControlMsg, ControlRequest, Shared, VrrpStatus};
 use crate::sync::SyncDriver;
 use crate::vrrp::VrrpDriver;
 
@@ -83,11 +83,19 @@ pub struct Control<L: PlanListener> {
     vrrp: Option<VrrpDriver>,
     /// Connection sync, when the configuration has a `sync:` section.
     sync: Option<SyncDriver>,
+    /// Requests from the API (reload, runtime changes, save, diff).
+    calls: Option<Receiver<ControlCall>>,
+    /// The running configuration as a document runtime changes edit (the
+    /// file as last loaded, plus those changes).
+    running: Option<xvs_config::edit::RunningConfig>,
     last_vrrp_status_ms: u64,
     /// Readable when a stop signal arrived (its poll wakes at once).
     wake: Option<std::os::unix::net::UnixStream>,
     published_version: u64,
     last_metrics_ms: u64,
+    /// The NAT reply rules kept for draining real servers, as last given
+    /// to the steering program.
+    draining: Vec<(IpAddr, u16, u8)>,
 }
 
 impl<L: PlanListener> Control<L> {
@@ -122,10 +130,13 @@ impl<L: PlanListener> Control<L> {
             health: None,
             vrrp,
             sync: None,
+            calls: None,
+            running: None,
             last_vrrp_status_ms: 0,
             wake: None,
             published_version: u64::MAX,
             last_metrics_ms: 0,
+            draining: Vec::new(),
         };
         let plan = c.shared.plan.load_full();
         c.adopt(&plan);
@@ -153,6 +164,17 @@ impl<L: PlanListener> Control<L> {
             v.hold_preemption(sync.holds_preemption());
         }
         self.sync = Some(sync);
+    }
+
+    /// Answer the API's requests from this thread; `running` is the
+    /// configuration file as loaded at start.
+    pub fn attach_calls(
+        &mut self,
+        calls: Receiver<ControlCall>,
+        running: xvs_config::edit::RunningConfig,
+    ) {
+        self.calls = Some(calls);
+        self.running = Some(running);
     }
 
     /// Wake the loop when `stream` becomes readable (a stop signal).
@@ -243,6 +265,7 @@ impl<L: PlanListener> Control<L> {
                 self.announcements.push((now, i, vip, ANNOUNCE_REPEAT));
             }
         }
+        self.draining = crate::daemon::draining_nat_sources(plan);
         self.listener.plan_changed(plan);
     }
 
@@ -395,11 +418,36 @@ impl<L: PlanListener> Control<L> {
             }
             self.announce(now);
             if self.reload.swap(false, Ordering::Relaxed) {
-                self.reload_config();
+                if let Err(e) = self.reload_config() {
+                    eprintln!("xvs: {e}");
+                }
+            }
+            let calls: Vec<ControlCall> = self
+                .calls
+                .as_ref()
+                .map(|c| c.try_iter().collect())
+                .unwrap_or_default();
+            for call in calls {
+                let answer = self.answer(call.request);
+                match &answer {
+                    Ok(text) if !text.is_empty() && text.len() < 200 && !text.contains('\n') => {
+                        eprintln!("xvs: {text}");
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("xvs: {e}"),
+                }
+                let _ = call.reply.send(answer);
             }
             if now.saturating_sub(self.last_metrics_ms) >= METRICS_INTERVAL_MS {
                 self.last_metrics_ms = now;
                 self.record_metrics();
+                // A draining NAT real server's last connection ended (or
+                // one gained connections): its reply rule follows.
+                let draining = crate::daemon::draining_nat_sources(&plan);
+                if draining != self.draining {
+                    self.draining = draining;
+                    self.listener.plan_changed(&plan);
+                }
             }
             if now.saturating_sub(self.last_vrrp_status_ms) >= VRRP_STATUS_EVERY_MS
                 || self.shared.vrrp.pending()
@@ -464,39 +512,129 @@ impl<L: PlanListener> Control<L> {
         self.announcements = keep;
     }
 
-    /// SIGHUP: load the file again; on success compile and publish, on
-    /// failure say why and keep running the current plan.
-    fn reload_config(&mut self) {
-        let Some(path) = self.config_path.clone() else {
-            return;
+    /// One API request: the answer's text, or why it was refused.
+    fn answer(&mut self, request: ControlRequest) -> Result<String, String> {
+        match request {
+            ControlRequest::Reload => self.reload_config(),
+            ControlRequest::Change(change) => self.change(&change),
+            ControlRequest::Save => self
+                .running
+                .as_ref()
+                .map(xvs_config::edit::RunningConfig::to_yaml)
+                .ok_or_else(|| "no running configuration".to_string()),
+            ControlRequest::Diff => self.diff(),
+        }
+    }
+
+    /// A runtime change: validated as the file is, published at once,
+    /// kept until the next reload.
+    fn change(&mut self, change: &xvs_config::edit::Change) -> Result<String, String> {
+        let Some(running) = &self.running else {
+            return Err("no running configuration".into());
         };
         let current = self.shared.plan.load_full();
-        let mut snap = match xvs_config::load_file(&path) {
-            Ok(snap) => snap,
+        let mut next = running.clone();
+        let mut snap = next.apply(change).map_err(|e| e.to_string())?;
+        if let Err(e) = crate::daemon::check_reload_compatible(&self.file_snapshot, &mut snap) {
+            return Err(format!("runtime change {change} refused: {e}"));
+        }
+        let previous = std::mem::replace(&mut self.file_snapshot, Arc::new(snap));
+        if !self.publish(&format!("runtime change {change}")) {
+            self.file_snapshot = previous;
+            return Err(format!(
+                "runtime change {change}: the plan does not compile; keeping version {}",
+                current.version
+            ));
+        }
+        if let Some(h) = &self.health {
+            h.send(HealthMsg::Reconfigure(Arc::clone(&self.file_snapshot)));
+        }
+        let n = next.changes();
+        self.running = Some(next);
+        Ok(format!(
+            "{change}: running version {}; {n} runtime change{} since the file was loaded (xvs diff shows them; a reload replaces them)",
+            self.shared.plan.load().version,
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+
+    /// What the running configuration changes from the file as it is on
+    /// disk now, one line each.
+    fn diff(&self) -> Result<String, String> {
+        let Some(running) = &self.running else {
+            return Err("no running configuration".into());
+        };
+        let Some(path) = &self.config_path else {
+            return Err("no configuration file to compare with".into());
+        };
+        let file = xvs_config::load_file(path)
+            .map_err(|e| format!("the file does not load, nothing to compare with: {e}"))?;
+        let lines = xvs_config::edit::diff(&file, running.snapshot());
+        Ok(if lines.is_empty() {
+            format!("the running configuration is {}\n", path.display())
+        } else {
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        })
+    }
+
+    /// SIGHUP, `xvs reload`: load the file again; on success compile and
+    /// publish (replacing any runtime change), on failure say why (the
+    /// file:line:col of a rejected file) and keep running the current plan.
+    fn reload_config(&mut self) -> Result<String, String> {
+        let Some(path) = self.config_path.clone() else {
+            return Err("no configuration file to reload".into());
+        };
+        let current = self.shared.plan.load_full();
+        let loaded = std::fs::read_to_string(&path)
+            .map_err(|source| xvs_config::ConfigError::Io {
+                origin: path.display().to_string(),
+                source,
+            })
+            .and_then(|text| {
+                xvs_config::edit::RunningConfig::from_text(&text, &path.display().to_string())
+            });
+        let (running, mut snap) = match loaded {
+            Ok(x) => x,
             Err(e) => {
-                eprintln!(
-                    "xvs: reload failed: {e}; keeping version {}",
+                return Err(format!(
+                    "reload failed: {e}; keeping version {}",
                     current.version
-                );
-                return;
+                ));
             }
         };
         if let Err(e) = crate::daemon::check_reload_compatible(&self.file_snapshot, &mut snap) {
-            eprintln!(
-                "xvs: reload of {} refused: {e}; keeping version {}",
+            return Err(format!(
+                "reload of {} refused: {e}; keeping version {}",
                 path.display(),
                 current.version
-            );
-            return;
+            ));
         }
         let previous = std::mem::replace(&mut self.file_snapshot, Arc::new(snap));
-        if self.publish(&format!("reload of {}", path.display())) {
-            if let Some(h) = &self.health {
-                h.send(HealthMsg::Reconfigure(Arc::clone(&self.file_snapshot)));
-            }
-        } else {
+        if !self.publish(&format!("reload of {}", path.display())) {
             self.file_snapshot = previous;
+            return Err(format!(
+                "reload of {}: the plan does not compile; keeping version {}",
+                path.display(),
+                current.version
+            ));
         }
+        if let Some(h) = &self.health {
+            h.send(HealthMsg::Reconfigure(Arc::clone(&self.file_snapshot)));
+        }
+        let replaced = self
+            .running
+            .replace(running)
+            .map_or(0, |r| r.changes());
+        Ok(format!(
+            "reloaded {}: running version {}{}",
+            path.display(),
+            self.shared.plan.load().version,
+            match replaced {
+                0 => String::new(),
+                1 => "; replaced 1 runtime change".to_string(),
+                n => format!("; replaced {n} runtime changes"),
+            }
+        ))
     }
 
     /// Compile `apply(file, health view)` into the next plan and publish

@@ -171,6 +171,14 @@ pub fn steer_rules(plan: &Plan) -> SteerRules {
             }
         }
     }
+    // A NAT real server that left the configuration (or a health check
+    // took out) keeps its reply rule while it still has connections:
+    // without it its replies would reach the kernel untranslated.
+    for key in draining_nat_sources(plan) {
+        if !rules.nat_sources.contains(&key) {
+            rules.nat_sources.push(key);
+        }
+    }
     for p in &plan.pools {
         for a in &p.addresses {
             if !rules.local_addrs.contains(a) {
@@ -186,6 +194,27 @@ pub fn steer_rules(plan: &Plan) -> SteerRules {
         }
     }
     rules
+}
+
+/// The NAT reply sources ⟨address, port, protocol⟩ of real servers that
+/// are no longer in rotation but still have connections (or templates)
+/// bound, sorted: their replies must keep reaching xvs until the last one
+/// ends.
+pub fn draining_nat_sources(plan: &Plan) -> Vec<(std::net::IpAddr, u16, u8)> {
+    let mut out: Vec<(std::net::IpAddr, u16, u8)> = plan
+        .dests
+        .iter()
+        .flatten()
+        .filter(|d| !d.available && d.method == ForwardMethod::Nat)
+        .filter(|d| d.shared.load.totalconns() > 0)
+        .map(|d| {
+            let port = if d.port == 0 { d.vport } else { d.port };
+            (d.address, port, d.protocol.number())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Keeps the steering maps in step with the plan.
@@ -238,7 +267,16 @@ fn assign_queues(snap: &Snapshot, workers: usize) -> Result<Vec<Vec<(usize, u32)
 
 /// Run the daemon until SIGINT/SIGTERM.
 pub fn run(opts: &RunOptions) -> Result<(), RunError> {
-    let mut snap = xvs_config::load_file(&opts.config)?;
+    let text = std::fs::read_to_string(&opts.config).map_err(|source| {
+        RunError::Config(xvs_config::ConfigError::Io {
+            origin: opts.config.display().to_string(),
+            source,
+        })
+    })?;
+    // The running configuration: what runtime changes edit and
+    // `xvs save` writes.
+    let (running, mut snap) =
+        xvs_config::edit::RunningConfig::from_text(&text, &opts.config.display().to_string())?;
     resolve_system(&mut snap)?;
     snap.version = 1;
     let nworkers = snap.global.workers.len().max(1);
@@ -343,6 +381,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     let driver_counters: Vec<Arc<DriverCounters>> = (0..nworkers)
         .map(|_| Arc::new(DriverCounters::default()))
         .collect();
+    let (calls_tx, calls_rx) = channel::bounded(64);
     let shared = Arc::new(Shared {
         plan: ArcSwap::new(Arc::clone(&plan)),
         neighbors: ArcSwap::new(Arc::new(NeighborTable::default())),
@@ -353,6 +392,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         health: crate::shared::HealthDesk::default(),
         vrrp: crate::shared::VrrpDesk::default(),
         sync: arc_swap::ArcSwapOption::empty(),
+        calls: calls_tx,
     });
     let (to_control, from_workers) = channel::bounded(4096);
     // Connection sync: a pair of bounded queues per worker.
@@ -506,6 +546,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     })?;
     control.attach_health(health, views_rx);
     control.wake_on(stop_wake);
+    control.attach_calls(calls_rx, running);
     if let (Some(cfg), Some(link)) = (&snap.sync, &sync_link) {
         let mtu = snap
             .interfaces

@@ -62,6 +62,33 @@ pub struct Shared {
     /// `sync:` section), refreshed every
     /// [`crate::control::VRRP_STATUS_EVERY_MS`].
     pub sync: ArcSwapOption<crate::sync::SyncStatus>,
+    /// Requests that change the running configuration, for the control
+    /// thread (which answers each on its `reply`).
+    pub calls: crossbeam::channel::Sender<ControlCall>,
+}
+
+/// What the API asks of the control thread.
+#[derive(Debug)]
+pub enum ControlRequest {
+    /// Load the configuration file again (`xvs reload`, SIGHUP). Replaces
+    /// every runtime change, and says so.
+    Reload,
+    /// A runtime change (`xvs service …`, `xvs real-server …`).
+    Change(xvs_config::edit::Change),
+    /// The running configuration as YAML that `xvs check` accepts.
+    Save,
+    /// What the running configuration changes from the file, one line each.
+    Diff,
+}
+
+/// A request and where its answer goes: `Ok(text)` on success (a summary,
+/// the YAML, the diff), `Err(message)` when refused (a rejected file with
+/// its file:line:col, a change that does not validate, one that needs a
+/// restart).
+#[derive(Debug)]
+pub struct ControlCall {
+    pub request: ControlRequest,
+    pub reply: crossbeam::channel::Sender<Result<String, String>>,
 }
 
 /// Where the API thread asks the control thread for a fresh VRRP status:
