@@ -11,6 +11,7 @@ pub mod edit;
 pub mod error;
 pub mod health;
 pub mod ipvsadm;
+pub mod keepalived;
 mod load;
 pub mod marks;
 pub mod model;
