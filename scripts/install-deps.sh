@@ -19,6 +19,9 @@ pkgs=(
     # VRRP interop: a real keepalived as the peer of an xvs director (only
     # its VRRP half runs: this kernel has no IPVS)
     keepalived
+    # the metrics endpoint: fetched with curl, its format checked by
+    # promtool (Debian's prometheus package)
+    curl prometheus
 )
 
 missing=()

@@ -145,6 +145,11 @@ pub struct Global {
     pub prefetch_min_live: usize,
     /// Health-check engine limits.
     pub health: HealthGlobal,
+    /// Where `xvs run` serves `GET /metrics` over HTTP for Prometheus
+    /// (`global.metrics_listen`); `None` (the default): no endpoint, the
+    /// metrics are only on the control socket (`xvs metrics`). Read at
+    /// start.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The default `global.prefetch_min_live`: 4,096 entries with their index

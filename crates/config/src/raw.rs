@@ -78,6 +78,9 @@ pub struct RawGlobal {
     pub prefetch_min_live: Option<u64>,
     #[serde(default)]
     pub health: RawHealthGlobal,
+    /// `ADDRESS:PORT` of the Prometheus endpoint (parsed in resolve, so a
+    /// bad one is reported with the fix).
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

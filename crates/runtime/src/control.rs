@@ -621,10 +621,7 @@ impl<L: PlanListener> Control<L> {
         if let Some(h) = &self.health {
             h.send(HealthMsg::Reconfigure(Arc::clone(&self.file_snapshot)));
         }
-        let replaced = self
-            .running
-            .replace(running)
-            .map_or(0, |r| r.changes());
+        let replaced = self.running.replace(running).map_or(0, |r| r.changes());
         Ok(format!(
             "reloaded {}: running version {}{}",
             path.display(),

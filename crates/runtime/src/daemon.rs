@@ -116,9 +116,10 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
         || new.global.umem_frames != current.global.umem_frames
         || new.global.ring_size != current.global.ring_size
         || new.global.health != current.global.health
+        || new.global.metrics_listen != current.global.metrics_listen
     {
         return Err(
-            "workers, conn_capacity, umem_frames, ring_size and health.max_in_flight need a restart"
+            "workers, conn_capacity, umem_frames, ring_size, health.max_in_flight and metrics_listen need a restart"
                 .into(),
         );
     }
@@ -477,10 +478,17 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         )
         .and_then(|b| b.install_recorder())
         .ok();
-    let api = crate::api::Api::bind(&opts.control_socket).map_err(|source| RunError::Io {
+    let mut api = crate::api::Api::bind(&opts.control_socket).map_err(|source| RunError::Io {
         what: format!("control socket {}", opts.control_socket.display()),
         source,
     })?;
+    if let Some(addr) = snap.global.metrics_listen {
+        api = api.listen_metrics(addr).map_err(|source| RunError::Io {
+            what: format!("metrics endpoint {addr} (global.metrics_listen)"),
+            source,
+        })?;
+        eprintln!("xvs: metrics on http://{addr}/metrics");
+    }
 
     eprintln!(
         "xvs: running {} service(s) on {} interface(s) with {} worker(s), {} mode; control socket {}",
@@ -514,11 +522,10 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         handles.push(h);
     }
     let api_handle = prometheus.map(|handle| {
-        let (shared, table, reload) =
-            (Arc::clone(&shared), Arc::clone(&table), Arc::clone(&reload));
+        let (shared, table) = (Arc::clone(&shared), Arc::clone(&table));
         std::thread::Builder::new()
             .name("xvs-api".into())
-            .spawn(move || api.serve(shared, table, handle, reload))
+            .spawn(move || api.serve(shared, table, handle))
     });
 
     let has_vrrp = vrrp.is_some();

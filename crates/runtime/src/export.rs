@@ -1,4 +1,5 @@
-//! Counters into the `metrics` facade, and the listings `xvs list` shows.
+//! Counters into the `metrics` facade, and their Prometheus text. (The
+//! listings `xvs list` shows are built in [`crate::api::listing`].)
 //!
 //! Workers keep plain single-writer counters; this module reads them (any
 //! thread may) and records absolute values, so the exporter always shows
@@ -7,7 +8,7 @@
 use std::sync::atomic::Ordering;
 
 use xvs_config::ipvsadm;
-use xvs_dataplane::{DropReason, Plan};
+use xvs_dataplane::DropReason;
 
 use crate::shared::Shared;
 
@@ -93,37 +94,315 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
     }
 }
 
-/// `ipvsadm -Ln` with live connection counts.
-pub fn list(plan: &Plan) -> String {
-    ipvsadm::list_with(&plan.snapshot, |si, di| {
-        let load = &plan.services[si].sched_dests[di].load;
-        ipvsadm::DestConns {
-            active: load.activeconns(),
-            inactive: load.inactconns(),
-        }
-    })
+/// The Prometheus text of every counter, freshly recorded (`xvs metrics`
+/// and the `global.metrics_listen` endpoint), each family with its HELP.
+pub fn render_metrics(
+    shared: &Shared,
+    table: &xvs_conn::ConnTable,
+    prometheus: &metrics_exporter_prometheus::PrometheusHandle,
+) -> String {
+    static DESCRIBED: std::sync::Once = std::sync::Once::new();
+    // The recorder is installed before the API serves its first request.
+    DESCRIBED.call_once(describe);
+    let entries: Vec<usize> = (0..shared.workers.len())
+        .map(|w| table.shard_len(w))
+        .collect();
+    record(shared, &entries);
+    prometheus.render()
 }
 
-/// `ipvsadm -Ln --stats`.
-pub fn list_stats(plan: &Plan, exact: bool) -> String {
-    let conv = |t: xvs_dataplane::StatsTotals| ipvsadm::Stats {
-        conns: t.conns,
-        in_packets: t.in_packets,
-        out_packets: t.out_packets,
-        in_bytes: t.in_bytes,
-        out_bytes: t.out_bytes,
-    };
-    ipvsadm::list_stats(
-        &plan.snapshot,
-        |si| conv(plan.services[si].shared.stats.totals()),
-        |si, di| {
-            let id = plan.services[si].dest_ids[di];
-            plan.dest(id)
-                .map(|d| conv(d.shared.stats.totals()))
-                .unwrap_or_default()
-        },
-        exact,
-    )
+/// Which kind of metric a family is, for its description.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every family xvs exports, with its HELP text (Prometheus' linter,
+/// `promtool check metrics`, wants one on each).
+const FAMILIES: &[(&str, Kind, &str)] = &[
+    (
+        "xvs_rx_packets_total",
+        Kind::Counter,
+        "Frames a worker received from its AF_XDP sockets.",
+    ),
+    (
+        "xvs_rx_bytes_total",
+        Kind::Counter,
+        "Bytes of the frames a worker received.",
+    ),
+    (
+        "xvs_forwarded_packets_total",
+        Kind::Counter,
+        "Frames a worker forwarded (to a real server or a client).",
+    ),
+    (
+        "xvs_to_control_packets_total",
+        Kind::Counter,
+        "Frames a worker handed to the control thread (ARP, ND, pings to VIPs, VRRP).",
+    ),
+    (
+        "xvs_need_neighbor_packets_total",
+        Kind::Counter,
+        "Frames that waited for a neighbour resolution.",
+    ),
+    (
+        "xvs_fast_path_packets_total",
+        Kind::Counter,
+        "Frames forwarded through the per-connection fast path.",
+    ),
+    (
+        "xvs_not_ours_packets_total",
+        Kind::Counter,
+        "Frames passed back to the kernel (not for a VIP or local address).",
+    ),
+    (
+        "xvs_dropped_packets_total",
+        Kind::Counter,
+        "Frames a worker dropped, by reason.",
+    ),
+    (
+        "xvs_malformed_packets_total",
+        Kind::Counter,
+        "Malformed frames dropped, by what was wrong.",
+    ),
+    (
+        "xvs_tx_packets_total",
+        Kind::Counter,
+        "Frames handed to the kernel's AF_XDP TX rings.",
+    ),
+    (
+        "xvs_tx_ring_full_total",
+        Kind::Counter,
+        "Frames dropped because a TX ring was full.",
+    ),
+    (
+        "xvs_neighbor_timeout_total",
+        Kind::Counter,
+        "Frames dropped after waiting too long for a neighbour.",
+    ),
+    (
+        "xvs_punt_dropped_total",
+        Kind::Counter,
+        "Frames for the control thread dropped because its queue was full.",
+    ),
+    (
+        "xvs_bad_descriptors_total",
+        Kind::Counter,
+        "Descriptors from the kernel that named no frame (never expected).",
+    ),
+    (
+        "xvs_xsk_rx_dropped_total",
+        Kind::Counter,
+        "Packets the kernel dropped before xvs saw them (XDP_STATISTICS rx_dropped).",
+    ),
+    (
+        "xvs_xsk_fill_ring_empty_total",
+        Kind::Counter,
+        "Times the kernel found a fill ring empty (XDP_STATISTICS).",
+    ),
+    (
+        "xvs_xsk_rx_ring_full_total",
+        Kind::Counter,
+        "Packets dropped because an RX ring was full (XDP_STATISTICS).",
+    ),
+    (
+        "xvs_conn_entries",
+        Kind::Gauge,
+        "Connection entries in a worker's table shard.",
+    ),
+    (
+        "xvs_service_connections_total",
+        Kind::Counter,
+        "Connections scheduled to a virtual service (templates excluded).",
+    ),
+    (
+        "xvs_service_in_packets_total",
+        Kind::Counter,
+        "Packets client to real server of a virtual service.",
+    ),
+    (
+        "xvs_service_out_packets_total",
+        Kind::Counter,
+        "Packets real server to client of a virtual service seen by the director.",
+    ),
+    (
+        "xvs_service_in_bytes_total",
+        Kind::Counter,
+        "IP bytes client to real server of a virtual service.",
+    ),
+    (
+        "xvs_service_out_bytes_total",
+        Kind::Counter,
+        "IP bytes real server to client of a virtual service seen by the director.",
+    ),
+    (
+        "xvs_real_server_connections_total",
+        Kind::Counter,
+        "Connections scheduled to a real server.",
+    ),
+    (
+        "xvs_real_server_in_packets_total",
+        Kind::Counter,
+        "Packets client to real server.",
+    ),
+    (
+        "xvs_real_server_out_packets_total",
+        Kind::Counter,
+        "Packets real server to client seen by the director.",
+    ),
+    (
+        "xvs_real_server_in_bytes_total",
+        Kind::Counter,
+        "IP bytes client to real server.",
+    ),
+    (
+        "xvs_real_server_out_bytes_total",
+        Kind::Counter,
+        "IP bytes real server to client seen by the director.",
+    ),
+    (
+        "xvs_real_server_active_connections",
+        Kind::Gauge,
+        "A real server's active connections (ipvsadm ActiveConn).",
+    ),
+    (
+        "xvs_real_server_inactive_connections",
+        Kind::Gauge,
+        "A real server's inactive connections (ipvsadm InActConn).",
+    ),
+    (
+        "xvs_real_server_weight",
+        Kind::Gauge,
+        "A real server's weight in the running plan.",
+    ),
+    (
+        "xvs_real_server_up",
+        Kind::Gauge,
+        "1 when a real server's health checks pass, else 0.",
+    ),
+    (
+        "xvs_real_server_effective_weight",
+        Kind::Gauge,
+        "A real server's weight after health checks and slow start.",
+    ),
+    (
+        "xvs_health_check_duration_seconds",
+        Kind::Histogram,
+        "How long health checks took, by checker type.",
+    ),
+    (
+        "xvs_health_checks_total",
+        Kind::Counter,
+        "Health checks run, by checker type and result.",
+    ),
+    (
+        "xvs_health_probes_started_total",
+        Kind::Counter,
+        "Probes the health-check engine started.",
+    ),
+    (
+        "xvs_health_probes_deferred_total",
+        Kind::Counter,
+        "Probes deferred because too many were in flight.",
+    ),
+    (
+        "xvs_health_probes_timed_out_total",
+        Kind::Counter,
+        "Probes that timed out.",
+    ),
+    (
+        "xvs_health_scripts_run_total",
+        Kind::Counter,
+        "Check and notify scripts run.",
+    ),
+    (
+        "xvs_health_scripts_killed_total",
+        Kind::Counter,
+        "Scripts killed for overrunning their timeout.",
+    ),
+    (
+        "xvs_health_scripts_failed_total",
+        Kind::Counter,
+        "Scripts that could not be run.",
+    ),
+    (
+        "xvs_vrrp_state",
+        Kind::Gauge,
+        "A VRRP instance's state: 0 init, 1 backup, 2 master, 3 fault.",
+    ),
+    (
+        "xvs_vrrp_priority",
+        Kind::Gauge,
+        "A VRRP instance's effective priority.",
+    ),
+    (
+        "xvs_vrrp_adverts_received_total",
+        Kind::Counter,
+        "VRRP adverts received.",
+    ),
+    (
+        "xvs_vrrp_adverts_sent_total",
+        Kind::Counter,
+        "VRRP adverts sent.",
+    ),
+    (
+        "xvs_vrrp_priority_zero_received_total",
+        Kind::Counter,
+        "VRRP adverts with priority 0 received (a master resigning).",
+    ),
+    (
+        "xvs_vrrp_priority_zero_sent_total",
+        Kind::Counter,
+        "VRRP adverts with priority 0 sent.",
+    ),
+    (
+        "xvs_vrrp_became_master_total",
+        Kind::Counter,
+        "Transitions to master.",
+    ),
+    (
+        "xvs_vrrp_released_master_total",
+        Kind::Counter,
+        "Transitions out of master.",
+    ),
+    (
+        "xvs_vrrp_split_brain_total",
+        Kind::Counter,
+        "Adverts from another master seen while master.",
+    ),
+    (
+        "xvs_vrrp_adverts_rejected_total",
+        Kind::Counter,
+        "VRRP adverts rejected, by reason.",
+    ),
+    (
+        "xvs_sync_total",
+        Kind::Counter,
+        "Connection sync events, by counter.",
+    ),
+    (
+        "xvs_sync_bulk_state",
+        Kind::Gauge,
+        "Connection sync bulk transfer: 0 idle, 1 waiting, 2 done, 3 gave up.",
+    ),
+    (
+        "xvs_sync_preemption_held",
+        Kind::Gauge,
+        "1 while connection sync holds VRRP preemption back.",
+    ),
+];
+
+/// Give every family its HELP text.
+fn describe() {
+    for &(name, kind, help) in FAMILIES {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
 }
 
 /// Connection sync's counters (`xvs_sync_total{counter=…}`), its bulk
@@ -176,6 +455,28 @@ pub fn record_vrrp(instances: &[xvs_vrrp::InstanceStatus]) {
         for (reason, n) in &c.rejected {
             metrics::counter!("xvs_vrrp_adverts_rejected_total", "instance" => name.clone(), "reason" => reason.clone())
                 .absolute(*n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prometheus naming (and `promtool check metrics`): counters and only
+    /// counters end in `_total`, each family is described once.
+    #[test]
+    fn families_follow_prometheus_naming() {
+        let mut seen = std::collections::HashSet::new();
+        for &(name, kind, help) in FAMILIES {
+            assert!(seen.insert(name), "{name} twice");
+            assert!(name.starts_with("xvs_"), "{name}");
+            assert!(help.ends_with('.') && help.len() > 10, "{name}: {help}");
+            match kind {
+                Kind::Counter => assert!(name.ends_with("_total"), "{name}"),
+                Kind::Gauge => assert!(!name.ends_with("_total"), "{name}"),
+                Kind::Histogram => assert!(name.ends_with("_seconds"), "{name}"),
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod control;
 pub mod daemon;
+pub mod estimator;
 pub mod export;
 pub mod health;
 pub mod l2;

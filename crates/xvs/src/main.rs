@@ -1,10 +1,13 @@
 //! The `xvs` appliance binary: one executable for running the director and
-//! for operating it (`run`, `check`, `list`, `status`, `metrics`, `reload`,
-//! `decap`).
+//! for operating it (`run`, `check`, `list`, `conns`, `status`, `metrics`,
+//! `reload`, `service`, `real-server`, `diff`, `save`, `decap`).
 //! Each subcommand lives in its own module; this file only parses the
 //! command line and maps results to exit codes.
 
 mod check;
+mod control;
+mod edit;
+mod import;
 mod ops;
 
 use std::path::PathBuf;
@@ -30,6 +33,12 @@ enum Command {
         #[arg(short = 'c', long = "config", value_name = "FILE")]
         config: PathBuf,
     },
+    /// Convert a keepalived.conf (and what it includes) to xvs YAML.
+    ///
+    /// Lists every option it does not carry, with file:line and why, on
+    /// stderr and at the top of the output; exits 2 if the file cannot be
+    /// read or the result does not pass `xvs check`.
+    Import(import::ImportArgs),
     /// Run the director: AF_XDP workers on the configured interfaces.
     ///
     /// Stops cleanly on SIGINT/SIGTERM (detaching everything it attached);
@@ -46,37 +55,35 @@ enum Command {
         #[arg(long, value_name = "MODE", value_parser = ["native", "generic"])]
         xdp_mode: Option<String>,
     },
-    /// List the running director's virtual services, as `ipvsadm -Ln`.
-    List {
-        /// Packet, byte and connection counters (`ipvsadm -Ln --stats`).
-        #[arg(long)]
-        stats: bool,
-        /// Full numbers instead of K/M/G (`--exact`).
-        #[arg(long)]
-        exact: bool,
-        #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
-        control: PathBuf,
-    },
+    /// List the running director's virtual services, as `ipvsadm -Ln`
+    /// (`--stats`, `--rate`, `--exact`, one `--service`, or `--json`).
+    List(control::ListArgs),
+    /// List connection entries, as `ipvsadm -Lnc` (FullNAT: with the local
+    /// address), optionally of one service and/or real server.
+    Conns(control::ConnsArgs),
     /// Show the health checker's view: every real server's state, effective
     /// weight and time since its last transition, each checker's last
-    /// result with its reason, and each service's quorum.
-    Status {
-        /// The same as JSON, for scripts.
-        #[arg(long)]
-        json: bool,
-        #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
-        control: PathBuf,
-    },
+    /// result with its reason, and each service's quorum; VRRP and sync.
+    Status(control::StatusArgs),
     /// Print the running director's metrics (Prometheus text format).
-    Metrics {
-        #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
-        control: PathBuf,
-    },
-    /// Ask the running director to reload its config file.
-    Reload {
-        #[arg(long, value_name = "PATH", default_value = "/run/xvs/xvs.sock")]
-        control: PathBuf,
-    },
+    Metrics(control::Socket),
+    /// Reload the config file. Prints what changed; a rejected file is
+    /// reported (file:line:col) and the running configuration kept (exit 1).
+    /// Replaces every runtime change.
+    Reload(control::Socket),
+    /// Change the running director's virtual services (ipvsadm -A/-E/-D),
+    /// until the next reload.
+    #[command(subcommand)]
+    Service(edit::ServiceCommand),
+    /// Change a service's real servers (ipvsadm -a/-e/-d, drain), until the
+    /// next reload.
+    #[command(subcommand)]
+    RealServer(edit::RealServerCommand),
+    /// Show what the running configuration changes from the file.
+    Diff(control::Socket),
+    /// Print (or write with -o) the running configuration as YAML that
+    /// `xvs check` accepts.
+    Save(control::SaveArgs),
     /// On a TUN-mode real server: strip the IPIP header of packets for the
     /// given VIPs with an XDP program (for kernels without the ipip module).
     ///
@@ -98,28 +105,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check::run(&config),
+        Command::Import(args) => import::run(args),
         Command::Run {
             config,
             control,
             xdp_mode,
         } => ops::run(config, control, xdp_mode.as_deref()),
-        Command::List {
-            stats,
-            exact,
-            control,
-        } => {
-            let what = match (stats, exact) {
-                (false, _) => "list",
-                (true, false) => "stats",
-                (true, true) => "stats exact",
-            };
-            ops::request(&control, what)
-        }
-        Command::Status { json, control } => {
-            ops::request(&control, if json { "status json" } else { "status" })
-        }
-        Command::Metrics { control } => ops::request(&control, "metrics"),
-        Command::Reload { control } => ops::request(&control, "reload"),
+        Command::List(a) => control::list(&a),
+        Command::Conns(a) => control::conns(&a),
+        Command::Status(a) => control::status(&a),
+        Command::Metrics(s) => control::text(&s, "metrics"),
+        Command::Reload(s) => control::text(&s, "reload"),
+        Command::Service(c) => edit::service(&c),
+        Command::RealServer(c) => edit::real_server(&c),
+        Command::Diff(s) => control::text(&s, "diff"),
+        Command::Save(a) => control::save(&a),
         Command::Decap {
             iface,
             vips,

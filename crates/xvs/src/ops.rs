@@ -1,7 +1,7 @@
-//! `xvs run`, `xvs decap` and the commands that talk to a running daemon.
+//! `xvs run` and `xvs decap`.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,23 +31,6 @@ pub fn run(config: PathBuf, control: PathBuf, xdp_mode: Option<&str>) -> ExitCod
         }
         Err(e) => {
             eprintln!("xvs run: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-pub fn request(control: &Path, what: &str) -> ExitCode {
-    match xvs_runtime::api::request(control, what) {
-        Ok(answer) => {
-            print!("{answer}");
-            if answer.starts_with("error:") {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        Err(e) => {
-            eprintln!("xvs: cannot reach the daemon at {}: {e} (is `xvs run` running with this --control?)", control.display());
             ExitCode::FAILURE
         }
     }

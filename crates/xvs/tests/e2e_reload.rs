@@ -24,7 +24,11 @@ fn yaml(r: &xvs_lab::Lab, web_sched: &str, w: &[u32], rs: &[usize], extra: bool)
         + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200]\n    ports: 1024-65535\n"
         + "services:\n"
         + &service("web", VIP4, "tcp", 80, "nat", web_sched, 80, "", w);
-    for (name, port, method) in [("hold-nat", 9001, "nat"), ("hold-fullnat", 9002, "fullnat"), ("hold-dr", 9000, "dr")] {
+    for (name, port, method) in [
+        ("hold-nat", 9001, "nat"),
+        ("hold-fullnat", 9002, "fullnat"),
+        ("hold-dr", 9000, "dr"),
+    ] {
         y.push_str(&format!(
             "  - name: {name}\n    vip: \"{VIP4}\"\n    port: {port}\n    protocol: tcp\n    scheduler: sh\n    method: {method}\n"
         ));
@@ -33,11 +37,24 @@ fn yaml(r: &xvs_lab::Lab, web_sched: &str, w: &[u32], rs: &[usize], extra: bool)
         }
         y.push_str("    real_servers:\n");
         for i in rs {
-            y.push_str(&format!("      - {{address: 198.18.1.{}, port: 9000}}\n", 10 + i));
+            y.push_str(&format!(
+                "      - {{address: 198.18.1.{}, port: 9000}}\n",
+                10 + i
+            ));
         }
     }
     if extra {
-        y.push_str(&service("web2", VIP4, "tcp", 8080, "nat", "rr", 8080, "", &[1, 1, 1]));
+        y.push_str(&service(
+            "web2",
+            VIP4,
+            "tcp",
+            8080,
+            "nat",
+            "rr",
+            8080,
+            "",
+            &[1, 1, 1],
+        ));
     }
     y
 }
@@ -89,7 +106,12 @@ fn reloads_under_load_lose_nothing() {
             (m, h)
         })
         .collect();
-    let client = ClientLoop::every(&r.lab, &url(VIP4, 80), Duration::from_secs(14), Duration::from_millis(20));
+    let client = ClientLoop::every(
+        &r.lab,
+        &url(VIP4, 80),
+        Duration::from_secs(14),
+        Duration::from_millis(20),
+    );
     std::thread::sleep(Duration::from_secs(1));
     let before = web_conns(&r);
 
@@ -117,7 +139,10 @@ fn reloads_under_load_lose_nothing() {
     );
     assert!(samples.len() > 300, "the client ran: {}", samples.len());
     assert!(failed.is_empty(), "no request fails: {failed:?}");
-    assert!(after > before, "the counters carried over: {before} -> {after}");
+    assert!(
+        after > before,
+        "the counters carried over: {before} -> {after}"
+    );
 
     let mut bad = Vec::new();
     for (m, h) in holds {

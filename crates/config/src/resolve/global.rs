@@ -3,7 +3,7 @@
 //! local-address pools.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::{Ctx, Result};
 use crate::health::HealthGlobal;
@@ -115,7 +115,35 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         ring_size,
         prefetch_min_live,
         health,
+        metrics_listen: resolve_metrics_listen(raw.metrics_listen.as_deref(), ctx)?,
     })
+}
+
+/// `global.metrics_listen`: `127.0.0.1:9100`, `[::1]:9100`, `0.0.0.0:9100`.
+/// No default: the endpoint is off unless asked for (the metrics say how
+/// busy each service is, so where they are served is the operator's
+/// choice). Port 0 is refused: Prometheus needs a port it can be told.
+fn resolve_metrics_listen(raw: Option<&str>, ctx: &Ctx<'_>) -> Result<Option<SocketAddr>> {
+    const KEY: &str = "global.metrics_listen";
+    let Some(text) = raw else {
+        return Ok(None);
+    };
+    let addr: SocketAddr = text.trim().parse().map_err(|_| {
+        ctx.err(
+            KEY,
+            format!(
+                "`{text}` is not ADDRESS:PORT; write e.g. 127.0.0.1:9100 or [::1]:9100 \
+                 (a name is not resolved)"
+            ),
+        )
+    })?;
+    if addr.port() == 0 {
+        return Err(ctx.err(
+            KEY,
+            "port 0 would pick a random port Prometheus cannot be told; give one, e.g. 9100",
+        ));
+    }
+    Ok(Some(addr))
 }
 
 /// Each probe in flight holds a file descriptor (or a child process).

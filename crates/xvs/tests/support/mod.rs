@@ -238,9 +238,18 @@ pub fn ask(sock: &std::path::Path, what: &str) -> Option<String> {
         .arg(sock)
         .output()
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        return Some(stdout);
+    }
+    // A reload the daemon refused (a rejected file) was still answered:
+    // the reason is on stderr, and callers read the log for it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let answered = stderr.starts_with("xvs: ")
+        && !stderr.contains("cannot reach the daemon")
+        && !stderr.contains("permission denied on the control socket")
+        && !stderr.contains("busy: ");
+    (what == "reload" && answered).then(|| format!("{stdout}{stderr}"))
 }
 
 pub fn request(r: &Running, what: &str) -> String {
