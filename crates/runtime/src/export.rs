@@ -100,6 +100,7 @@ pub fn render_metrics(
     shared: &Shared,
     table: &xvs_conn::ConnTable,
     prometheus: &metrics_exporter_prometheus::PrometheusHandle,
+    rates: &crate::estimator::RateTable,
 ) -> String {
     static DESCRIBED: std::sync::Once = std::sync::Once::new();
     // The recorder is installed before the API serves its first request.
@@ -108,7 +109,50 @@ pub fn render_metrics(
         .map(|w| table.shard_len(w))
         .collect();
     record(shared, &entries);
+    metrics::gauge!("xvs_conn_capacity").set(table.capacity() as f64);
+    record_rates(&shared.plan.load(), rates);
     prometheus.render()
+}
+
+/// The estimator's rates of every service and real server
+/// (`ipvsadm --rate`: CPS, InPPS, OutPPS, InBPS, OutBPS) as gauges.
+pub fn record_rates(plan: &xvs_dataplane::Plan, rates: &crate::estimator::RateTable) {
+    let set = |labels: &[(&'static str, String)], r: crate::estimator::Rates| {
+        for (name, v) in [
+            ("connections", r.cps),
+            ("in_packets", r.in_pps),
+            ("out_packets", r.out_pps),
+            ("in_bytes", r.in_bps),
+            ("out_bytes", r.out_bps),
+        ] {
+            let labels: Vec<metrics::Label> = labels
+                .iter()
+                .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+                .collect();
+            let family = if labels.len() == 1 {
+                "xvs_service"
+            } else {
+                "xvs_real_server"
+            };
+            metrics::gauge!(format!("{family}_{name}_per_second"), labels).set(v as f64);
+        }
+    };
+    for svc in &plan.services {
+        let service = format!("{} {}", svc.protocol, ipvsadm::addr_port(svc.vip, svc.port));
+        set(
+            &[("service", service.clone())],
+            rates.service(svc.protocol, svc.vip, svc.port),
+        );
+        for (sd, id) in svc.sched_dests.iter().zip(&svc.dest_ids) {
+            set(
+                &[
+                    ("service", service.clone()),
+                    ("real_server", ipvsadm::addr_port(sd.addr, sd.port)),
+                ],
+                rates.dest(*id),
+            );
+        }
+    }
 }
 
 /// Which kind of metric a family is, for its description.
@@ -206,6 +250,61 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "xvs_xsk_rx_ring_full_total",
         Kind::Counter,
         "Packets dropped because an RX ring was full (XDP_STATISTICS).",
+    ),
+    (
+        "xvs_conn_capacity",
+        Kind::Gauge,
+        "Connection entries the table holds at most (IPv4 and IPv6).",
+    ),
+    (
+        "xvs_service_connections_per_second",
+        Kind::Gauge,
+        "New connections per second of a virtual service (IPVS estimator, ipvsadm --rate CPS).",
+    ),
+    (
+        "xvs_service_in_packets_per_second",
+        Kind::Gauge,
+        "Packets per second client to real server of a virtual service (IPVS estimator).",
+    ),
+    (
+        "xvs_service_out_packets_per_second",
+        Kind::Gauge,
+        "Packets per second real server to client of a virtual service (IPVS estimator).",
+    ),
+    (
+        "xvs_service_in_bytes_per_second",
+        Kind::Gauge,
+        "IP bytes per second client to real server of a virtual service (IPVS estimator).",
+    ),
+    (
+        "xvs_service_out_bytes_per_second",
+        Kind::Gauge,
+        "IP bytes per second real server to client of a virtual service (IPVS estimator).",
+    ),
+    (
+        "xvs_real_server_connections_per_second",
+        Kind::Gauge,
+        "New connections per second to a real server (IPVS estimator, ipvsadm --rate CPS).",
+    ),
+    (
+        "xvs_real_server_in_packets_per_second",
+        Kind::Gauge,
+        "Packets per second client to a real server (IPVS estimator).",
+    ),
+    (
+        "xvs_real_server_out_packets_per_second",
+        Kind::Gauge,
+        "Packets per second a real server to its clients (IPVS estimator).",
+    ),
+    (
+        "xvs_real_server_in_bytes_per_second",
+        Kind::Gauge,
+        "IP bytes per second client to a real server (IPVS estimator).",
+    ),
+    (
+        "xvs_real_server_out_bytes_per_second",
+        Kind::Gauge,
+        "IP bytes per second a real server to its clients (IPVS estimator).",
     ),
     (
         "xvs_conn_entries",

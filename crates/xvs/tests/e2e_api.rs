@@ -523,6 +523,21 @@ fn listings_conns_rates_and_metrics_under_traffic() {
         metric_in(body, "xvs_service_connections_total", &["198.18.0.100:80"]) >= 600,
         "{body}"
     );
+    // The estimator's rates as gauges, and the table's occupancy.
+    for family in [
+        "xvs_service_connections_per_second",
+        "xvs_real_server_in_packets_per_second",
+    ] {
+        assert!(
+            metric_in(body, family, &["198.18.0.100:80"]) > 0,
+            "{family}:\n{body}"
+        );
+    }
+    assert_eq!(
+        metric_in(body, "xvs_conn_capacity", &[]),
+        65536 + 16384,
+        "{body}"
+    );
     assert!(curl("/").starts_with("HTTP/1.1 404 Not Found"));
     promtool_check(body);
     // `xvs metrics` serves the same families.

@@ -150,7 +150,11 @@ impl Backend for Daemon {
     }
 
     fn metrics(&self) -> String {
-        crate::export::render_metrics(&self.shared, &self.table, &self.prometheus)
+        let rates = self
+            .rates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::export::render_metrics(&self.shared, &self.table, &self.prometheus, &rates)
     }
 
     fn control(&self, request: ControlRequest) -> Result<String, String> {
