@@ -8,7 +8,8 @@
 //! process's 2 MiB pages: the memory under the guest is mapped in 4 KiB pages
 //! (a hypervisor's EPT), and every lookup in a table larger than the TLB's
 //! reach pays a (nested) page walk whatever the program does. bench/README.md
-//! ("Machine note", "Why the 1 M table costs what it does") uses it to
+//! ("Machine note") and bench/HISTORY.md ("Why the 1 M table costs what it
+//! does") use it to
 //! explain `table_size/live_1m`.
 //!
 //! Run: `cargo run -p xvs-bench --release --bin tlb-reach` (pin it with

@@ -154,7 +154,7 @@ pub struct Global {
 
 /// The default `global.prefetch_min_live`: 4,096 entries with their index
 /// groups are about 512 KiB, which the caches hold, so below that a
-/// prefetch costs more than the loads it hides (bench/README.md,
+/// prefetch costs more than the loads it hides (bench/HISTORY.md,
 /// "Bursts, prefetch and huge pages").
 pub const DEFAULT_PREFETCH_MIN_LIVE: usize = 4096;
 
