@@ -12,8 +12,6 @@
 //! connections on the accept thread (the stuck client blocks `xvs list`),
 //! not sampling the estimator (rates stay 0).
 
-mod support;
-
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -22,14 +20,14 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::*;
+use xvs_e2e::support::*;
 use xvs_lab::{Lab, LabProcess, Method};
 use xvs_runtime::api::data::{ConnsListing, Listing};
 use xvs_runtime::api::render::{self, Columns};
 
 /// `xvs ARGS --control SOCK`.
 fn xvs(sock: &Path, args: &[&str]) -> Output {
-    Command::new(XVS)
+    Command::new(xvs_bin())
         .args(args)
         .arg("--control")
         .arg(sock)
@@ -75,7 +73,7 @@ fn start_at(lab: &Lab, yaml: &str, sock: &Path) -> LabProcess {
         .spawn(
             &lab.ns_director(),
             &[
-                XVS,
+                xvs_bin(),
                 "run",
                 "-c",
                 config.to_str().expect("UTF-8 path"),
@@ -108,7 +106,7 @@ fn as_nobody(sock: &Path) -> Output {
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            XVS,
+            xvs_bin(),
             "list",
             "--control",
         ])
@@ -138,7 +136,7 @@ fn control_socket_is_private_and_serves_clients_concurrently() {
         .spawn(
             &lab.ns_director(),
             &[
-                XVS,
+                xvs_bin(),
                 "run",
                 "-c",
                 config.to_str().expect("UTF-8"),
@@ -749,7 +747,7 @@ fn runtime_changes_through_the_cli() {
     let saved = xvs_lab::lab_dir(r.lab.prefix()).join("saved.yaml");
     ok(&sock, &["save", "-o", saved.to_str().expect("UTF-8")]);
     assert_eq!(mode(&saved), 0o600);
-    let check = Command::new(XVS)
+    let check = Command::new(xvs_bin())
         .args(["check", "-c"])
         .arg(&saved)
         .output()

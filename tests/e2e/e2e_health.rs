@@ -8,13 +8,10 @@
 //! the VIP throughout and the only failures allowed are requests sent to
 //! a dead server before its detection deadline.
 
-mod health_support;
-mod support;
-
 use std::time::{Duration, Instant};
 
-use health_support::*;
-use support::*;
+use xvs_e2e::health_support::*;
+use xvs_e2e::support::*;
 use xvs_lab::Method;
 
 /// Checker timing used throughout: a check a second, 1 s timeouts, one

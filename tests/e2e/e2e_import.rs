@@ -11,17 +11,13 @@
 //! under /etc/keepalived/; each test copies them, renaming the interfaces
 //! to its lab's and pointing the scripts at ones it writes.
 
-mod health_support;
-mod support;
-mod vrrp_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use health_support::{quorum_up, server, status, wait_checked, wait_server};
-use support::*;
-use vrrp_support::{assert_serves, pair_lab, wait_state};
+use xvs_e2e::health_support::{self, quorum_up, server, status, wait_checked, wait_server};
+use xvs_e2e::support::*;
+use xvs_e2e::vrrp_support::{assert_serves, pair_lab, wait_state};
 use xvs_lab::{Lab, Method, Target};
 
 /// The lab prepared for `test`, serialized with the other timed lab
@@ -34,7 +30,7 @@ fn import_lab(test: &str, method: Method) -> Option<(std::sync::MutexGuard<'stat
 /// /etc/keepalived/ at `dir`.
 fn prepare(lab: &Lab, dir: &Path) {
     let (c, r) = lab.director_ifaces();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/keepalived");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("keepalived");
     copy_tree(&src, dir, &|text: &str| {
         text.replace("xvs-c", &c)
             .replace("xvs-r", &r)
@@ -81,7 +77,7 @@ fn interface_args(lab: &Lab, n: usize) -> Vec<String> {
 /// Run `xvs import conf -o out` with `extra` options; its stderr. The
 /// output must be written, pass `xvs check`, and say it was imported.
 fn import(conf: &Path, out: &Path, extra: &[String]) -> String {
-    let o = Command::new(XVS)
+    let o = Command::new(xvs_bin())
         .arg("import")
         .arg(conf)
         .arg("-o")
@@ -101,7 +97,7 @@ fn import(conf: &Path, out: &Path, extra: &[String]) -> String {
 }
 
 fn check(config: &Path) {
-    let o = Command::new(XVS)
+    let o = Command::new(xvs_bin())
         .args(["check", "-c"])
         .arg(config)
         .output()
@@ -172,7 +168,7 @@ fn nat_with_a_sorry_server_read_from_the_system() {
         .exec(
             &lab.ns_director(),
             &[
-                XVS,
+                xvs_bin(),
                 "import",
                 dir.join("nat-tcp-sorry.conf").to_str().unwrap(),
                 "-o",
@@ -405,7 +401,11 @@ fn syntax_errors_and_unknown_interfaces_fail_with_where_and_why() {
         "global_defs {\n  router_id x\n\nvirtual_server 1.2.3.4 80 {\n}\n",
     )
     .unwrap();
-    let o = Command::new(XVS).arg("import").arg(&bad).output().unwrap();
+    let o = Command::new(xvs_bin())
+        .arg("import")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -424,7 +424,7 @@ fn syntax_errors_and_unknown_interfaces_fail_with_where_and_why() {
     )
     .unwrap();
     let out = dir.join("vrrp.yaml");
-    let o = Command::new(XVS)
+    let o = Command::new(xvs_bin())
         .arg("import")
         .arg(&vrrp)
         .arg("-o")
@@ -440,7 +440,7 @@ fn syntax_errors_and_unknown_interfaces_fail_with_where_and_why() {
     assert!(std::fs::read_to_string(&out).unwrap().contains("name: V"));
 
     // Given with --interface, it passes.
-    let o = Command::new(XVS)
+    let o = Command::new(xvs_bin())
         .arg("import")
         .arg(&vrrp)
         .args(["-o"])

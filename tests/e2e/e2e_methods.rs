@@ -4,9 +4,7 @@
 //! AF_XDP sockets; real servers answer with their name. Round robin must
 //! spread them exactly evenly.
 
-mod support;
-
-use support::*;
+use xvs_e2e::support::*;
 use xvs_lab::Method;
 
 fn exercise(r: &Running, label: &str) {

@@ -4,11 +4,9 @@
 //! service goes on, a rejected reload keeping the running config, clean
 //! shutdown detaching everything, and a restart after a crash.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use xvs_e2e::support::*;
 use xvs_lab::Method;
 
 /// `global` is appended to the config's `global:` section.

@@ -16,12 +16,10 @@
 //! xvs's (the client's requests succeed, and the real servers saw them come
 //! from the local address) while the probes from 198.18.1.1 work.
 
-mod support;
-
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use support::*;
+use xvs_e2e::support::*;
 use xvs_lab::{Method, CLIENT6, DEFAULT_LOCAL4, DEFAULT_LOCAL6, DIR_SERVER4, DIR_SERVER6};
 
 /// Probe rounds the director runs while the client is busy.

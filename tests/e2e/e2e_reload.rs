@@ -1,18 +1,15 @@
 //! Hitless reload: under a steady stream of new HTTP connections and with
-//! long-lived connections open through NAT, FullNAT and DR, a series of
-//! reloads changes weights, removes a real server, adds a service, changes
-//! schedulers and removes the service again. No request fails, every
-//! long-lived connection carries on — also those on the removed real
-//! server, whose NAT replies must still be translated while it drains —
-//! and the counters carry over.
-
-mod health_support;
-mod support;
+//! long-lived connections open through NAT, FullNAT and DR, ten reloads
+//! change weights, remove a real server and add it back, add and remove a
+//! service, change schedulers and quiesce a server. No request fails,
+//! every long-lived connection carries on — also those on the removed
+//! real server, whose NAT replies must still be translated while it
+//! drains — and the counters carry over.
 
 use std::time::Duration;
 
-use health_support::ClientLoop;
-use support::{header, lab, request, service, start, url, wait_until, Running, VIP4};
+use xvs_e2e::health_support::ClientLoop;
+use xvs_e2e::support::{header, lab, request, service, start, url, wait_until, Running, VIP4};
 use xvs_lab::Method;
 
 /// The configuration: HTTP on :80 (NAT, `web_sched`, weights `w`), the
@@ -109,7 +106,7 @@ fn reloads_under_load_lose_nothing() {
     let client = ClientLoop::every(
         &r.lab,
         &url(VIP4, 80),
-        Duration::from_secs(14),
+        Duration::from_secs(24),
         Duration::from_millis(20),
     );
     std::thread::sleep(Duration::from_secs(1));
@@ -123,10 +120,15 @@ fn reloads_under_load_lose_nothing() {
         yaml(&r.lab, "rr", &[3, 1], &[1, 2], true),
         yaml(&r.lab, "wlc", &[3, 1], &[1, 2], true),
         yaml(&r.lab, "wlc", &[3, 1], &[1, 2], false),
+        yaml(&r.lab, "wlc", &[1, 1, 1], &all, false),
+        yaml(&r.lab, "lc", &[1, 1, 1], &all, true),
+        yaml(&r.lab, "lc", &[1, 0, 1], &all, true),
+        yaml(&r.lab, "rr", &[1, 2, 1], &all, false),
+        yaml(&r.lab, "rr", &[1, 1, 1], &all, false),
     ];
     for (i, y) in steps.iter().enumerate() {
         reload(&r, y, 2 + i as u64);
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(1800));
     }
     let after = web_conns(&r);
     let samples = client.finish();
@@ -137,7 +139,7 @@ fn reloads_under_load_lose_nothing() {
         steps.len(),
         failed.len()
     );
-    assert!(samples.len() > 300, "the client ran: {}", samples.len());
+    assert!(samples.len() > 600, "the client ran: {}", samples.len());
     assert!(failed.is_empty(), "no request fails: {failed:?}");
     assert!(
         after > before,

@@ -2,12 +2,10 @@
 //! source hashing, persistence and quiescing a real server, observed from
 //! real clients.
 
-mod support;
-
 use std::net::IpAddr;
 use std::time::Duration;
 
-use support::*;
+use xvs_e2e::support::*;
 use xvs_lab::Method;
 
 #[test]

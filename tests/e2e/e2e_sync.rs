@@ -11,14 +11,10 @@
 //! Also: datagrams from a host that is not a peer, or with another SyncID,
 //! are dropped and counted, and install nothing.
 
-mod health_support;
-mod support;
-mod vrrp_support;
-
 use std::time::{Duration, Instant};
 
-use support::{ask, launch, metric_in, wait_until, Director};
-use vrrp_support::{node_addrs, serial, wait_state};
+use xvs_e2e::support::{ask, launch, metric_in, wait_until, Director};
+use xvs_e2e::vrrp_support::{node_addrs, serial, wait_state};
 use xvs_lab::{HoldReport, Lab, LabSpec, Method};
 
 const BOTH: [&str; 2] = ["VI_OUT", "VI_IN"];

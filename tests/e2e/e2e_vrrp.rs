@@ -9,15 +9,11 @@
 //! against a time: this machine is shared and noisy. What is asserted is
 //! the behaviour, with generous liveness bounds.
 
-mod health_support;
-mod support;
-mod vrrp_support;
-
 use std::time::Duration;
 
-use health_support::{report, unix_now, ClientLoop, Sample};
-use support::{metric_in, url, VIP4};
-use vrrp_support::*;
+use xvs_e2e::health_support::{report, unix_now, ClientLoop, Sample};
+use xvs_e2e::support::{self, metric_in, url, VIP4};
+use xvs_e2e::vrrp_support::*;
 
 const BOTH: [&str; 2] = ["VI_OUT", "VI_IN"];
 

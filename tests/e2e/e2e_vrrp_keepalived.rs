@@ -11,15 +11,11 @@
 //! Bounds are liveness bounds, generous for a shared machine; the figures
 //! are printed.
 
-mod health_support;
-mod support;
-mod vrrp_support;
-
 use std::time::{Duration, Instant};
 
-use health_support::report;
-use support::Director;
-use vrrp_support::*;
+use xvs_e2e::health_support::report;
+use xvs_e2e::support::{self, Director};
+use xvs_e2e::vrrp_support::*;
 use xvs_lab::{keepalived_conf, InitialState, Lab, LabProcess, VrrpInstance, VrrpVersion};
 
 /// keepalived's instance, as director 2 runs it.

@@ -2,7 +2,6 @@
 //! status read back as JSON (`xvs status --json`), and a client that keeps
 //! sending through the VIP in the background, recording when each request
 //! started and which real server answered (lab-client.py --timeline).
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::support::{request, wait_until, Running, XVS};
+use crate::support::{request, wait_until, xvs_bin, Running};
 
 /// Tests that time what the health checker does run one at a time: on a
 /// two-core machine, labs checking in parallel would delay each other's
@@ -42,7 +41,7 @@ pub fn unix_now() -> f64 {
 
 /// `xvs status --json`.
 pub fn status(r: &Running) -> Value {
-    let out = Command::new(XVS)
+    let out = Command::new(xvs_bin())
         .args(["status", "--json", "--control"])
         .arg(&r.sock)
         .output()
@@ -176,6 +175,7 @@ pub struct Sample {
 }
 
 /// A client sending HTTP requests through the VIP for a while.
+#[derive(Debug)]
 pub struct ClientLoop {
     child: Child,
     timeline: PathBuf,

@@ -2,20 +2,74 @@
 //! director and real servers running real HTTP and UDP servers), a real
 //! `xvs run` in the director's namespace, and helpers to read its counters
 //! through its control socket.
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use xvs_lab::{Lab, LabProcess, LabSpec, Method};
 
-pub const XVS: &str = env!("CARGO_BIN_EXE_xvs");
 pub const VIP4: &str = "198.18.0.100";
 pub const VIP6: &str = "fd00:0:0:1::100";
 
+/// The `xvs` binary the suites run, found once per test executable:
+/// `$XVS_BIN` if set, else the `xvs` cargo built into the same target
+/// directory as this test (`target/<profile>/deps/e2e_x-HASH` runs
+/// `target/<profile>/xvs`). `env!("CARGO_BIN_EXE_xvs")` exists only for
+/// tests of the package that owns the binary, and `cargo test -p xvs-e2e`
+/// does not build another package's binary, hence the search and the
+/// message saying how to build it.
+pub fn xvs_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| locate_xvs().unwrap_or_else(|why| panic!("{why}")))
+}
+
+fn locate_xvs() -> Result<String, String> {
+    let path = match std::env::var_os("XVS_BIN") {
+        Some(bin) => {
+            let path = PathBuf::from(bin);
+            // Cargo runs tests in the package directory (tests/), not
+            // where it was started: a relative path would mislead.
+            if !path.is_absolute() {
+                return Err(format!(
+                    "XVS_BIN={} must be an absolute path",
+                    path.display()
+                ));
+            }
+            if !path.is_file() {
+                return Err(format!("XVS_BIN={} is not a file", path.display()));
+            }
+            path
+        }
+        None => {
+            let exe = std::env::current_exe()
+                .map_err(|e| format!("cannot find this test's executable: {e}"))?;
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .ok_or_else(|| format!("{} is not in target/<profile>/deps/", exe.display()))?;
+            let path = profile_dir.join("xvs");
+            if !path.is_file() {
+                return Err(format!(
+                    "no xvs binary at {}: `cargo test -p xvs-e2e` does not build it. \
+                     Build it with `cargo build -p xvs` first (same profile and \
+                     CARGO_TARGET_DIR as the tests), run scripts/test.sh, which \
+                     builds it, or set XVS_BIN to an absolute path",
+                    path.display()
+                ));
+            }
+            path
+        }
+    };
+    path.into_os_string()
+        .into_string()
+        .map_err(|p| format!("the xvs binary's path {p:?} is not UTF-8"))
+}
+
 /// A lab with a running director.
+#[derive(Debug)]
 pub struct Running {
     pub lab: Lab,
     pub xvs: LabProcess,
@@ -152,6 +206,7 @@ pub fn start(lab: Lab, yaml: &str) -> Running {
 }
 
 /// One `xvs run`: its process, control socket and configuration file.
+#[derive(Debug)]
 pub struct Director {
     pub xvs: LabProcess,
     pub sock: PathBuf,
@@ -165,7 +220,7 @@ pub fn launch(lab: &Lab, ns: &str, tag: &str, yaml: &str) -> Director {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join(format!("{tag}.yaml"));
     std::fs::write(&config, yaml).unwrap();
-    let check = Command::new(XVS)
+    let check = Command::new(xvs_bin())
         .args(["check", "-c"])
         .arg(&config)
         .output()
@@ -180,7 +235,7 @@ pub fn launch(lab: &Lab, ns: &str, tag: &str, yaml: &str) -> Director {
         .spawn(
             ns,
             &[
-                XVS,
+                xvs_bin(),
                 "run",
                 "-c",
                 config.to_str().unwrap(),
@@ -225,7 +280,7 @@ fn request_opt(r: &Running, what: &str) -> Option<String> {
 /// A request to the xvs behind control socket `sock`; None if it did
 /// not answer.
 pub fn ask(sock: &std::path::Path, what: &str) -> Option<String> {
-    let out = Command::new(XVS)
+    let out = Command::new(xvs_bin())
         .args(match what {
             "list" => vec!["list"],
             "stats" => vec!["list", "--stats", "--exact"],
@@ -281,7 +336,14 @@ pub fn start_decap(r: &mut Running) {
             .spawn(
                 &ns,
                 &[
-                    XVS, "decap", "--iface", "eth0", "--vip", VIP4, "--vip", VIP6,
+                    xvs_bin(),
+                    "decap",
+                    "--iface",
+                    "eth0",
+                    "--vip",
+                    VIP4,
+                    "--vip",
+                    VIP6,
                 ],
             )
             .unwrap();

@@ -2,7 +2,6 @@
 //! `directors: 2`), each running `xvs run` with a VRRP configuration made
 //! here, their instances' states read back from `xvs status --json`, and
 //! hand-made adverts sent from the client (scripts/lab-vrrp-advert.py).
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use xvs_lab::{Lab, LabSpec, Method};
 
-use super::support::{ask, launch, Director, VIP4};
+use crate::support::{ask, launch, Director, VIP4};
 
 /// The VRRP tests time failovers: one at a time, so two pairs never
 /// compete for the machine's two cores.

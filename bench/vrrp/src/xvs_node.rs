@@ -1,5 +1,5 @@
 //! One director of an xvs pair: its `xvs run` configuration (the shape of
-//! crates/xvs/tests/vrrp_support's, which the e2e tests use), the process
+//! tests/src/vrrp_support.rs's, which the e2e tests use), the process
 //! with its stderr read through [`crate::stamp`] so each state change
 //! carries the time it was written, and its control socket.
 
