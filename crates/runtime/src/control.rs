@@ -3,8 +3,8 @@
 //! announces VIPs (gratuitous ARP / unsolicited NA), publishes the
 //! neighbour table and the plan to the workers, reloads the configuration
 //! on SIGHUP (a bad file is rejected and the running plan stays), folds the
-//! health checker's verdicts into the plan, and records counters in the
-//! metrics facade.
+//! health checker's verdicts into the plan, records counters in the
+//! metrics facade, and tells systemd about reloads and the stop.
 //!
 //! The plan the workers run is always `xvs_health::apply(file, view)`: the
 //! configuration file as last loaded, with what health checking makes of
@@ -29,6 +29,7 @@ use xvs_xsk::{poll_readable, PacketSocket};
 use crate::health::{HealthMsg, HealthThread};
 use crate::l2;
 use crate::neighbor::NeighborCache;
+use crate::sd_notify::Notifier;
 use crate::shared::{ControlCall, ControlMsg, ControlRequest, Shared, VrrpStatus};
 use crate::sync::SyncDriver;
 use crate::vrrp::VrrpDriver;
@@ -96,6 +97,8 @@ pub struct Control<L: PlanListener> {
     /// The NAT reply rules kept for draining real servers, as last given
     /// to the steering program.
     draining: Vec<(IpAddr, u16, u8)>,
+    /// systemd's notification socket (reloads, status, the stop).
+    notifier: Notifier,
 }
 
 impl<L: PlanListener> Control<L> {
@@ -137,6 +140,7 @@ impl<L: PlanListener> Control<L> {
             published_version: u64::MAX,
             last_metrics_ms: 0,
             draining: Vec::new(),
+            notifier: Notifier::default(),
         };
         let plan = c.shared.plan.load_full();
         c.adopt(&plan);
@@ -175,6 +179,12 @@ impl<L: PlanListener> Control<L> {
     ) {
         self.calls = Some(calls);
         self.running = Some(running);
+    }
+
+    /// Tell systemd about reloads, the running version and the stop
+    /// through `notifier` (after start-up's `READY=1`).
+    pub fn notify_systemd(&mut self, notifier: Notifier) {
+        self.notifier = notifier;
     }
 
     /// Wake the loop when `stream` becomes readable (a stop signal).
@@ -418,8 +428,9 @@ impl<L: PlanListener> Control<L> {
             }
             self.announce(now);
             if self.reload.swap(false, Ordering::Relaxed) {
-                if let Err(e) = self.reload_config() {
-                    eprintln!("xvs: {e}");
+                match self.reload_config() {
+                    Ok(text) => tracing::info!("{text}"),
+                    Err(e) => tracing::warn!("{e}"),
                 }
             }
             let calls: Vec<ControlCall> = self
@@ -431,10 +442,10 @@ impl<L: PlanListener> Control<L> {
                 let answer = self.answer(call.request);
                 match &answer {
                     Ok(text) if !text.is_empty() && text.len() < 200 && !text.contains('\n') => {
-                        eprintln!("xvs: {text}");
+                        tracing::info!("{text}");
                     }
                     Ok(_) => {}
-                    Err(e) => eprintln!("xvs: {e}"),
+                    Err(e) => tracing::warn!("{e}"),
                 }
                 let _ = call.reply.send(answer);
             }
@@ -458,6 +469,8 @@ impl<L: PlanListener> Control<L> {
                 }
             }
         }
+        tracing::info!("stopping");
+        self.notifier.stopping("stopping");
         self.stop_vrrp();
     }
 
@@ -577,10 +590,24 @@ impl<L: PlanListener> Control<L> {
         })
     }
 
-    /// SIGHUP, `xvs reload`: load the file again; on success compile and
-    /// publish (replacing any runtime change), on failure say why (the
-    /// file:line:col of a rejected file) and keep running the current plan.
+    /// SIGHUP, `xvs reload`: [`Control::reload_file`] between systemd's
+    /// `RELOADING=1` and `READY=1` (whether or not the file was taken: the
+    /// director runs either way).
     fn reload_config(&mut self) -> Result<String, String> {
+        self.notifier.reloading("reloading the configuration");
+        let result = self.reload_file();
+        let version = self.shared.plan.load().version;
+        self.notifier.ready(&match &result {
+            Ok(_) => running_status(version),
+            Err(_) => format!("{}; the last reload was refused", running_status(version)),
+        });
+        result
+    }
+
+    /// Load the file again; on success compile and publish (replacing any
+    /// runtime change), on failure say why (the file:line:col of a
+    /// rejected file) and keep running the current plan.
+    fn reload_file(&mut self) -> Result<String, String> {
         let Some(path) = self.config_path.clone() else {
             return Err("no configuration file to reload".into());
         };
@@ -645,8 +672,9 @@ impl<L: PlanListener> Control<L> {
         if snap == *current.snapshot {
             // Nothing the workers use changed (a quorum flag, a view that
             // matches the start-up state, the same file): no new plan.
-            eprintln!(
-                "xvs: {why}: nothing changed, keeping version {}",
+            tracing::info!(
+                version = current.version,
+                "{why}: nothing changed, keeping version {}",
                 current.version
             );
             return true;
@@ -659,12 +687,18 @@ impl<L: PlanListener> Control<L> {
                 let neighbors = self.shared.neighbors.load().for_plan(&plan);
                 self.shared.neighbors.store(Arc::new(neighbors));
                 self.adopt(&plan);
-                eprintln!("xvs: {why}: published version {}", plan.version);
+                tracing::info!(
+                    version = plan.version,
+                    "{why}: published version {}",
+                    plan.version
+                );
+                self.notifier.status(&running_status(plan.version));
                 true
             }
             Err(e) => {
-                eprintln!(
-                    "xvs: {why}: the plan does not compile: {e}; keeping version {}",
+                tracing::error!(
+                    version = current.version,
+                    "{why}: the plan does not compile: {e}; keeping version {}",
                     current.version
                 );
                 false
@@ -676,6 +710,11 @@ impl<L: PlanListener> Control<L> {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(&self.shared.plan.load().snapshot)
     }
+}
+
+/// The status line systemd shows (`systemctl status xvs`).
+pub fn running_status(version: u64) -> String {
+    format!("running version {version}")
 }
 
 /// What the workers run: the file as loaded, with what health checking

@@ -9,8 +9,8 @@
 //!    worker owns — queue q of every interface goes to worker
 //!    `index(q) % workers` — registered in the steering program's XSKMAP.
 //! 5. Start the pinned workers, the control-socket thread, the health-check
-//!    thread, and run the control thread until SIGINT/SIGTERM; SIGHUP
-//!    reloads.
+//!    thread, tell systemd `READY=1` (sd_notify), and run the control thread
+//!    until SIGINT/SIGTERM; SIGHUP reloads.
 //! 6. On the way out: stop and join the workers (their sockets close), detach
 //!    the XDP programs, remove the control socket.
 
@@ -228,7 +228,7 @@ impl PlanListener for SteeringSet {
         let rules = steer_rules(plan);
         for s in &mut self.steering {
             if let Err(e) = s.update(&rules) {
-                eprintln!("xvs: updating steering maps failed: {e}");
+                tracing::error!(interface = %s.ifname(), "updating steering maps failed: {e}");
             }
         }
     }
@@ -279,6 +279,9 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     let (running, mut snap) =
         xvs_config::edit::RunningConfig::from_text(&text, &opts.config.display().to_string())?;
     resolve_system(&mut snap)?;
+    // Read before any thread starts; the notifications follow start-up,
+    // reloads and the stop.
+    let notifier = crate::sd_notify::Notifier::from_env();
     snap.version = 1;
     let nworkers = snap.global.workers.len().max(1);
     let mut registry = DestRegistry::new(nworkers);
@@ -487,17 +490,12 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             what: format!("metrics endpoint {addr} (global.metrics_listen)"),
             source,
         })?;
-        eprintln!("xvs: metrics on http://{addr}/metrics");
+        tracing::info!("metrics on http://{addr}/metrics");
     }
-
-    eprintln!(
-        "xvs: running {} service(s) on {} interface(s) with {} worker(s), {} mode; control socket {}",
-        plan.services.len(),
-        snap.interfaces.len(),
-        nworkers,
-        if loops.iter().flat_map(|l| &l.sockets).all(|s| s.sock.is_zero_copy()) { "zero-copy" } else { "copy" },
-        opts.control_socket.display()
-    );
+    let zero_copy = loops
+        .iter()
+        .flat_map(|l| &l.sockets)
+        .all(|s| s.sock.is_zero_copy());
 
     let mut handles = Vec::new();
     for l in loops {
@@ -510,7 +508,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id })
                         && idle == IdlePolicy::Busy
                     {
-                        eprintln!("xvs: could not pin worker to core {id}");
+                        tracing::warn!(worker = l.id, "could not pin worker to core {id}");
                     }
                 }
                 l.run();
@@ -572,8 +570,8 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             what: format!("sync socket on {} port {}", cfg.interface, cfg.port),
             source,
         })?;
-        eprintln!(
-            "xvs: connection sync on {} port {} with {}{}",
+        tracing::info!(
+            "connection sync on {} port {} with {}{}",
             cfg.interface,
             cfg.port,
             cfg.peers
@@ -591,8 +589,21 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     }
     // VRRP's timers run here: never behind a busy-polling worker.
     if let Err(e) = crate::health::keep_off_cores(&snap.global.workers) {
-        eprintln!("xvs: control thread: cannot keep off the worker cores: {e}");
+        tracing::warn!("control thread: cannot keep off the worker cores: {e}");
     }
+    // Workers, the control socket, health checks and sync run: ready.
+    let version = shared.plan.load().version;
+    tracing::info!(
+        version,
+        "running {} service(s) on {} interface(s) with {} worker(s), {} mode; control socket {}",
+        plan.services.len(),
+        snap.interfaces.len(),
+        nworkers,
+        if zero_copy { "zero-copy" } else { "copy" },
+        opts.control_socket.display()
+    );
+    notifier.ready(&crate::control::running_status(version));
+    control.notify_systemd(notifier);
     control.run();
 
     stop.store(true, Ordering::Relaxed);
@@ -605,7 +616,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     }
     // Dropping `control` drops the steering programs: detached.
     drop(control);
-    eprintln!("xvs: stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -86,7 +86,7 @@ impl HealthThread {
             .name("xvs-health".into())
             .spawn(move || {
                 if let Err(e) = keep_off_cores(&workers) {
-                    eprintln!("xvs: health: cannot keep off the worker cores: {e}");
+                    tracing::warn!("health: cannot keep off the worker cores: {e}");
                 }
                 HealthLoop::new(snapshot, shared, views, from_control, prober).run();
             })?;
@@ -176,7 +176,7 @@ impl HealthLoop {
                 (t.saturating_duration_since(now) + SLACK).min(TICK)
             });
             if let Err(e) = self.prober.poll(Some(wait), &mut finished) {
-                eprintln!("xvs: health: event loop: {e}");
+                tracing::error!("health: event loop: {e}");
                 std::thread::sleep(TICK);
             }
             let now = Instant::now();
@@ -202,15 +202,15 @@ impl HealthLoop {
     fn events(&mut self) {
         while let Some(event) = self.monitor.poll_event() {
             match event {
-                Event::Log(line) => eprintln!("xvs: health: {line}"),
+                Event::Log(line) => tracing::info!("health: {line}"),
                 Event::RunScript(script) => {
-                    eprintln!("xvs: health: running {}", script.display());
+                    tracing::info!("health: running {}", script.display());
                     self.prober.run_script(&script, SCRIPT_TIMEOUT);
                 }
             }
         }
         for error in self.prober.take_script_errors() {
-            eprintln!("xvs: health: {error}");
+            tracing::warn!("health: {error}");
         }
     }
 

@@ -243,10 +243,11 @@ impl VrrpDriver {
                 let seen = system.up(name).unwrap_or(false);
                 if seen != *up {
                     *up = seen;
-                    eprintln!(
-                        "xvs: vrrp: interface {name} is {}",
-                        if seen { "up" } else { "down" }
-                    );
+                    if seen {
+                        tracing::info!(interface = %name, "vrrp: interface {name} is up");
+                    } else {
+                        tracing::warn!(interface = %name, "vrrp: interface {name} is down");
+                    }
                     self.router.handle_link(name, seen, now);
                 }
             }
@@ -335,8 +336,9 @@ impl VrrpDriver {
                         .vrrp
                         .get(instance)
                         .map_or("?", |i| i.name.as_str());
-                    eprintln!(
-                        "xvs: vrrp: {name}: {} -> {} ({})",
+                    tracing::info!(
+                        instance = %name,
+                        "vrrp: {name}: {} -> {} ({})",
                         from.name(),
                         to.name(),
                         crate::vrrp_status::reason_text(&reason)
@@ -357,8 +359,9 @@ impl VrrpDriver {
                             .vrrp
                             .get(instance)
                             .map_or("?", |i| i.name.as_str());
-                        eprintln!(
-                            "xvs: vrrp: {name}: split brain: {other} is master too (priority {other_priority}, ours {ours}); the higher priority, then the higher address, stays master (RFC 5798 §6.4.3)"
+                        tracing::warn!(
+                            instance = %name,
+                            "vrrp: {name}: split brain: {other} is master too (priority {other_priority}, ours {ours}); the higher priority, then the higher address, stays master (RFC 5798 §6.4.3)"
                         );
                     }
                 }
@@ -416,8 +419,8 @@ impl VrrpDriver {
     /// Hold or release preemption (connection sync's bulk transfer).
     pub fn hold_preemption(&mut self, held: bool) {
         if self.router.preemption_held() != held {
-            eprintln!(
-                "xvs: vrrp: preemption {}",
+            tracing::info!(
+                "vrrp: preemption {}",
                 if held {
                     "held until the peer's connections arrive"
                 } else {

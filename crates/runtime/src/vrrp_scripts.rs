@@ -62,7 +62,7 @@ impl ScriptThread {
             .name("xvs-vrrp-scripts".into())
             .spawn(move || {
                 if let Err(e) = crate::health::keep_off_cores(&workers) {
-                    eprintln!("xvs: vrrp scripts: cannot keep off the worker cores: {e}");
+                    tracing::warn!("vrrp scripts: cannot keep off the worker cores: {e}");
                 }
                 run(prober, &from_control, &results, &stop);
             })?;
@@ -123,7 +123,7 @@ fn run(
             }
         }
         for reason in prober.take_script_errors() {
-            eprintln!("xvs: vrrp: notify script: {reason}");
+            tracing::warn!("vrrp: notify script: {reason}");
         }
         if prober
             .poll(Some(Duration::from_millis(200)), &mut finished)
@@ -135,7 +135,7 @@ fn run(
             if let Some(index) = running.remove(&f.id) {
                 let ok = matches!(f.outcome, Outcome::Pass { .. });
                 if let Outcome::Fail { reason } = &f.outcome {
-                    eprintln!("xvs: vrrp: track script {index} failed: {reason}");
+                    tracing::info!("vrrp: track script {index} failed: {reason}");
                 }
                 let _ = results.send((index, ok));
             }

@@ -110,7 +110,12 @@ fn main() -> ExitCode {
             config,
             control,
             xdp_mode,
-        } => ops::run(config, control, xdp_mode.as_deref()),
+        } => {
+            // The daemon logs through `tracing`: one line an event on
+            // stderr, for journald or a terminal; XVS_LOG filters.
+            xvs_runtime::logging::init();
+            ops::run(config, control, xdp_mode.as_deref())
+        }
         Command::List(a) => control::list(&a),
         Command::Conns(a) => control::conns(&a),
         Command::Status(a) => control::status(&a),

@@ -121,7 +121,7 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) {
     if let Err(e) = listener.set_nonblocking(true) {
-        eprintln!("xvs: metrics endpoint: {e}; not serving");
+        tracing::error!("metrics endpoint: {e}; not serving");
         return;
     }
     let active = Arc::new(AtomicUsize::new(0));

@@ -108,7 +108,7 @@ impl Api {
             std::thread::Builder::new()
                 .name("xvs-metrics".into())
                 .spawn(move || metrics_http::serve(listener, Arc::new(move || d.metrics()), stop))
-                .map_err(|e| eprintln!("xvs: metrics endpoint: {e}"))
+                .map_err(|e| tracing::error!("metrics endpoint: {e}"))
                 .ok()
         });
 
