@@ -261,39 +261,9 @@ mod tests {
     use super::*;
     use crate::load_str;
 
-    const CONFIG: &str = "
-global:
-  conn_capacity: 4096
-services:
-  - vip: 192.168.10.100
-    port: 80
-    method: nat
-    persistence: {timeout: 300, netmask: 255.255.255.0}
-    real_servers:
-      - {address: 10.0.0.12, method: dr, weight: 1}
-      - {address: 10.0.0.11, weight: 3}
-  - vip: 198.18.0.53
-    port: 53
-    protocol: udp
-    scheduler: sh
-    flags: [sh-port, sh-fallback]
-    method: tun
-    ops: true
-    real_servers:
-      - address: 198.18.1.2
-  - vip: fd00::100
-    port: 443
-    scheduler: mh
-    flags: [mh-port]
-    persistence: {timeout: 60, prefix: 64}
-    real_servers:
-      - address: fd00:1::11
-        weight: 0
-  - vip: 198.18.0.53
-    port: 53
-    scheduler: rr
-    persistence: true
-";
+    /// The services of the layout tests (also the daemon's listing
+    /// renderer's, which must print what this module prints).
+    const CONFIG: &str = include_str!("ipvsadm_example.yaml");
 
     #[test]
     fn list_matches_ipvsadm_layout() {

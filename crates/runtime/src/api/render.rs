@@ -247,47 +247,12 @@ mod tests {
 
     /// The configuration of xvs_config::ipvsadm's own layout test: the
     /// daemon's listing, rendered here, must print what `xvs check` prints.
-    const CONFIG: &str = "
-global:
-  conn_capacity: 4096
-services:
-  - vip: 192.168.10.100
-    port: 80
-    method: nat
-    persistence: {timeout: 300, netmask: 255.255.255.0}
-    real_servers:
-      - {address: 10.0.0.12, method: dr, weight: 1}
-      - {address: 10.0.0.11, weight: 3}
-  - vip: 198.18.0.53
-    port: 53
-    protocol: udp
-    scheduler: sh
-    flags: [sh-port, sh-fallback]
-    method: tun
-    ops: true
-    real_servers:
-      - address: 198.18.1.2
-  - vip: fd00::100
-    port: 443
-    scheduler: mh
-    flags: [mh-port]
-    persistence: {timeout: 60, prefix: 64}
-    real_servers:
-      - address: fd00:1::11
-        weight: 0
-  - vip: 198.18.0.53
-    port: 53
-    scheduler: rr
-    persistence: true
-  - local_pool: lip
-    vip: 198.18.0.1
-    port: 80
-    method: fullnat
-    real_servers:
-      - {address: 198.18.1.20, port: 8080, weight: 65535}
-local_pools:
-  - {name: lip, addresses: [198.18.1.10]}
-";
+    // xvs_config::ipvsadm's layout-test services (one file for both
+    // renderers), plus a FullNAT service.
+    const CONFIG: &str = concat!(
+        include_str!("../../../config/src/ipvsadm_example.yaml"),
+        "  - local_pool: lip\n    vip: 198.18.0.1\n    port: 80\n    method: fullnat\n    real_servers:\n      - {address: 198.18.1.20, port: 8080, weight: 65535}\nlocal_pools:\n  - {name: lip, addresses: [198.18.1.10]}\n"
+    );
 
     fn daemon_listing() -> (xvs_config::Snapshot, Listing) {
         let plan = super::super::listing::tests::plan(CONFIG);
