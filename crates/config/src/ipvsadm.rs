@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::model::{RealServer, Snapshot, VirtualService};
+use crate::model::{Snapshot, VirtualService};
 use crate::types::{DestIndex, Protocol, SchedulerKind, ServiceIndex};
 
 /// ip_vs.h IP_VS_VERSION_CODE 0x010201, as ipvsadm prints it.
@@ -62,7 +62,7 @@ pub fn list_with(
             let _ = writeln!(
                 out,
                 "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
-                dest_name(rs),
+                dest_name(rs.address, rs.port),
                 rs.method.ipvsadm_name(),
                 rs.weight,
                 c.active,
@@ -88,10 +88,15 @@ pub fn list_stats(
     out.push_str("\n  -> RemoteAddress:Port\n");
     for si in sorted_services(snapshot) {
         let svc = &snapshot.services[si];
-        let _ = write!(out, "{:<33}", service_name(svc));
+        let _ = write!(
+            out,
+            "{:<33}",
+            service_name(&svc.protocol.to_string(), svc.vip, svc.port)
+        );
         push_stats(&mut out, service_stats(si), exact);
         for di in sorted_dests(svc) {
-            let _ = write!(out, "  -> {:<28}", dest_name(&svc.real_servers[di]));
+            let rs = &svc.real_servers[di];
+            let _ = write!(out, "  -> {:<28}", dest_name(rs.address, rs.port));
             push_stats(&mut out, dest_stats(si, di), exact);
         }
     }
@@ -151,18 +156,20 @@ pub fn largenum_exact(n: u64) -> String {
 }
 
 /// `TCP  198.18.0.100:80` — IPv4 names are cut to 33 characters as ipvsadm
-/// does (it never matters numerically); IPv6 ones are not.
-fn service_name(svc: &VirtualService) -> String {
-    let mut name = format!("{}  {}", svc.protocol, addr_port(svc.vip, svc.port));
-    if svc.vip.is_ipv4() {
+/// does (it never matters numerically); IPv6 ones are not. `protocol` as
+/// printed (`TCP`, `UDP`).
+pub fn service_name(protocol: &str, vip: IpAddr, port: u16) -> String {
+    let mut name = format!("{protocol}  {}", addr_port(vip, port));
+    if vip.is_ipv4() {
         name.truncate(33);
     }
     name
 }
 
-fn dest_name(rs: &RealServer) -> String {
-    let mut name = addr_port(rs.address, rs.port);
-    if rs.address.is_ipv4() {
+/// A real server's column: IPv4 cut to 28 characters as ipvsadm does.
+pub fn dest_name(addr: IpAddr, port: u16) -> String {
+    let mut name = addr_port(addr, port);
+    if addr.is_ipv4() {
         name.truncate(28);
     }
     name
@@ -178,24 +185,47 @@ pub fn addr_port(addr: IpAddr, port: u16) -> String {
 
 /// `TCP  VIP:port sched [(flags)] [persistent T [mask M]] [ops]`.
 fn service_line(svc: &VirtualService) -> String {
-    let mut line = format!("{} {}", service_name(svc), svc.scheduler);
-    let flags = sched_flag_names(svc);
+    service_line_of(
+        &svc.protocol.to_string(),
+        svc.vip,
+        svc.port,
+        &svc.scheduler.to_string(),
+        &sched_flag_names(svc),
+        svc.persistence.map(|p| (p.timeout.as_secs(), p.prefix)),
+        svc.ops,
+    )
+}
+
+/// A service's line of the `-Ln` layout: `TCP  VIP:port sched [(flags)]
+/// [persistent T [mask M]] [ops]`; `persistence` is (timeout seconds,
+/// client prefix length).
+pub fn service_line_of(
+    protocol: &str,
+    vip: IpAddr,
+    port: u16,
+    scheduler: &str,
+    flags: &[impl AsRef<str>],
+    persistence: Option<(u64, u8)>,
+    ops: bool,
+) -> String {
+    let mut line = format!("{} {scheduler}", service_name(protocol, vip, port));
     if !flags.is_empty() {
-        let _ = write!(line, " ({})", flags.join(","));
+        let names: Vec<&str> = flags.iter().map(AsRef::as_ref).collect();
+        let _ = write!(line, " ({})", names.join(","));
     }
-    if let Some(p) = svc.persistence {
-        let _ = write!(line, " persistent {}", p.timeout.as_secs());
-        match svc.vip {
-            IpAddr::V4(_) if p.prefix < 32 => {
-                let _ = write!(line, " mask {}", ipv4_netmask(p.prefix));
+    if let Some((timeout, prefix)) = persistence {
+        let _ = write!(line, " persistent {timeout}");
+        match vip {
+            IpAddr::V4(_) if prefix < 32 => {
+                let _ = write!(line, " mask {}", ipv4_netmask(prefix));
             }
-            IpAddr::V6(_) if p.prefix < 128 => {
-                let _ = write!(line, " mask {}", p.prefix);
+            IpAddr::V6(_) if prefix < 128 => {
+                let _ = write!(line, " mask {prefix}");
             }
             _ => {}
         }
     }
-    if svc.ops {
+    if ops {
         line.push_str(" ops");
     }
     line

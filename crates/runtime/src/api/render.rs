@@ -7,9 +7,8 @@
 //! Layer: runtime, pure (data in, text out).
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
 
-use xvs_config::ipvsadm::{addr_port, largenum, largenum_exact};
+use xvs_config::ipvsadm::{addr_port, dest_name, largenum, largenum_exact, service_line_of};
 
 use super::data::{ConnsListing, Counters, Endpoint, Listing, RateListing, ServiceListing};
 
@@ -136,57 +135,22 @@ fn push_counters(out: &mut String, c: &Counters, num: impl Fn(u64) -> String) {
     out.push('\n');
 }
 
-/// `TCP  198.18.0.100:80`: IPv4 names are cut to 33 characters as ipvsadm
-/// cuts them; IPv6 ones are not.
+/// `TCP  198.18.0.100:80` (xvs_config::ipvsadm's column).
 fn service_name(svc: &ServiceListing) -> String {
-    let mut name = format!(
-        "{}  {}",
-        svc.protocol.to_ascii_uppercase(),
-        addr_port(svc.vip, svc.port)
-    );
-    if svc.vip.is_ipv4() {
-        name.truncate(33);
-    }
-    name
+    xvs_config::ipvsadm::service_name(&svc.protocol.to_ascii_uppercase(), svc.vip, svc.port)
 }
 
-fn dest_name(addr: IpAddr, port: u16) -> String {
-    let mut name = addr_port(addr, port);
-    if addr.is_ipv4() {
-        name.truncate(28);
-    }
-    name
-}
-
-/// `TCP  VIP:port sched [(flags)] [persistent T [mask M]] [ops]`.
+/// A service's line in xvs_config::ipvsadm's `-Ln` layout.
 fn service_line(svc: &ServiceListing) -> String {
-    let mut line = format!("{} {}", service_name(svc), svc.scheduler);
-    if !svc.flags.is_empty() {
-        let _ = write!(line, " ({})", svc.flags.join(","));
-    }
-    if let Some(p) = svc.persistence {
-        let _ = write!(line, " persistent {}", p.timeout);
-        match svc.vip {
-            IpAddr::V4(_) if p.prefix < 32 => {
-                let _ = write!(line, " mask {}", ipv4_netmask(p.prefix));
-            }
-            IpAddr::V6(_) if p.prefix < 128 => {
-                let _ = write!(line, " mask {}", p.prefix);
-            }
-            _ => {}
-        }
-    }
-    if svc.ops {
-        line.push_str(" ops");
-    }
-    line
-}
-
-fn ipv4_netmask(prefix: u8) -> Ipv4Addr {
-    let bits = u32::MAX
-        .checked_shl(32 - u32::from(prefix.min(32)))
-        .unwrap_or(0);
-    Ipv4Addr::from(bits)
+    service_line_of(
+        &svc.protocol.to_ascii_uppercase(),
+        svc.vip,
+        svc.port,
+        &svc.scheduler,
+        &svc.flags,
+        svc.persistence.map(|p| (p.timeout, p.prefix)),
+        svc.ops,
+    )
 }
 
 /// ipvsadm's Forward column for the file's method word.
@@ -436,12 +400,5 @@ TCP 00:59  ESTABLISHED 192.168.1.50:51234 192.168.10.100:80  10.0.0.200:20001   
 UDP 100:00 UDP         192.168.1.50:51234 192.168.10.100:80  -                  10.0.0.11:80
 "
         );
-    }
-
-    #[test]
-    fn netmask_from_prefix() {
-        assert_eq!(ipv4_netmask(24).to_string(), "255.255.255.0");
-        assert_eq!(ipv4_netmask(0).to_string(), "0.0.0.0");
-        assert_eq!(ipv4_netmask(17).to_string(), "255.255.128.0");
     }
 }
