@@ -259,18 +259,19 @@ mod tests {
         })
     }
 
+    /// An ARP request from the peer 198.18.0.10 for `target`.
+    fn arp_request(target: Ipv4Addr) -> Vec<u8> {
+        let mut req = vec![0u8; 64];
+        let n = arp::build_request(&mut req, None, PEER, Ipv4Addr::new(198, 18, 0, 10), target)
+            .unwrap();
+        req.truncate(n);
+        req
+    }
+
     #[test]
     fn answers_arp_for_owned_addresses_only_and_learns_the_sender() {
-        let mut req = vec![0u8; 64];
-        let n = arp::build_request(
-            &mut req,
-            None,
-            PEER,
-            Ipv4Addr::new(198, 18, 0, 10),
-            Ipv4Addr::new(198, 18, 0, 100),
-        )
-        .unwrap();
-        let out = handle_frame(&req[..n], &vip);
+        let req = arp_request(Ipv4Addr::new(198, 18, 0, 100));
+        let out = handle_frame(&req, &vip);
         let reply = out.reply.expect("reply for the VIP");
         let p = arp::Packet::new_checked(&reply[14..]).unwrap();
         assert_eq!(p.operation(), arp::Operation::Reply);
@@ -291,16 +292,9 @@ mod tests {
             })
         );
 
-        let n = arp::build_request(
-            &mut req,
-            None,
-            PEER,
-            Ipv4Addr::new(198, 18, 0, 10),
-            Ipv4Addr::new(198, 18, 0, 2),
-        )
-        .unwrap();
+        let req = arp_request(Ipv4Addr::new(198, 18, 0, 2));
         assert_eq!(
-            handle_frame(&req[..n], &vip).reply,
+            handle_frame(&req, &vip).reply,
             None,
             "not ours: the kernel answers"
         );
@@ -371,16 +365,8 @@ mod tests {
             .write(&mut ping, b"abc")
             .unwrap();
         assert_eq!(handle_frame(&ping, &quiet).reply, None);
-        let mut req = vec![0u8; 64];
-        let n = arp::build_request(
-            &mut req,
-            None,
-            PEER,
-            Ipv4Addr::new(198, 18, 0, 10),
-            Ipv4Addr::new(198, 18, 0, 100),
-        )
-        .unwrap();
-        assert!(handle_frame(&req[..n], &quiet).reply.is_some());
+        let req = arp_request(Ipv4Addr::new(198, 18, 0, 100));
+        assert!(handle_frame(&req, &quiet).reply.is_some());
     }
 
     #[test]
