@@ -42,7 +42,9 @@ mod golden;
 pub use attach::{XdpError, OUR_PROGRAMS};
 pub use decap::{Decap, DecapCounters};
 pub use rules::SteerRules;
-pub use steer::{SteerCounters, Steering};
+pub use steer::{
+    SteerCounterReader, SteerCounters, SteerOutcome, Steering, REASONS as STEER_REASONS,
+};
 
 /// How an XDP program is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
