@@ -397,6 +397,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         vrrp: crate::shared::VrrpDesk::default(),
         sync: arc_swap::ArcSwapOption::empty(),
         calls: calls_tx,
+        steering: steering.iter().map(Steering::counter_reader).collect(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
     // Connection sync: a pair of bounded queues per worker.

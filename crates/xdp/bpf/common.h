@@ -40,13 +40,18 @@ struct xvs_l2 {
 	__u32 len;
 };
 
+/* Why xvs_parse_l2 found no L3 header. */
+#define XVS_L2_SHORT -1 /* shorter than an Ethernet header */
+#define XVS_L2_VLAN_SHORT -2 /* a VLAN tag is cut short */
+#define XVS_L2_VLAN_DEEP -3 /* more than XVS_MAX_VLAN tags */
+
 /* Walk Ethernet and up to XVS_MAX_VLAN VLAN tags. Returns 0 and fills *l2
- * on success, -1 if the frame is too short or has more tags. */
+ * on success, one of the negative XVS_L2_* codes otherwise. */
 static __always_inline int xvs_parse_l2(void *data, void *data_end,
 					struct xvs_l2 *l2)
 {
 	if (data + ETH_HLEN > data_end)
-		return -1;
+		return XVS_L2_SHORT;
 	/* The ethertype is the last field of the Ethernet header (struct
 	 * ethhdr is packed, so point at it by offset). */
 	__be16 *proto_at = data + ETH_HLEN - 2;
@@ -59,13 +64,13 @@ static __always_inline int xvs_parse_l2(void *data, void *data_end,
 			break;
 		struct xvs_vlan_hdr *vlan = pos;
 		if ((void *)(vlan + 1) > data_end)
-			return -1;
+			return XVS_L2_VLAN_SHORT;
 		proto_at = &vlan->encapsulated_proto;
 		pos = vlan + 1;
 	}
 	if (*proto_at == bpf_htons(ETH_P_8021Q) ||
 	    *proto_at == bpf_htons(ETH_P_8021AD))
-		return -1;
+		return XVS_L2_VLAN_DEEP;
 
 	l2->l3 = pos;
 	l2->proto_at = proto_at;

@@ -1,36 +1,69 @@
 /* xvs steering program: attached to every interface the director forwards
  * on. It redirects to the AF_XDP socket of the receiving queue only what
  * xvs owns and passes everything else to the kernel, so the director's own
- * SSH, health-check and routing traffic keeps working.
+ * SSH, health-check and routing traffic keeps working. Every frame is
+ * counted exactly once, under the reason of the decision (enum xvs_reason
+ * below; `xvs metrics` exports them as xvs_steer_frames_total).
  *
- * Ours:
- *  - IPv4/IPv6 whose destination is a VIP or a FullNAT local address
- *    (maps local4/local6);
- *  - NAT replies: TCP/UDP/SCTP whose source <address, port, protocol> is a
- *    NAT real server (maps nat4/nat6; port 0 stands for every port), and ICMP/ICMPv6 *errors* whose source
+ * Steered to xvs (reason in brackets):
+ *  - [to_vip] IPv4/IPv6 whose destination is a VIP or a FullNAT local
+ *    address (maps local4/local6);
+ *  - [malformed] a frame whose ethertype says IPv4/IPv6 and whose
+ *    destination field names a VIP or local address, but whose header is
+ *    invalid: wrong version nibble, IPv4 IHL below 5. It is addressed to
+ *    us, so the kernel must not be the one to drop it silently: the worker
+ *    drops it and counts it by its wire reason (xvs_malformed_packets_total).
+ *    Other inconsistencies of a frame to a VIP (total length, truncated
+ *    L4 header, bad checksums) are left to the worker the same way, under
+ *    to_vip, since the program never reads those fields;
+ *  - [nat_reply] NAT replies: TCP/UDP/SCTP whose source <address, port,
+ *    protocol> is a NAT real server (maps nat4/nat6; port 0 stands for
+ *    every port), and [icmp_error] ICMP/ICMPv6 *errors* whose source
  *    address is a NAT real server (maps natsrc4/natsrc6), so xvs can
  *    translate the packet they quote (RFC 792, RFC 4443 §2.1; RFC 5508
  *    asks a NAT to do so);
- *  - ARP requests whose target is a VIP or local address, and ICMPv6
- *    neighbour solicitations (RFC 4861 §4.3, type 135) whose target is one;
- *  - VRRP (IP protocol 112, RFC 5798) when settings[0] is set, and UDP
- *    to the connection-sync port settings[1] when non-zero.
+ *  - [arp] ARP requests whose target is a VIP or local address, and [nd]
+ *    ICMPv6 neighbour solicitations (RFC 4861 §4.3, type 135) whose target
+ *    is one;
+ *  - [vrrp] VRRP (IP protocol 112, RFC 5798) when settings[0] is set, and
+ *    [sync] UDP to the connection-sync port settings[1] when non-zero.
  *
- * Never ours, although a rule above would match: packets to the director's
- * own addresses (bit 4 in local4/local6) from a NAT real server's service
- * port, or ICMP errors to them from a real server. The director's own
- * connections to a real server (health checks over kernel sockets) get
- * their replies from that very port. ARP requests and neighbour
- * solicitations for those addresses are the kernel's too.
+ * Passed to the kernel, and why:
+ *  - [own_address] to one of the director's own addresses (bit 4 in
+ *    local4/local6) and not claimed above; in particular packets from a
+ *    NAT real server's service port and ICMP errors from a real server,
+ *    which answer the director's own connections (health checks over
+ *    kernel sockets), and ARP requests and neighbour solicitations for
+ *    those addresses;
+ *  - [not_ours] nothing above matches (a destination that is none of
+ *    ours, not a NAT reply, ARP/ND for someone else);
+ *  - [unknown_ethertype] neither IPv4, IPv6 nor ARP;
+ *  - [ethernet_truncated], [vlan_truncated] shorter than the Ethernet
+ *    header or a VLAN tag; [too_many_vlan_tags] more than two stacked
+ *    tags (802.1ad QinQ) — the worker's parser refuses those too;
+ *  - [arp_truncated] shorter than an Ethernet/IPv4 ARP packet,
+ *    [arp_unsupported] another hardware/protocol type or length,
+ *    [arp_not_request] an ARP reply or other operation;
+ *  - [ipv4_truncated], [ipv6_truncated] the IP header ends before the
+ *    destination address the decision needs;
+ *  - [ipv4_bad_version], [ipv4_bad_ihl], [ipv6_bad_version] an invalid IP
+ *    header whose destination field is not ours;
+ *  - [fragment] a non-first IPv4 fragment not to a VIP or local address:
+ *    it carries no ports, so a NAT reply fragment cannot be recognised;
+ *  - [l4_truncated] the TCP/UDP/SCTP ports, the ICMP type or the
+ *    neighbour-solicitation target a rule needs is cut off.
+ *
+ * The destination MAC address is not read: a NIC only delivers what is
+ * addressed to it (or broadcast), and the worker checks the rest.
  *
  * Limits, on purpose: IPv6 extension headers are not walked (a packet whose
  * first next-header is not TCP/UDP/SCTP/ICMPv6/VRRP is only matched by
- * destination), and non-first IPv4 fragments carry no ports, so a NAT reply
- * fragment is matched only by destination like any other packet.
+ * destination).
  *
  * The redirect falls back to XDP_PASS when no socket is registered for the
  * queue (bpf_redirect_map flags, since Linux 5.x), so attaching before the
- * sockets exist never black-holes traffic the kernel could answer.
+ * sockets exist never black-holes traffic the kernel could answer; such a
+ * frame is counted as no_socket under its steering reason instead.
  */
 #include "common.h"
 
@@ -45,13 +78,42 @@
 #define XVS_LOCAL_SELF 4
 #define XVS_LOCAL_OURS (XVS_LOCAL_VIP | XVS_LOCAL_LIP)
 
-/* Counter indices; mirrored in src/steer.rs. */
-enum {
-	XVS_CNT_STEERED = 0, /* matched a rule, redirect attempted */
-	XVS_CNT_PASSED = 1, /* not ours, XDP_PASS */
-	XVS_CNT_NO_SOCKET = 2, /* ours, but no socket on this queue */
-	XVS_CNT_MAX = 3,
+/* Why a frame was steered or passed; mirrored, in this order, by
+ * REASONS in src/steer.rs (a unit test there reads this enum). Reasons
+ * below XVS_R_CLAIMED are steering reasons, the rest passing reasons.
+ * counters[r] counts frames steered (r < XVS_R_CLAIMED) or passed for
+ * reason r; counters[XVS_R_MAX + r] frames claimed for reason r whose
+ * queue had no socket, which went to the kernel instead. */
+enum xvs_reason {
+	XVS_R_TO_VIP,
+	XVS_R_MALFORMED,
+	XVS_R_NAT_REPLY,
+	XVS_R_ICMP_ERROR,
+	XVS_R_ARP,
+	XVS_R_ND,
+	XVS_R_VRRP,
+	XVS_R_SYNC,
+	XVS_R_CLAIMED,
+	XVS_R_OWN_ADDRESS = XVS_R_CLAIMED,
+	XVS_R_NOT_OURS,
+	XVS_R_UNKNOWN_ETHERTYPE,
+	XVS_R_ETHERNET_TRUNCATED,
+	XVS_R_VLAN_TRUNCATED,
+	XVS_R_TOO_MANY_VLAN_TAGS,
+	XVS_R_ARP_TRUNCATED,
+	XVS_R_ARP_UNSUPPORTED,
+	XVS_R_ARP_NOT_REQUEST,
+	XVS_R_IPV4_TRUNCATED,
+	XVS_R_IPV4_BAD_VERSION,
+	XVS_R_IPV4_BAD_IHL,
+	XVS_R_IPV6_TRUNCATED,
+	XVS_R_IPV6_BAD_VERSION,
+	XVS_R_FRAGMENT,
+	XVS_R_L4_TRUNCATED,
+	XVS_R_MAX,
 };
+
+#define XVS_CNT_MAX (XVS_R_MAX + XVS_R_CLAIMED)
 
 /* settings[] indices; mirrored in src/steer.rs. */
 enum {
@@ -167,35 +229,39 @@ static __always_inline int icmp4_is_error(__u8 type)
 static __always_inline int match_ipv4(void *l3, void *data_end)
 {
 	struct iphdr *ip = l3;
+	/* The destination is the header's last field. */
 	if ((void *)(ip + 1) > data_end)
-		return 0;
-	if (ip->version != 4 || ip->ihl < 5)
-		return 0;
+		return XVS_R_IPV4_TRUNCATED;
+	int bad = ip->version != 4 ? XVS_R_IPV4_BAD_VERSION :
+		  ip->ihl < 5	   ? XVS_R_IPV4_BAD_IHL :
+				     0;
 
 	__u32 daddr = ip->daddr;
 	__u8 *kind = bpf_map_lookup_elem(&local4, &daddr);
 	if (kind && (*kind & XVS_LOCAL_OURS))
-		return 1;
+		return bad ? XVS_R_MALFORMED : XVS_R_TO_VIP;
+	if (bad)
+		return bad;
 	int to_self = kind && (*kind & XVS_LOCAL_SELF);
 
 	__u8 proto = ip->protocol;
 	if (proto == XVS_IPPROTO_VRRP && setting(XVS_SET_VRRP))
-		return 1;
+		return XVS_R_VRRP;
 
 	/* Non-first fragments have no L4 header to match. */
 	if (ip->frag_off & bpf_htons(0x1FFF))
-		return 0;
+		return to_self ? XVS_R_OWN_ADDRESS : XVS_R_FRAGMENT;
 
 	void *l4 = l3 + ip->ihl * 4;
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
 	    proto == XVS_IPPROTO_SCTP) {
 		__be16 *ports = l4;
 		if ((void *)(ports + 2) > data_end)
-			return 0;
+			return XVS_R_L4_TRUNCATED;
 		if (is_sync(proto, ports))
-			return 1;
+			return XVS_R_SYNC;
 		if (to_self)
-			return 0;
+			return XVS_R_OWN_ADDRESS;
 		struct nat4_key key = {
 			.addr = ip->saddr,
 			.port = ports[0],
@@ -203,80 +269,96 @@ static __always_inline int match_ipv4(void *l3, void *data_end)
 			.pad = 0,
 		};
 		if (bpf_map_lookup_elem(&nat4, &key))
-			return 1;
+			return XVS_R_NAT_REPLY;
 		/* A port-0 (all ports) NAT service is stored with port 0. */
 		key.port = 0;
-		return bpf_map_lookup_elem(&nat4, &key) != NULL;
+		return bpf_map_lookup_elem(&nat4, &key) ? XVS_R_NAT_REPLY :
+							  XVS_R_NOT_OURS;
 	}
 	if (proto == IPPROTO_ICMP) {
 		__u8 *type = l4;
 		if ((void *)(type + 1) > data_end)
-			return 0;
-		if (!icmp4_is_error(*type) || to_self)
-			return 0;
+			return XVS_R_L4_TRUNCATED;
+		if (to_self)
+			return XVS_R_OWN_ADDRESS;
+		if (!icmp4_is_error(*type))
+			return XVS_R_NOT_OURS;
 		__u32 saddr = ip->saddr;
-		return bpf_map_lookup_elem(&natsrc4, &saddr) != NULL;
+		return bpf_map_lookup_elem(&natsrc4, &saddr) ?
+			       XVS_R_ICMP_ERROR :
+			       XVS_R_NOT_OURS;
 	}
-	return 0;
+	return to_self ? XVS_R_OWN_ADDRESS : XVS_R_NOT_OURS;
 }
 
 static __always_inline int match_ipv6(void *l3, void *data_end)
 {
 	struct ipv6hdr *ip6 = l3;
 	if ((void *)(ip6 + 1) > data_end)
-		return 0;
-	if (ip6->version != 6)
-		return 0;
+		return XVS_R_IPV6_TRUNCATED;
+	int bad = ip6->version != 6 ? XVS_R_IPV6_BAD_VERSION : 0;
 
 	__u8 addr[16];
 	__builtin_memcpy(addr, &ip6->daddr, 16);
 	__u8 *kind = bpf_map_lookup_elem(&local6, addr);
 	if (kind && (*kind & XVS_LOCAL_OURS))
-		return 1;
+		return bad ? XVS_R_MALFORMED : XVS_R_TO_VIP;
+	if (bad)
+		return bad;
 	int to_self = kind && (*kind & XVS_LOCAL_SELF);
 
 	__u8 proto = ip6->nexthdr;
 	if (proto == XVS_IPPROTO_VRRP && setting(XVS_SET_VRRP))
-		return 1;
+		return XVS_R_VRRP;
 
 	void *l4 = ip6 + 1;
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
 	    proto == XVS_IPPROTO_SCTP) {
 		__be16 *ports = l4;
 		if ((void *)(ports + 2) > data_end)
-			return 0;
+			return XVS_R_L4_TRUNCATED;
 		if (is_sync(proto, ports))
-			return 1;
+			return XVS_R_SYNC;
 		if (to_self)
-			return 0;
+			return XVS_R_OWN_ADDRESS;
 		struct nat6_key key = {};
 		__builtin_memcpy(key.addr, &ip6->saddr, 16);
 		key.port = ports[0];
 		key.proto = proto;
 		if (bpf_map_lookup_elem(&nat6, &key))
-			return 1;
+			return XVS_R_NAT_REPLY;
 		key.port = 0;
-		return bpf_map_lookup_elem(&nat6, &key) != NULL;
+		return bpf_map_lookup_elem(&nat6, &key) ? XVS_R_NAT_REPLY :
+							  XVS_R_NOT_OURS;
 	}
 	if (proto == XVS_ICMPV6) {
 		__u8 *icmp = l4;
 		/* type, code, checksum, reserved, then the NS target. */
 		if ((void *)(icmp + 1) > data_end)
-			return 0;
+			return XVS_R_L4_TRUNCATED;
 		if (*icmp == XVS_ND_NEIGHBOR_SOLICIT) {
 			if ((void *)(icmp + 24) > data_end)
-				return 0;
+				return XVS_R_L4_TRUNCATED;
 			__builtin_memcpy(addr, icmp + 8, 16);
 			__u8 *target = bpf_map_lookup_elem(&local6, addr);
-			return target && (*target & XVS_LOCAL_OURS);
+			if (target && (*target & XVS_LOCAL_OURS))
+				return XVS_R_ND;
+			if (target && (*target & XVS_LOCAL_SELF))
+				return XVS_R_OWN_ADDRESS;
+			return to_self ? XVS_R_OWN_ADDRESS : XVS_R_NOT_OURS;
 		}
+		if (to_self)
+			return XVS_R_OWN_ADDRESS;
 		/* RFC 4443 §2.1: types below 128 are errors. */
-		if (*icmp < 128 && !to_self) {
+		if (*icmp < 128) {
 			__builtin_memcpy(addr, &ip6->saddr, 16);
-			return bpf_map_lookup_elem(&natsrc6, addr) != NULL;
+			return bpf_map_lookup_elem(&natsrc6, addr) ?
+				       XVS_R_ICMP_ERROR :
+				       XVS_R_NOT_OURS;
 		}
+		return XVS_R_NOT_OURS;
 	}
-	return 0;
+	return to_self ? XVS_R_OWN_ADDRESS : XVS_R_NOT_OURS;
 }
 
 /* RFC 826 ARP over Ethernet for IPv4. */
@@ -296,14 +378,39 @@ static __always_inline int match_arp(void *l3, void *data_end)
 {
 	struct arp_eth_ipv4 *arp = l3;
 	if ((void *)(arp + 1) > data_end)
-		return 0;
+		return XVS_R_ARP_TRUNCATED;
 	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) ||
-	    arp->hlen != 6 || arp->plen != 4 || arp->op != bpf_htons(1))
-		return 0;
+	    arp->hlen != 6 || arp->plen != 4)
+		return XVS_R_ARP_UNSUPPORTED;
+	if (arp->op != bpf_htons(1))
+		return XVS_R_ARP_NOT_REQUEST;
 	__u32 tpa;
 	__builtin_memcpy(&tpa, arp->tpa, 4);
 	__u8 *kind = bpf_map_lookup_elem(&local4, &tpa);
-	return kind && (*kind & XVS_LOCAL_OURS);
+	if (kind && (*kind & XVS_LOCAL_OURS))
+		return XVS_R_ARP;
+	return kind ? XVS_R_OWN_ADDRESS : XVS_R_NOT_OURS;
+}
+
+static __always_inline int classify(void *data, void *data_end)
+{
+	struct xvs_l2 l2;
+	int l2_status = xvs_parse_l2(data, data_end, &l2);
+	if (l2_status == XVS_L2_SHORT)
+		return XVS_R_ETHERNET_TRUNCATED;
+	if (l2_status == XVS_L2_VLAN_SHORT)
+		return XVS_R_VLAN_TRUNCATED;
+	if (l2_status < 0)
+		return XVS_R_TOO_MANY_VLAN_TAGS;
+
+	__be16 proto = *l2.proto_at;
+	if (proto == bpf_htons(ETH_P_IP))
+		return match_ipv4(l2.l3, data_end);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return match_ipv6(l2.l3, data_end);
+	if (proto == bpf_htons(ETH_P_ARP))
+		return match_arp(l2.l3, data_end);
+	return XVS_R_UNKNOWN_ETHERTYPE;
 }
 
 SEC("xdp")
@@ -311,27 +418,17 @@ int xvs_steer(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct xvs_l2 l2;
-	int ours = 0;
 
-	if (xvs_parse_l2(data, data_end, &l2) == 0) {
-		__be16 proto = *l2.proto_at;
-		if (proto == bpf_htons(ETH_P_IP))
-			ours = match_ipv4(l2.l3, data_end);
-		else if (proto == bpf_htons(ETH_P_IPV6))
-			ours = match_ipv6(l2.l3, data_end);
-		else if (proto == bpf_htons(ETH_P_ARP))
-			ours = match_arp(l2.l3, data_end);
-	}
-
-	if (!ours) {
-		XVS_COUNT(counters, XVS_CNT_PASSED);
+	/* Bounded for the verifier: every index below is < XVS_CNT_MAX. */
+	__u32 reason = (__u32)classify(data, data_end);
+	if (reason >= XVS_R_MAX)
+		reason = XVS_R_NOT_OURS;
+	if (reason >= XVS_R_CLAIMED) {
+		XVS_COUNT(counters, reason);
 		return XDP_PASS;
 	}
-	XVS_COUNT(counters, XVS_CNT_STEERED);
 	long action = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
-	if (action != XDP_REDIRECT)
-		XVS_COUNT(counters, XVS_CNT_NO_SOCKET);
+	XVS_COUNT(counters, action == XDP_REDIRECT ? reason : XVS_R_MAX + reason);
 	return (int)action;
 }
 

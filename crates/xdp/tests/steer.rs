@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::{wait_for, Pair, A4, B4, B6};
 use xvs_xdp::netlink::{self, XdpSlot};
-use xvs_xdp::{AttachMode, SteerRules, Steering, XdpError, STEER_OBJECT, STEER_PROGRAM};
+use xvs_xdp::{
+    AttachMode, SteerOutcome, SteerRules, Steering, XdpError, STEER_OBJECT, STEER_PROGRAM,
+};
 
 const VIP4: &str = "198.18.0.100";
 const VIP6: &str = "fd00::100";
@@ -82,13 +84,13 @@ fn directors_own_traffic_passes_and_vip_traffic_is_claimed() {
     client.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"pong");
 
-    let passed_so_far = steering.counters().unwrap().passed;
+    let passed_so_far = steering.counters().unwrap().passed();
     assert!(
         passed_so_far >= 4,
         "pings and TCP were passed: {passed_so_far}"
     );
     let before = steering.counters().unwrap();
-    assert_eq!(before.redirected, 0, "nothing so far was for a VIP");
+    assert_eq!(before.redirected(), 0, "nothing so far was for a VIP");
 
     // Traffic to the VIP: routed to the director by the client, claimed by
     // the program; with no AF_XDP socket on queue 0 it falls back to the
@@ -102,29 +104,25 @@ fn directors_own_traffic_passes_and_vip_traffic_is_claimed() {
     send_udp(&pair, SocketAddr::new(VIP6.parse().unwrap(), 9), 3);
     let after = wait_for(WAIT, || {
         let c = steering.counters().unwrap();
-        (c.redirected >= before.redirected + 8).then_some(c)
+        (c.no_socket() >= before.no_socket() + 8).then_some(c)
     })
     .expect("the program counted the VIP datagrams");
     assert_eq!(
-        after.redirected - before.redirected,
+        after.get(SteerOutcome::NoSocket, "to_vip") - before.get(SteerOutcome::NoSocket, "to_vip"),
         8,
-        "exactly the VIP datagrams"
+        "exactly the VIP datagrams, claimed but with no socket registered yet"
     );
-    assert_eq!(
-        after.no_socket - before.no_socket,
-        8,
-        "no socket registered yet"
-    );
+    assert_eq!(after.redirected(), 0, "no socket to redirect to");
 
     // The rules follow an update: without the VIP it is just passed.
     steering.update(&SteerRules::default()).unwrap();
     send_udp(&pair, SocketAddr::new(VIP4.parse().unwrap(), 9), 2);
-    let passed_before = after.passed;
+    let passed_before = after.passed();
     wait_for(WAIT, || {
-        (steering.counters().unwrap().passed >= passed_before + 2).then_some(())
+        (steering.counters().unwrap().passed() >= passed_before + 2).then_some(())
     })
     .expect("VIP datagrams counted as passed after the VIP was removed");
-    assert_eq!(steering.counters().unwrap().redirected, after.redirected);
+    assert_eq!(steering.counters().unwrap().no_socket(), after.no_socket());
 
     drop(steering);
     assert!(
@@ -186,7 +184,10 @@ fn claimed_traffic_reaches_the_socket(mode: AttachMode) {
     };
     assert_eq!(udp.payload(), b"datagram 0");
     let c = steering.counters().unwrap();
-    assert!(c.redirected >= 1 && c.no_socket == 0, "{c:?}");
+    assert!(
+        c.get(SteerOutcome::Steered, "to_vip") >= 1 && c.no_socket() == 0,
+        "{c:?}"
+    );
 }
 
 #[test]
