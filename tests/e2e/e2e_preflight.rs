@@ -6,7 +6,7 @@
 //! interfaces; the same lab then runs the one-worker configuration (with
 //! its program attached while it runs, so the "no XDP" check can see one).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ fn write_checked(lab: &Lab, tag: &str, yaml: &str) -> PathBuf {
 
 /// Run `xvs run` with `config` in the director and wait for it to exit:
 /// (exit code, everything it printed).
-fn run_refused(lab: &Lab, config: &PathBuf) -> (Option<i32>, String) {
+fn run_refused(lab: &Lab, config: &Path) -> (Option<i32>, String) {
     let sock = config.with_extension("sock");
     let mut xvs = lab
         .spawn(

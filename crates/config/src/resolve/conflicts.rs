@@ -1,5 +1,6 @@
 //! Checks across sections that `xvs run` would otherwise only meet at
-//! start-up: the workers against each interface's queues, and one address
+//! start-up: the workers against each interface's queues (and queue ids
+//! the steering program can map), and one address
 //! given two roles (twice on the interfaces, in two local pools with
 //! overlapping ports, a local address that is also a VIP). Run by
 //! `check`, `run` and `reload` alike, since they all load through
@@ -12,6 +13,11 @@ use super::service::addr_port;
 use super::{Ctx, Result};
 use crate::model::{Global, Interface, LocalAddressPool, VirtualService};
 use crate::raw::RawInterface;
+
+/// Sockets the steering program's XSKMAP holds, indexed by RX queue id
+/// (crates/xdp/bpf/steer.c, `max_entries` of `xsks`): a socket on a higher
+/// queue could not be registered.
+const STEER_QUEUES: u32 = 256;
 
 /// Every worker owns one AF_XDP socket on every interface (the daemon hands
 /// queue position p of each interface to worker `p % workers`), so an
@@ -26,6 +32,17 @@ pub(super) fn check_queues(
 ) -> Result<()> {
     let workers = global.workers.len();
     for (i, (iface, raw)) in interfaces.iter().zip(raw).enumerate() {
+        if let Some(j) = iface.queues.iter().position(|&q| q >= STEER_QUEUES) {
+            return Err(ctx.err(
+                format!("interfaces[{i}].queues[{j}]"),
+                format!(
+                    "queue {} is beyond the {STEER_QUEUES} queues (0..={}) the steering \
+                     program can hand to sockets; use a lower queue id",
+                    iface.queues[j],
+                    STEER_QUEUES - 1
+                ),
+            ));
+        }
         let have = iface.queues.len();
         if have >= workers {
             continue;
@@ -207,6 +224,21 @@ mod tests {
         let yaml = format!("{TWO_WORKERS}  - name: eth0\n    queues: [4, 5, 6]\n  - name: eth1\n    queues: [0, 1]\n");
         assert!(load_str(&yaml, "ok.yaml").is_ok());
         assert!(load_str("interfaces:\n  - name: eth0\n", "ok.yaml").is_ok());
+    }
+
+    #[test]
+    fn a_queue_the_steering_program_cannot_map_is_refused() {
+        let yaml = "interfaces:\n  - name: eth0\n    queues: [0, 256]\n";
+        assert_eq!(
+            rejected(yaml),
+            "c.yaml:3:17: interfaces[0].queues[1]: queue 256 is beyond the 256 queues \
+             (0..=255) the steering program can hand to sockets; use a lower queue id"
+        );
+        assert!(load_str(
+            "interfaces:\n  - name: eth0\n    queues: [255]\n",
+            "ok.yaml"
+        )
+        .is_ok());
     }
 
     #[test]
