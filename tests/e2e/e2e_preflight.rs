@@ -152,3 +152,37 @@ fn refusals_are_one_line_and_leave_the_interfaces_untouched() {
         .expect("client runs");
     assert_eq!(report.failed, 0, "{report:?}\n{}", running.xvs.log());
 }
+
+/// The report that started this: config/dr.yaml (two workers, queues
+/// [0, 1]) on a NIC with one queue failed with a bare "AF_XDP bind …
+/// Invalid argument" after the steering program was attached. On a
+/// one-queue DR lab (interface names mapped to the lab's, nothing else
+/// changed) it is now refused in one line, untouched interfaces after.
+#[test]
+fn the_dr_example_on_one_queue_is_refused_in_one_line() {
+    let Some(lab) = lab(
+        "the_dr_example_on_one_queue_is_refused_in_one_line",
+        Method::Dr,
+        1,
+    ) else {
+        return;
+    };
+    let dr =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/dr.yaml"))
+            .expect("read config/dr.yaml");
+    let (c, _) = lab.director_ifaces();
+    let path = write_checked(&lab, "dr", &for_lab(&lab, &dr));
+    let (code, log) = run_refused(&lab, &path);
+    assert_eq!(code, Some(1), "{log}");
+    // config/dr.yaml line 20: eth0's `queues: [0, 1]`.
+    assert_eq!(
+        log,
+        format!(
+            "xvs run: interface {c} has 1 RX queue but {}:20:5 asks for queues [0, 1] \
+             (2 workers): set global.workers to 1 core and queues to [0], or give {c} 2 \
+             queues (ethtool -L {c} combined 2)\n",
+            path.display()
+        )
+    );
+    assert_no_xdp(&lab, "after refusing config/dr.yaml");
+}
