@@ -224,14 +224,9 @@ impl ConnTable {
         let Some(s) = self.shards.get(worker) else {
             return 0;
         };
-        let pct = |live: usize, cap: usize| {
-            if cap == 0 {
-                0
-            } else {
-                // live ≤ cap, so the result is ≤ 100.
-                (live.saturating_mul(100) / cap) as u32
-            }
-        };
+        // live ≤ cap, so the result is ≤ 100; an empty store is 0 % full.
+        let pct =
+            |live: usize, cap: usize| live.saturating_mul(100).checked_div(cap).unwrap_or(0) as u32;
         pct(s.v4.len(), s.v4.capacity()).max(pct(s.v6.len(), s.v6.capacity()))
     }
 }
