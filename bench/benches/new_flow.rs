@@ -4,7 +4,9 @@
 //! the timed region, every entry is expired (`Rig::expire_all`) so each SYN
 //! is a new flow again. Each round is processed in receive bursts of
 //! consecutive SYNs, as the worker loop does (`Rig::transmit_burst`).
-//! `frame_copy` is the copy of the SYN frames into the burst buffers alone. Run: `cargo bench -p xvs-bench --bench new_flow`.
+//! `rr_full_table` is `rr` into a table exactly full of half-open
+//! entries, each SYN evicting one (what a SYN flood costs a new
+//! connection). `frame_copy` is the copy of the SYN frames into the burst buffers alone. Run: `cargo bench -p xvs-bench --bench new_flow`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -53,6 +55,19 @@ fn bench_new_flow(c: &mut Criterion) {
             })
         });
     }
+    // A SYN flood's cost: every SYN evicts a half-open entry to get in.
+    let mut full =
+        xvs_bench::new_flow::new_flows_full_table().unwrap_or_else(|e| panic!("full table: {e}"));
+    xvs_bench::new_flow::run_full(&mut full, FLOWS_PER_ROUND)
+        .unwrap_or_else(|e| panic!("full table: {e}"));
+    group.bench_function("rr_full_table", |b| {
+        b.iter_custom(|iters| {
+            let rig = &mut full.rig;
+            time_bursts(iters, &full.frames, &mut full.next, |frames| {
+                black_box(rig.transmit_burst(CLIENT_IF, black_box(frames)));
+            })
+        })
+    });
     let mut s = new_flows(SchedulerKind::Rr).unwrap_or_else(|e| panic!("setting up: {e}"));
     group.bench_function(xvs_bench::report::COPY_BASELINE, |b| {
         b.iter_custom(|iters| {

@@ -115,6 +115,81 @@ pub fn run_round(s: &mut NewFlows) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The new-flow scenario into a full table (rr): the table holds exactly
+/// [`FLOWS_PER_ROUND`] flows and the SYNs cycle through twice as many
+/// distinct flows, so every SYN finds the shard full of half-open entries
+/// and evicts one to get in (`global.table_pressure`'s default
+/// eviction). Eviction frees the slot at a rolling cursor and the new entry
+/// takes it, so the entry that goes is always the one inserted a table
+/// ago: a flow's own entry is gone before the cycle comes back to it, and
+/// every SYN is a new flow wherever a burst starts. What a SYN flood
+/// costs per new connection, held against `new_flow/rr` (an empty table).
+#[derive(Debug)]
+pub struct FullTable {
+    pub rig: Rig,
+    /// 2 × [`FLOWS_PER_ROUND`] SYNs, processed in a cycle.
+    pub frames: Vec<Vec<u8>>,
+    /// Where the cycle goes on.
+    pub next: usize,
+}
+
+/// Set up [`FullTable`], filled by the cycle's first half.
+pub fn new_flows_full_table() -> Result<FullTable, SetupError> {
+    let mut neighbors = FastNeighbors::new();
+    neighbors.insert(CLIENT_IF, xvs_testkit::GW4.into(), xvs_testkit::GW_MAC);
+    let rig = Rig::new(
+        &scheduler_yaml(SchedulerKind::Rr),
+        FLOWS_PER_ROUND,
+        1024,
+        neighbors,
+    )?;
+    let frames = (0..2 * FLOWS_PER_ROUND)
+        .map(|i| {
+            Spec::tcp(
+                client_addr(i).into(),
+                client_port(i),
+                NEW_FLOW_VIP.into(),
+                TCP_PORT,
+                SYN,
+            )
+            .frame()
+        })
+        .collect();
+    let mut s = FullTable {
+        rig,
+        frames,
+        next: 0,
+    };
+    run_full(&mut s, FLOWS_PER_ROUND)?;
+    Ok(s)
+}
+
+/// Run the next `count` SYNs of [`FullTable`]'s cycle, checking every
+/// one is forwarded and the table stays exactly full. For tests and the
+/// bench's self-check.
+pub fn run_full(s: &mut FullTable, count: usize) -> Result<(), SetupError> {
+    for _ in 0..count {
+        let i = s.next % s.frames.len();
+        s.next = i + 1;
+        crate::rig::expect_forward(
+            &mut s.rig,
+            "SYN into a full table",
+            CLIENT_IF,
+            &s.frames[i],
+            SERVER_IF,
+        )?;
+    }
+    let found = s.rig.table.len();
+    if found != FLOWS_PER_ROUND {
+        return Err(SetupError::TableLen {
+            what: "after a round into a full table",
+            expected: FLOWS_PER_ROUND,
+            found,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +224,28 @@ mod tests {
                 kind.name()
             );
         }
+    }
+
+    #[test]
+    fn a_round_into_a_full_table_evicts_one_half_open_entry_per_syn() {
+        let mut s = new_flows_full_table().expect("full table");
+        let evicted = |s: &FullTable| {
+            s.rig
+                .worker
+                .counters()
+                .evictions()
+                .find(|(name, _)| *name == "embryonic")
+                .map_or(0, |(_, n)| n)
+        };
+        assert_eq!(evicted(&s), 0, "the fill round finds room");
+        // Rounds of any length: every SYN is a new flow that evicts one.
+        for round in 1..=3u64 {
+            run_full(&mut s, FLOWS_PER_ROUND).expect("round");
+            assert_eq!(evicted(&s), round * FLOWS_PER_ROUND as u64);
+        }
+        let before = evicted(&s);
+        run_full(&mut s, 100).expect("part of a round");
+        assert_eq!(evicted(&s), before + 100);
     }
 
     #[test]

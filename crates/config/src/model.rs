@@ -123,6 +123,38 @@ impl Default for Tunables {
     }
 }
 
+/// How the connection table defends itself when a worker's shard fills
+/// up (`global.table_pressure`), as IPVS's drop_entry and secure_tcp
+/// sysctls do (ipvs-sysctl.rst), both on by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TablePressure {
+    /// A new connection finding its worker's shard full frees a half-open
+    /// entry, else a closing one (never an established one or a template).
+    pub evict: bool,
+    /// Slots one such attempt examines at most (bounded work per packet).
+    pub evict_scan: u32,
+    /// While a shard is at least `enter_percent` full (until it is back
+    /// to `leave_percent`), new and refreshed SYN_RECV entries time out
+    /// after `syn_recv` seconds instead of the configured timeout.
+    pub short_timeouts: bool,
+    pub enter_percent: u8,
+    pub leave_percent: u8,
+    pub syn_recv: u32,
+}
+
+impl Default for TablePressure {
+    fn default() -> Self {
+        TablePressure {
+            evict: true,
+            evict_scan: 64,
+            short_timeouts: true,
+            enter_percent: 75,
+            leave_percent: 50,
+            syn_recv: 5,
+        }
+    }
+}
+
 /// Process-wide settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Global {
@@ -136,6 +168,8 @@ pub struct Global {
     pub conn_capacity: usize,
     pub timeouts: Timeouts,
     pub tunables: Tunables,
+    /// The table's defences against floods of half-open connections.
+    pub table_pressure: TablePressure,
     /// AF_XDP UMEM frames per socket and ring sizes (used by the AF_XDP driver).
     pub umem_frames: u32,
     pub ring_size: u32,

@@ -78,9 +78,24 @@ pub struct RawGlobal {
     pub prefetch_min_live: Option<u64>,
     #[serde(default)]
     pub health: RawHealthGlobal,
+    #[serde(default)]
+    pub table_pressure: RawTablePressure,
     /// `ADDRESS:PORT` of the Prometheus endpoint (parsed in resolve, so a
     /// bad one is reported with the fix).
     pub metrics_listen: Option<String>,
+}
+
+/// `global.table_pressure`: the connection table's defences against a
+/// flood of half-open connections.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTablePressure {
+    pub evict: Option<bool>,
+    pub evict_scan: Option<u64>,
+    pub short_timeouts: Option<bool>,
+    pub enter_percent: Option<u64>,
+    pub leave_percent: Option<u64>,
+    pub syn_recv: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

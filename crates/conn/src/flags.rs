@@ -51,6 +51,13 @@ impl ConnFlags {
     pub const ONE_PACKET: ConnFlags = ConnFlags(0x2000);
     /// Keep conntrack (stored for sync fidelity only).
     pub const NFCT: ConnFlags = ConnFlags(0x1_0000);
+    /// xvs only, not an IPVS value (the top stored bit, outside
+    /// [`ConnFlags::BACKUP_MASK`], so a peer ignores it): a packet re-armed
+    /// the entry's idle timer after the second it was opened in
+    /// ([`crate::ConnTable::touch`]). A UDP entry without it has carried one
+    /// burst at most, and gives way like a half-open TCP one when its shard
+    /// is full ([`crate::Eviction`]).
+    pub const REFRESHED: ConnFlags = ConnFlags(0x80_0000);
     /// Flags a sync backup accepts (`IP_VS_CONN_F_BACKUP_MASK`).
     pub const BACKUP_MASK: ConnFlags =
         ConnFlags(0x0007 | 0x0080 | 0x0100 | 0x0600 | 0x0800 | 0x1000);
@@ -147,7 +154,7 @@ impl Not for ConnFlags {
 
 impl fmt::Debug for ConnFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(ConnFlags, &str); 11] = [
+        const NAMES: [(ConnFlags, &str); 12] = [
             (ConnFlags::SYNC, "SYNC"),
             (ConnFlags::HASHED, "HASHED"),
             (ConnFlags::NOOUTPUT, "NOOUTPUT"),
@@ -158,6 +165,7 @@ impl fmt::Debug for ConnFlags {
             (ConnFlags::TEMPLATE, "TEMPLATE"),
             (ConnFlags::ONE_PACKET, "ONE_PACKET"),
             (ConnFlags::NFCT, "NFCT"),
+            (ConnFlags::REFRESHED, "REFRESHED"),
             (ConnFlags::FWD_MASK, ""),
         ];
         let method = match self.method_bits() {
@@ -195,6 +203,11 @@ mod tests {
         assert_eq!(ConnFlags::BACKUP_UPD_MASK.bits(), 0x700);
         // Every named flag survives the 24-bit store.
         assert_eq!(ConnFlags::NFCT.bits() & !ConnFlags::STORED_MASK, 0);
+        assert_eq!(ConnFlags::REFRESHED.bits() & !ConnFlags::STORED_MASK, 0);
+        assert_eq!(
+            ConnFlags::REFRESHED.bits() & ConnFlags::BACKUP_MASK.bits(),
+            0
+        );
     }
 
     #[test]

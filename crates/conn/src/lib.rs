@@ -21,6 +21,9 @@
 //! 5. Once per loop: [`ConnTable::expire_step`] with a small budget frees
 //!    expired entries of the worker's own shard and reports each one so the
 //!    real server's counters can be unbound.
+//! 6. An insert that fails with `Full`: [`ConnTable::make_room`] frees one
+//!    half-open or closing entry of the worker's shard (reported the same
+//!    way), and the insert is tried once more.
 //!
 //! Module map: [`tcp_state`] (transition tables), [`flags`] (IPVS flag
 //! values), `entry` (ids and records), `table`/`update` (the API), `store`,
@@ -31,6 +34,7 @@ pub mod tcp_state;
 
 mod conn4;
 mod entry;
+mod evict;
 mod hash;
 mod index;
 mod slot;
@@ -40,11 +44,14 @@ mod update;
 
 pub use conn4::{Conn4, Prefetch4};
 pub use entry::{ConnEntry, ConnId, InsertError, NewConn, TableConfig, TableError, Transition};
+pub use evict::Eviction;
 pub use flags::ConnFlags;
 pub use table::ConnTable;
 pub use tcp_state::{ConnState, Direction, INITIAL_TIMEOUT_SECS};
 pub use update::{opened_tcp, CONTROLLER_REARM_SECS};
 
+#[cfg(test)]
+mod tests_evict;
 #[cfg(test)]
 mod tests_model;
 #[cfg(test)]

@@ -151,6 +151,10 @@ pub(crate) struct Store<const W: usize> {
     free_tail: AtomicU32,
     /// Live entries (owner writes, anyone reads).
     live: AtomicUsize,
+    /// Where the owner's next search for an entry to evict starts
+    /// ([`crate::Eviction`]); apart from the expiry cursor so a flood's
+    /// evictions do not make the sweep skip slots.
+    evict_cursor: AtomicUsize,
 }
 
 impl<const W: usize> Store<W> {
@@ -177,7 +181,17 @@ impl<const W: usize> Store<W> {
             free_head: AtomicU32::new(head),
             free_tail: AtomicU32::new(tail),
             live: AtomicUsize::new(0),
+            evict_cursor: AtomicUsize::new(0),
         }
+    }
+
+    /// Owner: the eviction cursor (any value; callers reduce it).
+    pub(crate) fn evict_cursor(&self) -> usize {
+        self.evict_cursor.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_evict_cursor(&self, at: usize) {
+        self.evict_cursor.store(at, Ordering::Relaxed);
     }
 
     pub(crate) fn capacity(&self) -> usize {

@@ -7,7 +7,10 @@
 //! fails with `Exists` when a present entry anywhere has one of its keys,
 //! with `Full` when its shard's family has no unfreed slot left; a sweep
 //! frees expired entries in slot order from the cursor and re-arms
-//! controllers for 60 s. Half the cases run with a hash under which every
+//! controllers for 60 s; making room frees, from the eviction cursor and
+//! within the scan bound, the first entry that is expired or half-open and
+//! controls nothing (every connection here stays in NONE, so each is
+//! half-open; the closing/established order has its own tests). Half the cases run with a hash under which every
 //! key collides, so that index overflow chains are exercised too.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -17,8 +20,8 @@ use xvs_config::ForwardMethod;
 
 use crate::hash::KeyHasher;
 use crate::{
-    Conn4, ConnEntry, ConnFlags, ConnId, ConnState, ConnTable, Direction, InsertError, NewConn,
-    TableConfig, CONTROLLER_REARM_SECS,
+    Conn4, ConnEntry, ConnFlags, ConnId, ConnState, ConnTable, Direction, Eviction, InsertError,
+    NewConn, TableConfig, CONTROLLER_REARM_SECS,
 };
 
 const WORKERS: usize = 2;
@@ -106,6 +109,11 @@ enum Op {
     Sweep {
         worker: usize,
     },
+    MakeRoom {
+        worker: usize,
+        v6: bool,
+        scan: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -129,7 +137,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..64).prop_map(|pick| Op::Unhash { pick }),
         2 => (0usize..64).prop_map(|pick| Op::Get { pick }),
         4 => (0u32..8).prop_map(|secs| Op::Advance { secs }),
-        3 => w.prop_map(|worker| Op::Sweep { worker }),
+        3 => w.clone().prop_map(|worker| Op::Sweep { worker }),
+        3 => (w, any::<bool>(), 0usize..8)
+            .prop_map(|(worker, v6, scan)| Op::MakeRoom { worker, v6, scan }),
     ]
 }
 
@@ -254,6 +264,56 @@ impl World {
         self.t
             .expire_step(worker, self.now, usize::MAX, |e| got.push(e.id));
         prop_assert_eq!(got, want);
+        Ok(())
+    }
+
+    /// `make_room` with the model's prediction: the slots from the
+    /// store's eviction cursor, at most `scan` of them, and the first
+    /// entry there that is expired or a connection, controlling nothing.
+    fn make_room(&mut self, worker: usize, v6: bool, scan: usize) -> Result<(), TestCaseError> {
+        let shard = &self.t.shards[worker];
+        let (cap, cursor) = if v6 {
+            (shard.v6.capacity(), shard.v6.evict_cursor())
+        } else {
+            (shard.v4.capacity(), shard.v4.evict_cursor())
+        };
+        let mut want = None;
+        for k in 0..scan.min(cap) {
+            let slot = (cursor % cap + k) % cap;
+            let Some(i) = (0..self.m.len()).find(|&i| {
+                let e = &self.m[i];
+                !e.freed && e.worker == worker && e.v6 == v6 && e.id.slot() == slot
+            }) else {
+                continue;
+            };
+            let e = &self.m[i];
+            let class = if self.now >= e.expires && e.n_ctl == 0 {
+                Eviction::Expired
+            } else if e.template.is_some() || e.n_ctl > 0 {
+                continue;
+            } else {
+                Eviction::Embryonic
+            };
+            want = Some((i, class));
+            break;
+        }
+        let mut got = Vec::new();
+        let class = self
+            .t
+            .make_room(worker, v6, self.now, scan, |e, c| got.push((e.id, c)));
+        prop_assert_eq!(class, want.map(|(_, c)| c));
+        prop_assert_eq!(
+            got,
+            want.map(|(i, c)| (self.m[i].id, c))
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        if let Some((i, _)) = want {
+            self.m[i].freed = true;
+            if let Some(c) = self.m[i].controller {
+                self.m[c].n_ctl -= 1;
+            }
+        }
         Ok(())
     }
 
@@ -472,6 +532,7 @@ impl World {
             }
             Op::Advance { secs } => self.now += secs,
             Op::Sweep { worker } => self.sweep(worker)?,
+            Op::MakeRoom { worker, v6, scan } => self.make_room(worker, v6, scan)?,
         }
         // Invariants after every step.
         for w in 0..WORKERS {

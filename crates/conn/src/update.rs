@@ -175,31 +175,39 @@ impl ConnTable {
     }
 
     /// Re-arm the idle timer: the entry now expires `timeout_secs` after
-    /// `now_secs` (UDP packets in either direction, templates on use).
+    /// `now_secs` (UDP packets in either direction, templates on use); if
+    /// that moved the timer, the entry is marked [`ConnFlags::REFRESHED`].
     /// False for a stale id.
     pub fn touch(&self, id: ConnId, timeout_secs: u32, now_secs: u32) -> bool {
         let Some(slot) = self.slot_of(id) else {
             return false;
         };
         let timeout = timeout_secs.min(MAX24);
-        let armed = slot
-            .update(TIMER, id.gen(), |t| {
-                Some(timer_word(
-                    now_secs.saturating_add(timeout),
-                    timer_in_pkts(t),
-                    0,
-                ))
-            })
-            .is_some();
-        if armed {
-            // Record the timeout for listings and sync; usually unchanged,
-            // so this is a load, not a second CAS.
-            slot.update(STATE, id.gen(), |w| {
-                (state_timeout(w) != timeout)
-                    .then(|| state_word(state_flags(w), state_state(w), timeout, 0))
-            });
-        }
-        armed
+        let Some((old, new)) = slot.update(TIMER, id.gen(), |t| {
+            Some(timer_word(
+                now_secs.saturating_add(timeout),
+                timer_in_pkts(t),
+                0,
+            ))
+        }) else {
+            return false;
+        };
+        // The timer moved: the entry saw a packet after the second it
+        // opened in (the fast path skips a touch that would not move it, so
+        // both paths set this alike).
+        let refreshed = if timer_expires(old) != timer_expires(new) {
+            ConnFlags::REFRESHED.bits()
+        } else {
+            0
+        };
+        // Record the timeout for listings and sync; usually unchanged,
+        // so this is a load, not a second CAS.
+        slot.update(STATE, id.gen(), |w| {
+            let flags = state_flags(w) | refreshed;
+            (state_timeout(w) != timeout || flags != state_flags(w))
+                .then(|| state_word(flags, state_state(w), timeout, 0))
+        });
+        true
     }
 
     /// Count one packet (IPVS counts input packets for its sync
@@ -304,7 +312,7 @@ impl ConnTable {
     }
 
     /// Owner: expire slot `i` of `worker`'s `W`-wide store if due.
-    fn expire_slot<const W: usize>(
+    pub(crate) fn expire_slot<const W: usize>(
         &self,
         worker: usize,
         i: usize,

@@ -12,6 +12,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use xvs_conn::Eviction;
+
 use crate::verdict::DropReason;
 
 /// Add `n` to a counter only this thread writes.
@@ -37,7 +39,21 @@ pub struct WorkerCounters {
     drops: [AtomicU64; DropReason::COUNT],
     /// Malformed frames by wire reason (index = `WireError::index()`).
     malformed: [AtomicU64; xvs_wire::WireError::COUNT],
+    /// Entries freed to admit a new connection into a full shard, by
+    /// reason (index = position in [`EVICTION_REASONS`]).
+    evictions: [AtomicU64; EVICTION_REASONS.len()],
+    /// 1 while the worker's shard is under pressure (short SYN_RECV
+    /// timeouts), else 0.
+    pressure: AtomicU64,
 }
+
+/// Why an entry gave way to a new one, in counter order, with the names
+/// metrics use.
+pub const EVICTION_REASONS: [(Eviction, &str); 3] = [
+    (Eviction::Embryonic, "embryonic"),
+    (Eviction::Closing, "closing"),
+    (Eviction::Expired, "expired"),
+];
 
 impl Default for WorkerCounters {
     fn default() -> Self {
@@ -51,6 +67,8 @@ impl Default for WorkerCounters {
             fast_path: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             malformed: std::array::from_fn(|_| AtomicU64::new(0)),
+            evictions: std::array::from_fn(|_| AtomicU64::new(0)),
+            pressure: AtomicU64::new(0),
         }
     }
 }
@@ -71,6 +89,29 @@ impl WorkerCounters {
     pub(crate) fn count_malformed(&self, err: &xvs_wire::WireError) {
         bump(&self.drops[DropReason::Malformed as usize], 1);
         bump(&self.malformed[err.index()], 1);
+    }
+
+    pub(crate) fn count_eviction(&self, why: Eviction) {
+        if let Some(i) = EVICTION_REASONS.iter().position(|(r, _)| *r == why) {
+            bump(&self.evictions[i], 1);
+        }
+    }
+
+    pub(crate) fn set_pressure(&self, on: bool) {
+        self.pressure.store(u64::from(on), Ordering::Relaxed);
+    }
+
+    /// Entries evicted to admit new connections, by reason name.
+    pub fn evictions(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        EVICTION_REASONS
+            .iter()
+            .zip(self.evictions.iter())
+            .map(|((_, name), c)| (*name, c.load(Ordering::Relaxed)))
+    }
+
+    /// Whether the worker's shard is under pressure now.
+    pub fn under_pressure(&self) -> bool {
+        self.pressure.load(Ordering::Relaxed) != 0
     }
 
     #[inline]

@@ -250,7 +250,7 @@ impl Worker {
             return Fast::General;
         };
         // From here on the packet is forwarded: the general path's steps.
-        if !c.unchanged_by(dir, flow.tcp_flags, &plan.timeouts, ctx.now) {
+        if !c.unchanged_by(dir, flow.tcp_flags, self.timeouts(plan), ctx.now) {
             self.track(ctx, c.id, c.protocol, c.flags, dest, dir, flow.tcp_flags);
         }
         let ip_len = usize::from(flow.ip_len);

@@ -245,7 +245,7 @@ impl Worker {
         if protocol == ip_proto::TCP {
             if let Some(t) =
                 self.conns
-                    .tcp_transition(id, dir, tcp_flags, &ctx.plan.timeouts, ctx.now)
+                    .tcp_transition(id, dir, tcp_flags, self.timeouts(ctx.plan), ctx.now)
             {
                 if t.became_active {
                     dest.shared.load.activate(self.id);
@@ -305,11 +305,12 @@ impl Worker {
         if ops_unhashed {
             flags |= ConnFlags::ONE_PACKET;
         }
+        self.update_pressure(plan);
         let (state, timeout_secs) = match info.protocol {
             ip_proto::TCP => {
                 let (f, state) = opened_tcp(flags, info.tcp_flags);
                 flags = f;
-                (state, state.timeout(&plan.timeouts))
+                (state, state.timeout(self.timeouts(plan)))
             }
             _ if ops_unhashed => (ConnState::Udp, 0),
             _ => (ConnState::Udp, plan.timeouts.udp),
@@ -331,7 +332,7 @@ impl Worker {
             timeout_secs,
         };
         // open() is only reached after the input key missed.
-        let id = match self.conns.insert_unseen(self.id, &new, ctx.now) {
+        let id = match self.insert_making_room(plan, &new, ctx.now, true) {
             Ok(id) => id,
             Err(InsertError::Full) => return Err(DropReason::ConnTableFull),
             // The input key just missed, so this is another connection
@@ -429,7 +430,7 @@ impl Worker {
             state: ConnState::None,
             timeout_secs: timeout,
         };
-        match self.conns.insert(self.id, &template, ctx.now) {
+        match self.insert_making_room(plan, &template, ctx.now, false) {
             Ok(id) => {
                 dest.shared.load.bind_template(self.id);
                 // Connection sync: backups need the template to keep the

@@ -17,6 +17,7 @@ mod icmp;
 mod inbound;
 mod outbound;
 mod plan;
+mod pressure;
 mod route;
 mod sync_install;
 mod sync_link;
@@ -24,7 +25,7 @@ mod verdict;
 mod worker;
 mod xmit;
 
-pub use counters::{Stats, StatsTotals, WorkerCounters};
+pub use counters::{Stats, StatsTotals, WorkerCounters, EVICTION_REASONS};
 pub use frame_buf::FrameBuf;
 pub use plan::{
     DestRegistry, DestShared, NextHop, Plan, PlanDest, PlanError, PlanPool, PlanService,

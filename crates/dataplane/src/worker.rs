@@ -62,6 +62,11 @@ pub struct Worker {
     pub(crate) hints: crate::fast::Hints,
     /// Connection sync ([`Worker::set_sync`]); `None`: off.
     pub(crate) sync: Option<Arc<SyncLink>>,
+    /// The shard is under pressure: new and refreshed SYN_RECV entries get
+    /// `pressure_timeouts` ([`crate::pressure`]).
+    pub(crate) under_pressure: bool,
+    /// The plan's timeouts with the short SYN_RECV one (set on adopt).
+    pub(crate) pressure_timeouts: xvs_config::Timeouts,
 }
 
 impl Worker {
@@ -87,6 +92,8 @@ impl Worker {
             fast_path: true,
             hints: crate::fast::Hints::new(),
             sync: None,
+            under_pressure: false,
+            pressure_timeouts: xvs_config::Timeouts::default(),
         }
     }
 
@@ -177,13 +184,16 @@ impl Worker {
             })
             .collect();
         self.pool_rotor = vec![0; plan.pools.len()];
+        self.pressure_timeouts =
+            crate::pressure::shortened(&plan.timeouts, &plan.snapshot.global.table_pressure);
         self.plan_version = Some(plan.version);
     }
 
     /// Periodic work off the per-packet path: install up to
     /// [`HOUSEKEEPING_INSTALL_BUDGET`] synced connections (sync on), expire
     /// up to `budget` slots of this worker's connection shard, unbinding
-    /// counters of what expired, and age the lblc/lblcr caches. Returns
+    /// counters of what expired, decide whether the shard is still under
+    /// pressure, and age the lblc/lblcr caches. Returns
     /// the number of entries freed.
     pub fn housekeeping(&mut self, plan: &Plan, now_secs: u32, budget: usize) -> usize {
         self.adopt(plan);
@@ -194,6 +204,7 @@ impl Worker {
         let freed = self.conns.expire_step(worker, now_secs, budget, |e| {
             crate::inbound::unbind_expired(plan, worker, e);
         });
+        self.update_pressure(plan);
         for (svc, state) in plan.services.iter().zip(self.sched.iter_mut()) {
             svc.scheduler.housekeeping(state, now_secs);
         }

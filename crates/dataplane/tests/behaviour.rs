@@ -398,7 +398,11 @@ fn fullnat_workers_use_disjoint_ports_and_exhaustion_is_counted() {
 
 #[test]
 fn full_table_drops_new_flows_and_keeps_existing_ones() {
-    let yaml = LAB_YAML.replace("conn_capacity: 4096", "conn_capacity: 8");
+    // With eviction off (tests/pressure.rs has it on).
+    let yaml = LAB_YAML.replace(
+        "conn_capacity: 4096",
+        "conn_capacity: 8\n  table_pressure: { evict: false }",
+    );
     let (plan, _reg) = plan_from_yaml(&yaml, 1);
     let n = lab_neighbors();
     let (table, mut ws) = workers(&plan, 1);

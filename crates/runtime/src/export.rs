@@ -39,6 +39,12 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
             metrics::counter!("xvs_malformed_packets_total", "worker" => worker.clone(), "reason" => reason)
                 .absolute(n);
         }
+        for (reason, n) in c.evictions() {
+            metrics::counter!("xvs_conn_evictions_total", "worker" => worker.clone(), "reason" => reason)
+                .absolute(n);
+        }
+        metrics::gauge!("xvs_conn_pressure", "worker" => worker.clone())
+            .set(f64::from(u8::from(c.under_pressure())));
         if let Some(d) = shared.drivers.get(w) {
             for (name, cell) in [
                 ("xvs_tx_packets_total", &d.tx_packets),
@@ -336,6 +342,16 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "xvs_conn_entries",
         Kind::Gauge,
         "Connection entries in a worker's table shard.",
+    ),
+    (
+        "xvs_conn_evictions_total",
+        Kind::Counter,
+        "Entries a worker freed to admit a new connection into its full table shard, by reason (embryonic, closing, expired).",
+    ),
+    (
+        "xvs_conn_pressure",
+        Kind::Gauge,
+        "1 while a worker's table shard is under pressure (short SYN_RECV timeouts), else 0.",
     ),
     (
         "xvs_service_connections_total",

@@ -8,10 +8,10 @@ use std::net::{IpAddr, SocketAddr};
 use super::{Ctx, Result};
 use crate::health::HealthGlobal;
 use crate::model::{
-    Global, IdlePolicy, Interface, IpNet, LocalAddressPool, Timeouts, Tunables,
+    Global, IdlePolicy, Interface, IpNet, LocalAddressPool, TablePressure, Timeouts, Tunables,
     DEFAULT_PREFETCH_MIN_LIVE,
 };
-use crate::raw::{IdleText, RawGlobal, RawInterface, RawPool, RawTimeouts};
+use crate::raw::{IdleText, RawGlobal, RawInterface, RawPool, RawTablePressure, RawTimeouts};
 use crate::text::NumRange;
 
 /// ipvsadm's MAX_TIMEOUT (31 days): the longest --set / -p value it takes.
@@ -111,6 +111,7 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         conn_capacity,
         timeouts: resolve_timeouts(&raw.timeouts, ctx)?,
         tunables: resolve_tunables(raw, ctx)?,
+        table_pressure: resolve_table_pressure(&raw.table_pressure, ctx)?,
         umem_frames,
         ring_size,
         prefetch_min_live,
@@ -178,6 +179,80 @@ fn resolve_timeouts(raw: &RawTimeouts, ctx: &Ctx<'_>) -> Result<Timeouts> {
         last_ack: pick(raw.last_ack, "last_ack", defaults.last_ack)?,
         listen: pick(raw.listen, "listen", defaults.listen)?,
         synack: pick(raw.synack, "synack", defaults.synack)?,
+    })
+}
+
+/// `global.table_pressure`. Defaults ([`TablePressure::default`]): both
+/// defences on, as a director facing the Internet needs them; 64 slots
+/// per eviction attempt (one or two cache lines of index work per
+/// packet, and a table full of established entries costs no more);
+/// short SYN_RECV timeouts from 75 % full until back to 50 %, the
+/// hysteresis keeping a shard near the mark from flapping; 5 s, time for a
+/// client's SYN retransmissions at 1 s and 3 s (RFC 6298 §2 initial RTO
+/// of 1 s, doubled) to refresh a genuine half-open entry.
+fn resolve_table_pressure(raw: &RawTablePressure, ctx: &Ctx<'_>) -> Result<TablePressure> {
+    let d = TablePressure::default();
+    let percent = |v: Option<u64>, name: &str, default: u8| -> Result<u8> {
+        match v {
+            None => Ok(default),
+            Some(p @ 1..=100) => Ok(p as u8),
+            Some(p) => Err(ctx.err(
+                format!("global.table_pressure.{name}"),
+                format!("a share of the table in percent, 1..=100, got {p}"),
+            )),
+        }
+    };
+    let enter_percent = percent(raw.enter_percent, "enter_percent", d.enter_percent)?;
+    let leave_percent = percent(raw.leave_percent, "leave_percent", d.leave_percent)?;
+    if leave_percent >= enter_percent {
+        // Name the key the user wrote, or the one whose default clashes.
+        let key = if raw.leave_percent.is_some() {
+            "leave_percent"
+        } else {
+            "enter_percent"
+        };
+        return Err(ctx.err(
+            format!("global.table_pressure.{key}"),
+            format!(
+                "leave_percent ({leave_percent}) must be below enter_percent ({enter_percent}), \
+                 or a shard near the mark would flap in and out of pressure"
+            ),
+        ));
+    }
+    let evict_scan = match raw.evict_scan {
+        None => d.evict_scan,
+        Some(n @ 1..=4096) => n as u32,
+        Some(n) => {
+            return Err(ctx.err(
+                "global.table_pressure.evict_scan",
+                format!("slots examined per new connection must be 1..=4096, got {n}"),
+            ))
+        }
+    };
+    let syn_recv = match raw.syn_recv {
+        None => d.syn_recv,
+        Some(0) => {
+            return Err(ctx.err(
+                "global.table_pressure.syn_recv",
+                "a timeout must be at least 1 second",
+            ))
+        }
+        Some(v) if v > MAX_TIMEOUT_SECS => {
+            return Err(ctx.err(
+                "global.table_pressure.syn_recv",
+                format!("{v} s is longer than the 31 days (2678400 s) ipvsadm allows"),
+            ))
+        }
+        // Proven in range: v <= MAX_TIMEOUT_SECS < u32::MAX.
+        Some(v) => u32::try_from(v).unwrap_or(u32::MAX),
+    };
+    Ok(TablePressure {
+        evict: raw.evict.unwrap_or(d.evict),
+        evict_scan,
+        short_timeouts: raw.short_timeouts.unwrap_or(d.short_timeouts),
+        enter_percent,
+        leave_percent,
+        syn_recv,
     })
 }
 
