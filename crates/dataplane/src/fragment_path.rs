@@ -34,7 +34,7 @@
 use xvs_conn::{ConnEntry, Direction};
 use xvs_wire::{fragment_id, Fragment, FrameInfo};
 
-use crate::fragments::{FragFull, FragKey, FragMap, Found};
+use crate::fragments::{Found, FragFull, FragKey, FragMap};
 use crate::frame_buf::FrameBuf;
 use crate::route::Neighbors;
 use crate::verdict::{DropReason, Verdict};

@@ -127,7 +127,14 @@ fn ip_of(s: &Spec) -> Vec<u8> {
 const CHUNK: usize = 1232;
 
 /// Run a frame through the worker, with the same buffer shape as the driver.
-fn feed(w: &mut Worker, plan: &Plan, n: &StaticNeighbors, now: u32, ingress: usize, f: &[u8]) -> (Verdict, Vec<u8>) {
+fn feed(
+    w: &mut Worker,
+    plan: &Plan,
+    n: &StaticNeighbors,
+    now: u32,
+    ingress: usize,
+    f: &[u8],
+) -> (Verdict, Vec<u8>) {
     run(w, plan, n, now, ingress, f)
 }
 
@@ -233,7 +240,11 @@ fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
                 // The first is scheduled and forwarded, and releases them.
                 let (v, out) = feed(w, &plan, &n, 100, CLIENT_IF, &frags[0]);
                 assert_eq!(v, Verdict::Forward { iface: SERVER_IF }, "{what}: first");
-                assert_eq!(out, expect(0, &out), "{what}: first fragment to the real server");
+                assert_eq!(
+                    out,
+                    expect(0, &out),
+                    "{what}: first fragment to the real server"
+                );
                 let released = release(w, &plan, &n, 100);
                 assert_eq!(released.len(), 2, "{what}");
                 for ((v, out), i) in released.iter().zip([2, 1]) {
@@ -306,14 +317,24 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
                 .iter()
                 .map(|p| eth(DIR_CLIENT_MAC, GW_MAC, v6, p))
                 .collect();
-            assert_eq!(feed(w, &plan, &n, 102, SERVER_IF, &frags2[1]).0, Verdict::Held);
-            assert_eq!(feed(w, &plan, &n, 102, SERVER_IF, &frags2[2]).0, Verdict::Held);
+            assert_eq!(
+                feed(w, &plan, &n, 102, SERVER_IF, &frags2[1]).0,
+                Verdict::Held
+            );
+            assert_eq!(
+                feed(w, &plan, &n, 102, SERVER_IF, &frags2[2]).0,
+                Verdict::Held
+            );
             let (v, out) = feed(w, &plan, &n, 102, SERVER_IF, &frags2[0]);
             assert_eq!(v, Verdict::Forward { iface: CLIENT_IF }, "{what}");
             assert_eq!(out, want2[0], "{what}");
             let released = release(w, &plan, &n, 102);
             let outs: Vec<_> = released.iter().map(|(_, f)| f.clone()).collect();
-            assert_eq!(outs, vec![want2[1].clone(), want2[2].clone()], "{what}: released");
+            assert_eq!(
+                outs,
+                vec![want2[1].clone(), want2[2].clone()],
+                "{what}: released"
+            );
         }
     }
 }
@@ -330,7 +351,10 @@ fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
         .iter()
         .map(|p| eth(GW_MAC, DIR_CLIENT_MAC, false, p))
         .collect();
-    assert_eq!(feed(w, &plan, &n, 100, CLIENT_IF, &frags[2]).0, Verdict::Held);
+    assert_eq!(
+        feed(w, &plan, &n, 100, CLIENT_IF, &frags[2]).0,
+        Verdict::Held
+    );
     assert_eq!(
         feed(w, &plan, &n, 100, CLIENT_IF, &frags[0]).0,
         Verdict::Drop(DropReason::NoService)
@@ -358,7 +382,16 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
     let (mut held, mut refused) = (0u64, 0u64);
     for id in 0..5000u32 {
         let later = &cut(&ip, id.wrapping_mul(2_654_435_761), CHUNK)[1];
-        match feed(w, &plan, &n, 100, CLIENT_IF, &eth(GW_MAC, DIR_CLIENT_MAC, false, later)).0 {
+        match feed(
+            w,
+            &plan,
+            &n,
+            100,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, later),
+        )
+        .0
+        {
             Verdict::Held => held += 1,
             Verdict::Drop(DropReason::FragHoldFull | DropReason::FragMapFull) => refused += 1,
             v => panic!("unexpected {v:?}"),
@@ -379,7 +412,14 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
     // The worker still forwards a whole fragmented datagram afterwards.
     let frags = cut(&ip, 77, CHUNK);
     for (i, p) in frags.iter().enumerate().rev() {
-        let (v, _) = feed(w, &plan, &n, 106, CLIENT_IF, &eth(GW_MAC, DIR_CLIENT_MAC, false, p));
+        let (v, _) = feed(
+            w,
+            &plan,
+            &n,
+            106,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, p),
+        );
         let want = if i == 0 {
             Verdict::Forward { iface: SERVER_IF }
         } else {

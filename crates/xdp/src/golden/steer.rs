@@ -247,7 +247,6 @@ fn claims_nat_replies_by_source_tuple_and_icmp_errors_by_source_address() {
         !s.claims(&icmp_to_self),
         "an ICMP error about the director's own probe"
     );
-
 }
 
 /// `frame` (IPv4) made a fragment at `offset` bytes, more to come.
