@@ -73,10 +73,17 @@ impl Worker {
         };
         let key = FragKey::new(info.src, info.dst, info.protocol, id.ident);
         let verdict = if info.fragment == Fragment::First {
-            self.first_fragment(ctx, pkt, info, key, dir)
+            let v = self.first_fragment(ctx, pkt, info, key, dir);
+            self.frags
+                .progress(&key, id.offset, id.data_len, id.more, ctx.now);
+            v
         } else {
             match self.frags.lookup(&key, ctx.now) {
-                Found::Decided(d) => self.later_fragment(ctx, pkt, &mut info, d),
+                Found::Decided(d) => {
+                    self.frags
+                        .progress(&key, id.offset, id.data_len, id.more, ctx.now);
+                    self.later_fragment(ctx, pkt, &mut info, d)
+                }
                 Found::Waiting | Found::Unknown => {
                     match self.frags.hold(&key, pkt.frame(), ctx.ingress, ctx.now) {
                         Ok(()) => Verdict::Held,

@@ -24,8 +24,10 @@
 //! (a key may only live in the ways of its bucket), so a lookup or insert
 //! touches at most [`WAYS`] slots; buckets are chosen with a keyed SipHash
 //! so a sender cannot aim every datagram at one bucket. Nothing is
-//! allocated after construction. An entry lives [`FRAG_TIMEOUT_SECS`]
-//! after its last fragment: the kernel waits ipfrag_time (30 s) and RFC
+//! allocated after construction. An entry goes as soon as fragments
+//! covering its whole datagram have been handled, so the map holds only
+//! datagrams in flight; otherwise it lives [`FRAG_TIMEOUT_SECS`] after
+//! its last fragment: the kernel waits ipfrag_time (30 s) and RFC
 //! 8200 §4.5 60 s because a reassembler needs every piece, but the pieces
 //! of one datagram leave their sender within microseconds, and a short
 //! life both frees the map quickly after a flood of bogus fragments and
@@ -113,6 +115,11 @@ struct Slot<D> {
     decision: Option<D>,
     /// Held fragments owned by this entry.
     held: u8,
+    /// Bytes of the datagram its handled fragments carried.
+    seen: u32,
+    /// The datagram's length, once its last fragment (MF clear) was
+    /// handled; 0 before.
+    total: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +246,8 @@ impl<D: Copy> FragMap<D> {
             expires: now.saturating_add(self.timeout),
             decision: None,
             held: 0,
+            seen: 0,
+            total: 0,
         });
         Ok(i)
     }
@@ -282,6 +291,36 @@ impl<D: Copy> FragMap<D> {
             }
         }
         Ok(n)
+    }
+
+    /// A fragment of `key` carrying `data_len` bytes at `offset` (`more`:
+    /// not the last) was handled as its datagram's decision says. Once
+    /// fragments covering the whole datagram have been handled, the entry
+    /// goes at once instead of after its timeout: the map then holds only
+    /// datagrams in flight, not the last few seconds' worth. A duplicate
+    /// fragment can make it go early; a later copy of one is then held
+    /// and times out, as a stray fragment does.
+    pub(crate) fn progress(
+        &mut self,
+        key: &FragKey,
+        offset: u32,
+        data_len: u32,
+        more: bool,
+        now: u32,
+    ) {
+        let Some(i) = self.find(key, now) else {
+            return;
+        };
+        let Some(slot) = self.slots[i].as_mut() else {
+            return;
+        };
+        slot.seen = slot.seen.saturating_add(data_len);
+        if !more {
+            slot.total = offset.saturating_add(data_len);
+        }
+        if slot.total != 0 && slot.seen >= slot.total && slot.held == 0 {
+            self.slots[i] = None;
+        }
     }
 
     /// Hold a copy of `frame`, a later fragment of `key` whose first
@@ -520,6 +559,25 @@ mod tests {
         assert_eq!(refused.0 + refused.1, 20_000 - HOLD_SLOTS);
         m.expire(FRAG_TIMEOUT_SECS);
         assert_eq!(m.take_timed_out(), HOLD_SLOTS as u64);
+        assert_eq!(m.occupancy(), (0, 0));
+    }
+
+    #[test]
+    fn a_datagram_whose_fragments_were_all_handled_leaves_the_map() {
+        let mut m = small();
+        m.decide(&key(1), 1, 0).unwrap();
+        m.progress(&key(1), 0, 1480, true, 0);
+        m.progress(&key(1), 2960, 100, false, 0);
+        assert_eq!(
+            m.lookup(&key(1), 0),
+            Found::Decided(1),
+            "1480..2960 missing"
+        );
+        m.progress(&key(1), 1480, 1480, true, 0);
+        assert_eq!(m.lookup(&key(1), 0), Found::Unknown);
+        assert_eq!(m.occupancy(), (0, 0));
+        // An unknown key is left alone.
+        m.progress(&key(2), 0, 8, false, 0);
         assert_eq!(m.occupancy(), (0, 0));
     }
 

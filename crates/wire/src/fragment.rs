@@ -28,6 +28,10 @@ pub struct FragmentId {
     pub offset: u32,
     /// More fragments follow.
     pub more: bool,
+    /// Bytes of the datagram this fragment carries: the IP payload after
+    /// the IPv4 header, or after the IPv6 Fragment header (RFC 8200 §4.5:
+    /// the fragmentable part).
+    pub data_len: u32,
 }
 
 /// The fragmentation fields of a fragment described by `info` (from
@@ -44,10 +48,12 @@ pub fn fragment_id(frame: &[u8], info: &FrameInfo) -> Result<Option<FragmentId>,
         FrameKind::Ipv4 => {
             ipv4::check_header(ip)?;
             let word = u16::from_be_bytes([ip[6], ip[7]]);
+            let header = usize::from(ip[0] & 0x0f) * 4;
             Ok(Some(FragmentId {
                 ident: u32::from(u16::from_be_bytes([ip[4], ip[5]])),
                 offset: u32::from(word & 0x1fff) * 8,
                 more: word & ipv4::FLAG_MF != 0,
+                data_len: len_u32(ip.len().saturating_sub(header)),
             }))
         }
         FrameKind::Ipv6 => {
@@ -59,10 +65,16 @@ pub fn fragment_id(frame: &[u8], info: &FrameInfo) -> Result<Option<FragmentId>,
                 ident: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
                 offset: u32::from(word >> 3) * 8,
                 more: word & 1 != 0,
+                data_len: len_u32(ip.len() - at - IPV6_FRAGMENT_HEADER_LEN),
             }))
         }
         _ => Err(WireError::FrameMismatch),
     }
+}
+
+/// A packet length (at most 64 KiB + headers) as `u32`.
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Offset, from the start of the IPv6 header in `packet`, of its Fragment
@@ -157,7 +169,8 @@ mod tests {
             Some(FragmentId {
                 ident: 0xdead_beef,
                 offset: 0,
-                more: true
+                more: true,
+                data_len: 8,
             })
         );
     }
@@ -178,7 +191,8 @@ mod tests {
             Some(FragmentId {
                 ident: 7,
                 offset: 1448,
-                more: false
+                more: false,
+                data_len: 24,
             })
         );
     }
@@ -198,7 +212,8 @@ mod tests {
             Some(FragmentId {
                 ident: 0x1234,
                 offset: 0x172 * 8,
-                more: true
+                more: true,
+                data_len: 8,
             })
         );
     }
