@@ -1,12 +1,13 @@
 //! End to end, fragments: UDP datagrams of 4,000 bytes, cut by the client
 //! into four fragments and sent last fragment first through a raw socket
 //! (scripts/lab-frags.py), go through a real `xvs run` to the VIP, IPv4
-//! and IPv6, in NAT, DR and TUN. The real server's UDP echo answers
-//! "NAME:" + payload only if its kernel reassembled the whole datagram,
-//! and that answer, larger than the lab links' 1500-byte MTU, is itself
-//! fragmented by the real server's kernel: through NAT the director must
-//! translate every fragment of it (the steering program claims the later
-//! ones by their source), and the client compares it byte for byte. A
+//! and IPv6, in NAT, FullNAT, DR and TUN. The real server's UDP echo
+//! answers "NAME:" + payload only if its kernel reassembled the whole
+//! datagram, and that answer, larger than the lab links' 1500-byte MTU,
+//! is itself fragmented by the real server's kernel: through NAT and
+//! FullNAT the director must translate every fragment of it (for NAT the
+//! steering program claims the later ones by their source; FullNAT's come
+//! to a local address), and the client compares it byte for byte. A
 //! flood of later fragments whose first never comes is bounded and
 //! counted, and the director forwards whole datagrams afterwards.
 
@@ -115,6 +116,26 @@ fn nat_forwards_fragments_and_translates_fragmented_replies() {
     // one of them went through the director, translated.
     let out = metric(&r, "xvs_service_out_packets_total", &[]) - out_before;
     assert!(out >= 24 * 3, "NAT reply fragments through xvs: {out}");
+}
+
+#[test]
+fn fullnat_forwards_fragments_and_translates_fragmented_replies() {
+    let Some(lab) = lab(
+        "fullnat_forwards_fragments_and_translates_fragmented_replies",
+        Method::FullNat,
+        1,
+    ) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
+        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
+    let r = start(lab, &yaml);
+    let out_before = metric(&r, "xvs_service_out_packets_total", &[]);
+    exercise(&r, "FullNAT", true);
+    // The replies' fragments come to the local address, each translated.
+    let out = metric(&r, "xvs_service_out_packets_total", &[]) - out_before;
+    assert!(out >= 24 * 3, "FullNAT reply fragments through xvs: {out}");
 }
 
 #[test]
