@@ -385,3 +385,33 @@ pub fn assert_spread(
         r.xvs.log()
     );
 }
+
+/// Replace the interface name `from` by `to` wherever it stands alone.
+pub fn rename(text: &str, from: &str, to: &str) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    while let Some(pos) = text[done..].find(from) {
+        let at = done + pos;
+        let end = at + from.len();
+        let alone = !text[..at].chars().next_back().is_some_and(word)
+            && !text[end..].chars().next().is_some_and(word);
+        out.push_str(&text[done..at]);
+        out.push_str(if alone { to } else { from });
+        done = end;
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
+/// A configuration written for `eth0`/`eth1` (or the demo lab's
+/// `xvs-c`/`xvs-r`) with `lab`'s director interface names: client side,
+/// then real-server side.
+pub fn for_lab(lab: &Lab, yaml: &str) -> String {
+    let (c, r) = lab.director_ifaces();
+    let mut text = yaml.to_owned();
+    for (from, to) in [("eth0", &c), ("xvs-c", &c), ("eth1", &r), ("xvs-r", &r)] {
+        text = rename(&text, from, to);
+    }
+    text
+}

@@ -48,7 +48,7 @@ impl KeyIndex {
         let mut parser = Parser::new_from_str(text);
         // `multi = true` so a second document is seen (and refused) here.
         parser.load(&mut builder, true).map_err(|e| SyntaxError {
-            location: to_location(*e.marker()),
+            location: within(text, to_location(*e.marker())),
             message: format!("YAML syntax error: {}", e.info()),
         })?;
         if let Some(err) = builder.error {
@@ -104,6 +104,25 @@ fn parent(path: &str) -> Option<&str> {
 }
 
 /// yaml-rust2 markers have 1-based lines and 0-based columns.
+/// `location`, or the end of `text` when it lies past it: at the end of
+/// a text without a final line break the YAML scanner reports the line
+/// after the last, which an editor cannot go to.
+fn within(text: &str, location: Location) -> Location {
+    // YAML breaks lines at LF, CRLF and a lone CR (YAML 1.2 §5.4).
+    let lines: Vec<&str> = text
+        .split("\r\n")
+        .flat_map(|l| l.split(['\n', '\r']))
+        .collect();
+    if location.line <= lines.len() {
+        return location;
+    }
+    let last = lines.last().map_or(0, |l| l.chars().count());
+    Location {
+        line: lines.len(),
+        col: last + 1,
+    }
+}
+
 fn to_location(m: Marker) -> Location {
     Location {
         line: m.line().max(1),
@@ -369,6 +388,16 @@ services:
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_the_text_points_into_it() {
+        // Found by fuzz/fuzz_targets/config_yaml.rs: the scanner placed
+        // these at 3:1, a line neither text has.
+        let err = KeyIndex::build("a: b\nc").expect_err("a key without a value");
+        assert_eq!(err.location, loc(2, 2));
+        let err = KeyIndex::build("a: b\rc").expect_err("a lone CR breaks lines too");
+        assert_eq!(err.location, loc(2, 2));
     }
 
     #[test]

@@ -174,10 +174,10 @@ fn weights_after_drains() {
         server: server(rs),
     };
     assert_eq!(
-        drift(DR, &[drain("198.18.0.11"), drain("198.18.0.12")]),
+        drift(DR, &[drain("198.18.1.11"), drain("198.18.1.12")]),
         [
-            "~ real server 198.18.0.11:80 of tcp:198.18.0.100:80: weight 3 -> 0",
-            "~ real server 198.18.0.12:80 of tcp:198.18.0.100:80: weight 1 -> 0",
+            "~ real server 198.18.1.11:80 of tcp:198.18.0.100:80: weight 3 -> 0",
+            "~ real server 198.18.1.12:80 of tcp:198.18.0.100:80: weight 1 -> 0",
         ]
     );
 }

@@ -1,7 +1,8 @@
 //! `xvs run`: set up and run the daemon.
 //!
-//! 1. Load and validate the configuration; read each interface's MAC from
-//!    the system when the file does not give it.
+//! 1. Load and validate the configuration; check the host can run it
+//!    (crate::preflight); read each interface's MAC from the system when
+//!    the file does not give it.
 //! 2. Compile the forwarding plan; allocate the connection table.
 //! 3. Attach the steering XDP program to every interface (replacing a
 //!    stale one a crash may have left).
@@ -66,6 +67,9 @@ pub enum RunError {
     Setup(String),
     #[error("{0}")]
     Vrrp(String),
+    /// The host cannot run this configuration (crate::preflight): one line.
+    #[error("{0}")]
+    Preflight(String),
 }
 
 /// Options of `xvs run` beyond the configuration file.
@@ -278,6 +282,9 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
     // `xvs save` writes.
     let (running, mut snap) =
         xvs_config::edit::RunningConfig::from_text(&text, &opts.config.display().to_string())?;
+    // Before anything is attached or bound: what only this host can tell.
+    crate::preflight::check(&snap, &text, &opts.config.display().to_string(), FRAME_SIZE)
+        .map_err(RunError::Preflight)?;
     resolve_system(&mut snap)?;
     // Read before any thread starts; the notifications follow start-up,
     // reloads and the stop.
@@ -397,6 +404,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         vrrp: crate::shared::VrrpDesk::default(),
         sync: arc_swap::ArcSwapOption::empty(),
         calls: calls_tx,
+        steering: steering.iter().map(Steering::counter_reader).collect(),
     });
     let (to_control, from_workers) = channel::bounded(4096);
     // Connection sync: a pair of bounded queues per worker.

@@ -58,6 +58,7 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
             metrics::gauge!("xvs_conn_entries", "worker" => worker.clone()).set(*n as f64);
         }
     }
+    record_steering(&shared.steering);
     let plan = shared.plan.load();
     for svc in &plan.services {
         let service = format!("{} {}", svc.protocol, ipvsadm::addr_port(svc.vip, svc.port));
@@ -90,6 +91,26 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
             g("xvs_real_server_active_connections", sd.load.activeconns());
             g("xvs_real_server_inactive_connections", sd.load.inactconns());
             g("xvs_real_server_weight", sd.weight);
+        }
+    }
+}
+
+/// The steering programs' counters: every frame an interface received,
+/// once, by outcome (steered, passed, no_socket) and reason, summed over
+/// CPUs.
+fn record_steering(readers: &[xvs_xdp::SteerCounterReader]) {
+    for r in readers {
+        let counts = match r.read() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(interface = %r.ifname(), "reading the steering counters: {e}");
+                continue;
+            }
+        };
+        for (outcome, reason, n) in counts.iter() {
+            metrics::counter!("xvs_steer_frames_total",
+                "interface" => r.ifname().to_owned(), "outcome" => outcome.name(), "reason" => reason)
+            .absolute(n);
         }
     }
 }
@@ -200,6 +221,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "xvs_not_ours_packets_total",
         Kind::Counter,
         "Frames passed back to the kernel (not for a VIP or local address).",
+    ),
+    (
+        "xvs_steer_frames_total",
+        Kind::Counter,
+        "Frames the steering program saw on an interface, each once: steered to xvs, passed to the kernel, or no_socket (claimed, but its queue had none), by reason.",
     ),
     (
         "xvs_dropped_packets_total",

@@ -16,6 +16,7 @@ pub mod health;
 pub mod l2;
 pub mod logging;
 pub mod neighbor;
+pub mod preflight;
 pub mod sd_notify;
 pub mod shared;
 pub mod sync;

@@ -65,6 +65,9 @@ pub struct Shared {
     /// Requests that change the running configuration, for the control
     /// thread (which answers each on its `reply`).
     pub calls: crossbeam::channel::Sender<ControlCall>,
+    /// The steering program's counters of every interface, read when
+    /// the metrics are rendered.
+    pub steering: Vec<xvs_xdp::SteerCounterReader>,
 }
 
 /// What the API asks of the control thread.

@@ -4,7 +4,8 @@
 //!   forwards on. It redirects to the receiving queue's AF_XDP socket only
 //!   what xvs owns (VIP and local-address traffic, ARP/ND for them, NAT
 //!   replies, VRRP, sync) and passes everything else to the kernel, so the
-//!   director's own SSH and health checks keep working.
+//!   director's own SSH and health checks keep working. It counts every
+//!   frame once, by outcome and reason ([`SteerCounters`]).
 //! - [`Decap`] attaches `bpf/decap.c` on a TUN-mode real server (`xvs
 //!   decap`): it strips the outer IPIP / IPv6 header of packets for a VIP,
 //!   since this kernel has no tunnel modules.

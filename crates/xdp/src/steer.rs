@@ -31,8 +31,9 @@ const SET_VRRP: u32 = 0;
 const SET_SYNC_PORT: u32 = 1;
 
 /// The reasons of `enum xvs_reason` in steer.c, in its order (a test
-/// reads the C enum and compares): the first [`CLAIMED`] are why a frame
-/// was steered to xvs, the rest why it was passed to the kernel. Each is
+/// reads the C enum and compares): the first eight (`XVS_R_CLAIMED`) are
+/// why a frame was steered to xvs, the rest why it was passed to the
+/// kernel. Each is
 /// also a metric label value, never renamed.
 pub const REASONS: &[&str] = &[
     "to_vip",
@@ -62,7 +63,7 @@ pub const REASONS: &[&str] = &[
 ];
 
 /// How many of [`REASONS`] are steering reasons (`XVS_R_CLAIMED`).
-pub const CLAIMED: usize = 8;
+pub(crate) const CLAIMED: usize = 8;
 
 /// Slots of the `counters` array: one per reason, then the no-socket
 /// fallbacks of the steering reasons (`XVS_CNT_MAX`).

@@ -159,3 +159,60 @@ fn check_requires_a_config() {
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config <FILE>"));
 }
+
+/// What `xvs run` would refuse at start-up and the file alone shows is
+/// refused here: two workers on interfaces with one queue (the README's
+/// sample used to say so and only `xvs run` noticed), and one address in
+/// two roles.
+#[test]
+fn what_run_would_refuse_is_refused_by_check() {
+    let cases = [
+        (
+            "workers-queues.yaml",
+            "global:\n  workers: [0, 1]\ninterfaces:\n  - name: eth0\n    addresses: [198.18.0.2/24]\n",
+            ":4:5: interfaces[0]: no `queues:`, so queue 0 only, for 2 workers (global.workers [0, 1])",
+        ),
+        (
+            "same-address.yaml",
+            "interfaces:\n  - name: eth0\n    addresses: [198.18.0.2/24]\n  - name: eth1\n    addresses: [198.18.0.2/24]\n",
+            ":5:17: interfaces[1].addresses[0]: 198.18.0.2 is given twice: it is already an address of interface eth0",
+        ),
+        (
+            "lip-is-vip.yaml",
+            "local_pools:\n  - name: a\n    addresses: [198.18.0.100]\nservices:\n  - vip: 198.18.0.100\n    port: 80\n    method: fullnat\n    local_pool: a\n    real_servers:\n      - address: 198.18.1.11\n",
+            ":3:17: local_pools[0].addresses[0]: local address 198.18.0.100 is also the VIP of services[0]",
+        ),
+    ];
+    for (name, yaml, want) in cases {
+        let path = scratch(name, yaml);
+        let out = check(&path);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(out.stdout.is_empty(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("{}{want}", path.display())),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+/// The README's sample configuration is one a user can run: it passes
+/// `xvs check` (tests/e2e/e2e_examples.rs runs it in the lab).
+#[test]
+fn the_readme_sample_checks_clean() {
+    let readme = std::fs::read_to_string(config_dir().join("../README.md")).expect("README.md");
+    let sample = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a yaml block");
+    assert!(sample.contains("interfaces:"), "{sample}");
+    let out = check(&scratch("readme-sample.yaml", sample));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,8 +6,11 @@
 //! One module per section: `global` (global, interfaces, local pools),
 //! `service` (virtual services and real servers), `health`, `vrrp`
 //! (instances), `vrrp_track` (vrrp_scripts and what instances track),
-//! `vrrp_sync` (sync groups), `conn_sync` (connection sync).
+//! `vrrp_sync` (sync groups), `conn_sync` (connection sync); `conflicts`
+//! checks what the sections say about each other (workers against queues,
+//! one address in two roles).
 
+mod conflicts;
 mod conn_sync;
 mod global;
 mod health;
@@ -51,8 +54,10 @@ impl Ctx<'_> {
 pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
     let global = global::resolve_global(&raw.global, ctx)?;
     let interfaces = global::resolve_interfaces(&raw.interfaces, ctx)?;
+    conflicts::check_queues(&raw.interfaces, &global, &interfaces, ctx)?;
     let local_pools = global::resolve_pools(&raw.local_pools, &global, ctx)?;
     let services = service::resolve_services(&raw.services, &local_pools, &interfaces, ctx)?;
+    conflicts::check_addresses(&interfaces, &local_pools, &services, ctx)?;
     quorum::check_bindto(&services, &local_pools, ctx)?;
     let vrrp_scripts = vrrp_track::resolve_vrrp_scripts(&raw.vrrp_scripts, ctx)?;
     let vrrp = vrrp::resolve_vrrp(&raw.vrrp, &interfaces, &vrrp_scripts, ctx)?;
