@@ -163,10 +163,13 @@ impl Worker {
         }
     }
 
-    /// Count held fragments whose datagram timed out.
+    /// Count held fragments whose datagram timed out or was evicted.
     pub(crate) fn count_fragment_timeouts(&mut self) {
         for _ in 0..self.frags.take_timed_out() {
             self.counters.count_drop(DropReason::FragTimeout);
+        }
+        for _ in 0..self.frags.take_evicted() {
+            self.counters.count_drop(DropReason::FragMapFull);
         }
     }
 

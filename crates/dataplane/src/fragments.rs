@@ -23,8 +23,13 @@
 //! Bounds: the map is [`BUCKETS`] × [`WAYS`] datagrams, set-associative
 //! (a key may only live in the ways of its bucket), so a lookup or insert
 //! touches at most [`WAYS`] slots; buckets are chosen with a keyed SipHash
-//! so a sender cannot aim every datagram at one bucket. Nothing is
-//! allocated after construction. An entry goes as soon as fragments
+//! so a sender cannot aim every datagram at one bucket. A new datagram in
+//! a full bucket takes the way idle longest (its held fragments, if any,
+//! are dropped and counted): a flood then churns through its own entries,
+//! and a real datagram, whose pieces arrive within microseconds of each
+//! other, keeps its entry as long as it needs one unless the flood
+//! replaces a whole bucket in that time. Nothing is allocated after
+//! construction. An entry goes as soon as fragments
 //! covering its whole datagram have been handled, so the map holds only
 //! datagrams in flight; otherwise it lives [`FRAG_TIMEOUT_SECS`] after
 //! its last fragment: the kernel waits ipfrag_time (30 s) and RFC
@@ -89,7 +94,8 @@ impl FragKey {
 /// Why a fragment could not be held or a datagram not be recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FragFull {
-    /// Every way of the key's bucket holds a live datagram.
+    /// The map has no way for the key (only with zero ways: a full bucket
+    /// evicts its longest idle entry instead).
     Map,
     /// The hold pool, or this datagram's share of it, is full, or the
     /// frame is larger than a slot.
@@ -131,12 +137,12 @@ enum HeldState {
     Released,
 }
 
-#[derive(Debug)]
+/// A hold slot; its bytes are `FragMap::bytes[i * HOLD_BYTES..][..len]`.
+#[derive(Clone, Copy, Debug)]
 struct Held {
     state: HeldState,
     len: u16,
     ingress: u16,
-    bytes: [u8; HOLD_BYTES],
 }
 
 /// The map and its hold pool (module docs); `D` is the decision recorded
@@ -148,12 +154,16 @@ pub(crate) struct FragMap<D> {
     hasher: RandomState,
     timeout: u32,
     held: Box<[Held]>,
+    /// The held frames' bytes, [`HOLD_BYTES`] per slot of `held`.
+    bytes: Box<[u8]>,
     per_datagram: u8,
     /// Indexes into `held` of released fragments, oldest first; never
     /// longer than `held` (each index is in it at most once).
     released: std::collections::VecDeque<u16>,
     /// Held fragments whose entry expired, not yet counted by the caller.
     timed_out: u64,
+    /// Held fragments whose entry was evicted, not yet counted.
+    evicted: u64,
     last_sweep: u32,
 }
 
@@ -179,17 +189,22 @@ impl<D: Copy> FragMap<D> {
             buckets,
             hasher: RandomState::new(),
             timeout: timeout.max(1),
-            held: (0..hold)
-                .map(|_| Held {
+            held: vec![
+                Held {
                     state: HeldState::Free,
                     len: 0,
                     ingress: 0,
-                    bytes: [0; HOLD_BYTES],
-                })
-                .collect(),
+                };
+                hold
+            ]
+            .into_boxed_slice(),
+            // Zeroed, so the allocator can hand out fresh pages that are
+            // only touched when a fragment is held.
+            bytes: vec![0; hold * HOLD_BYTES].into_boxed_slice(),
             per_datagram,
             released: std::collections::VecDeque::with_capacity(hold),
             timed_out: 0,
+            evicted: 0,
             last_sweep: 0,
         }
     }
@@ -213,14 +228,22 @@ impl<D: Copy> FragMap<D> {
 
     /// Free slot `i`, counting its held fragments as timed out.
     fn reclaim(&mut self, i: usize) {
+        let n = self.free_slot(i);
+        self.timed_out += n;
+    }
+
+    /// Free slot `i` and the fragments it holds; how many it held.
+    fn free_slot(&mut self, i: usize) -> u64 {
+        let mut n = 0;
         if self.slots[i].take().is_some_and(|s| s.held > 0) {
             for h in self.held.iter_mut() {
                 if h.state == HeldState::Owned(i as u32) {
                     h.state = HeldState::Free;
-                    self.timed_out += 1;
+                    n += 1;
                 }
             }
         }
+        n
     }
 
     /// The slot of `key`, inserted (waiting) if absent.
@@ -233,12 +256,21 @@ impl<D: Copy> FragMap<D> {
         let i = match free {
             Some(i) => i,
             None => {
-                let expired = ways
-                    .into_iter()
-                    .find(|&i| self.slots[i].is_some_and(|s| now >= s.expires))
+                // Every way is taken: the one idle longest gives way. Its
+                // datagram's pieces are long gone unless the bucket is
+                // under a flood, and then it is the flood's oldest entry
+                // that goes, while a real datagram, whose pieces arrive
+                // within microseconds, keeps its entry as long as it needs.
+                let oldest = ways
+                    .min_by_key(|&i| self.slots[i].map_or(0, |s| s.expires))
                     .ok_or(FragFull::Map)?;
-                self.reclaim(expired);
-                expired
+                if self.slots[oldest].is_some_and(|s| now >= s.expires) {
+                    self.reclaim(oldest);
+                } else {
+                    let n = self.free_slot(oldest);
+                    self.evicted += n;
+                }
+                oldest
             }
         };
         self.slots[i] = Some(Slot {
@@ -357,7 +389,8 @@ impl<D: Copy> FragMap<D> {
         h.state = HeldState::Owned(i as u32);
         h.len = len;
         h.ingress = ingress;
-        h.bytes[..frame.len()].copy_from_slice(frame);
+        let at = hi * HOLD_BYTES;
+        self.bytes[at..at + frame.len()].copy_from_slice(frame);
         Ok(())
     }
 
@@ -373,7 +406,9 @@ impl<D: Copy> FragMap<D> {
         let hi = usize::from(*self.released.front()?);
         let h = &mut self.held[hi];
         let len = usize::from(h.len);
-        out.get_mut(..len)?.copy_from_slice(&h.bytes[..len]);
+        let at = hi * HOLD_BYTES;
+        out.get_mut(..len)?
+            .copy_from_slice(&self.bytes[at..at + len]);
         h.state = HeldState::Free;
         self.released.pop_front();
         Some((len, usize::from(h.ingress)))
@@ -395,6 +430,12 @@ impl<D: Copy> FragMap<D> {
     /// Held fragments dropped on expiry since the last call.
     pub(crate) fn take_timed_out(&mut self) -> u64 {
         std::mem::take(&mut self.timed_out)
+    }
+
+    /// Held fragments dropped since the last call because their entry was
+    /// evicted to make room in a full bucket.
+    pub(crate) fn take_evicted(&mut self) -> u64 {
+        std::mem::take(&mut self.evicted)
     }
 
     /// Live entries and held fragments (for tests and diagnostics).
@@ -502,16 +543,29 @@ mod tests {
     }
 
     #[test]
-    fn the_map_is_bounded_and_refuses_when_every_way_is_live() {
-        let mut m = FragMap::<u32>::with_bounds(1, 0, 0, 5);
-        for i in 0..WAYS as u32 {
-            assert_eq!(m.decide(&key(i), i, 0), Ok(0));
+    fn a_full_bucket_gives_up_its_longest_idle_entry() {
+        let mut m = FragMap::<u32>::with_bounds(1, 4, 4, 5);
+        // Way 0 holds a fragment and was last touched at 0; the others later.
+        m.hold(&key(0), b"early", 0, 0).unwrap();
+        for i in 1..WAYS as u32 {
+            assert_eq!(m.decide(&key(i), i, 1), Ok(0));
         }
-        assert_eq!(m.decide(&key(100), 1, 0), Err(FragFull::Map));
-        assert_eq!(m.occupancy().0, WAYS);
-        // Expired ways are taken over without a sweep.
-        assert_eq!(m.decide(&key(100), 1, 5), Ok(0));
-        assert_eq!(m.lookup(&key(100), 5), Found::Decided(1));
+        assert_eq!(m.occupancy(), (WAYS, 1));
+        assert_eq!(m.decide(&key(100), 100, 2), Ok(0));
+        assert_eq!(m.occupancy(), (WAYS, 0), "bounded; the held fragment went");
+        assert_eq!(m.take_evicted(), 1);
+        assert_eq!(m.take_timed_out(), 0);
+        assert_eq!(m.lookup(&key(0), 2), Found::Unknown);
+        assert_eq!(m.lookup(&key(100), 2), Found::Decided(100));
+        // Expired ways are taken over without a sweep, counted as timeouts.
+        m.hold(&key(50), b"x", 0, 2).unwrap();
+        assert_eq!(m.take_evicted(), 0, "the entry that gave way held nothing");
+        for i in 200..200 + WAYS as u32 {
+            assert_eq!(m.decide(&key(i), i, 20), Ok(0));
+        }
+        assert_eq!(m.take_evicted(), 0);
+        assert_eq!(m.take_timed_out(), 1);
+        assert_eq!(m.occupancy(), (WAYS, 0));
     }
 
     #[test]

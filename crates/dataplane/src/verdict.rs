@@ -69,7 +69,7 @@ drop_reasons! {
     FullNatPortsExhausted => "fullnat_ports_exhausted", "No free local address:port for a new FullNAT flow.";
     NoLocalPool => "fullnat_no_pool", "FullNAT service without a usable local-address pool.";
     Fragment => "fragment", "A non-first fragment with no way to find its flow.";
-    FragMapFull => "frag_map_full", "A later fragment that came before its first when the fragment map had no room for its datagram.";
+    FragMapFull => "frag_map_full", "A held fragment dropped because the fragment map, full, gave its datagram's entry to a newer one.";
     FragHoldFull => "frag_hold_full", "A later fragment that came before its first when the hold pool (or its datagram's share) was full, or too large to hold.";
     FragTimeout => "frag_timeout", "A held fragment whose first fragment did not come in time.";
     FragOrphan => "frag_orphan", "A later fragment of a datagram whose first fragment was dropped.";

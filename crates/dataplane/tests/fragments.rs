@@ -434,3 +434,55 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
         .iter()
         .all(|(v, _)| *v == Verdict::Forward { iface: SERVER_IF }));
 }
+
+#[test]
+fn unfinished_datagrams_filling_the_map_do_not_lock_a_new_one_out() {
+    let (plan, _reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
+    let ip = ip_of(&input);
+    // Three times the map's 1,024 entries: first fragments whose datagrams
+    // never finish, each forwarded and recorded.
+    for id in 0..3072u32 {
+        let first = &cut(&ip, id, CHUNK)[0];
+        let (v, _) = feed(
+            w,
+            &plan,
+            &n,
+            100,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, first),
+        );
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    }
+    // A new datagram, last fragment first, still finds room.
+    let frags = cut(&ip, 60_000, CHUNK);
+    for p in frags.iter().skip(1).rev() {
+        let (v, _) = feed(
+            w,
+            &plan,
+            &n,
+            101,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, p),
+        );
+        assert_eq!(v, Verdict::Held);
+    }
+    let (v, _) = feed(
+        w,
+        &plan,
+        &n,
+        101,
+        CLIENT_IF,
+        &eth(GW_MAC, DIR_CLIENT_MAC, false, &frags[0]),
+    );
+    assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    let released = release(w, &plan, &n, 101);
+    assert_eq!(released.len(), 2);
+    assert!(released
+        .iter()
+        .all(|(v, _)| *v == Verdict::Forward { iface: SERVER_IF }));
+    assert_eq!(w.counters().drops(DropReason::FragMapFull), 0);
+}
