@@ -501,6 +501,9 @@ impl Worker {
         e: &ConnEntry,
         dest: &PlanDest,
     ) -> Verdict {
+        if info.fragment == Fragment::First {
+            self.frag_first = Some(*e);
+        }
         let method = entry_method(e.flags);
         let encap = if method == ForwardMethod::Tun {
             Encap::Ipip

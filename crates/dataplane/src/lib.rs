@@ -12,6 +12,8 @@
 
 mod counters;
 mod fast;
+mod fragment_path;
+mod fragments;
 mod frame_buf;
 mod icmp;
 mod inbound;

@@ -5,7 +5,7 @@
 
 use xvs_config::ForwardMethod;
 use xvs_conn::{ConnEntry, Direction};
-use xvs_wire::{rewrite, FrameInfo};
+use xvs_wire::{rewrite, Fragment, FrameInfo};
 
 use crate::frame_buf::FrameBuf;
 use crate::inbound::entry_method;
@@ -64,13 +64,16 @@ impl Worker {
     }
 
     /// Un-NAT a reply (or an ICMP error's outer header) and send it to the client.
-    fn forward_to_client<N: Neighbors + ?Sized>(
+    pub(crate) fn forward_to_client<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
         pkt: &mut FrameBuf<'_>,
         info: &mut FrameInfo,
         e: &ConnEntry,
     ) -> Verdict {
+        if info.fragment == Fragment::First {
+            self.frag_first = Some(*e);
+        }
         let prep = match self.prepare(ctx, pkt, info, e.caddr, None, Encap::None) {
             Ok(p) => p,
             Err(v) => return v,

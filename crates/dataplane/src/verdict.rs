@@ -22,6 +22,11 @@ pub enum Verdict {
     Pass,
     /// Dropped; the reason is already counted.
     Drop(DropReason),
+    /// A later fragment that arrived before its datagram's first: the
+    /// worker kept a copy and the driver frees the frame. It comes back
+    /// through `Worker::take_released_fragment` once the first arrives,
+    /// or is dropped and counted when it times out.
+    Held,
 }
 
 /// Why a frame goes to the control thread.
@@ -64,6 +69,10 @@ drop_reasons! {
     FullNatPortsExhausted => "fullnat_ports_exhausted", "No free local address:port for a new FullNAT flow.";
     NoLocalPool => "fullnat_no_pool", "FullNAT service without a usable local-address pool.";
     Fragment => "fragment", "A non-first fragment with no way to find its flow.";
+    FragMapFull => "frag_map_full", "A held fragment dropped because the fragment map, full, gave its datagram's entry to a newer one.";
+    FragHoldFull => "frag_hold_full", "A later fragment that came before its first when the hold pool (or its datagram's share) was full, or too large to hold.";
+    FragTimeout => "frag_timeout", "A held fragment whose first fragment did not come in time.";
+    FragOrphan => "frag_orphan", "A later fragment of a datagram whose first fragment was dropped.";
     NoRoute => "no_route", "No interface or gateway reaches the destination.";
     TtlExceeded => "ttl_exceeded", "TTL/hop limit ran out (an ICMP time-exceeded was sent when possible).";
     TooBig => "too_big", "Larger than the egress MTU with DF set (ICMP frag-needed/PTB sent).";

@@ -17,12 +17,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use xvs_conn::{ConnId, ConnTable};
+use xvs_conn::{ConnEntry, ConnId, ConnTable, Direction};
 use xvs_sched::{SchedDest, SchedState};
-use xvs_wire::{ip_proto, parse_frame, FrameInfo, FrameKind};
+use xvs_wire::{ip_proto, parse_frame, Fragment, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
 use crate::fast::Fast;
+use crate::fragment_path::Fragments;
 use crate::frame_buf::FrameBuf;
 use crate::plan::Plan;
 use crate::route::Neighbors;
@@ -67,6 +68,12 @@ pub struct Worker {
     pub(crate) under_pressure: bool,
     /// The plan's timeouts with the short SYN_RECV one (set on adopt).
     pub(crate) pressure_timeouts: xvs_config::Timeouts,
+    /// What the first fragment of each recent fragmented datagram got
+    /// ([`crate::fragment_path`]).
+    pub(crate) frags: Fragments,
+    /// The entry the current packet was forwarded with, when it is a first
+    /// fragment (set by the forward, taken by [`crate::fragment_path`]).
+    pub(crate) frag_first: Option<ConnEntry>,
 }
 
 impl Worker {
@@ -94,6 +101,8 @@ impl Worker {
             sync: None,
             under_pressure: false,
             pressure_timeouts: xvs_config::Timeouts::default(),
+            frags: Fragments::new(),
+            frag_first: None,
         }
     }
 
@@ -205,6 +214,8 @@ impl Worker {
             crate::inbound::unbind_expired(plan, worker, e);
         });
         self.update_pressure(plan);
+        self.frags.expire(now_secs);
+        self.count_fragment_timeouts();
         for (svc, state) in plan.services.iter().zip(self.sched.iter_mut()) {
             svc.scheduler.housekeeping(state, now_secs);
         }
@@ -245,18 +256,50 @@ impl Worker {
         } else {
             self.classify(&mut ctx, pkt)
         };
+        self.count_verdict(verdict);
+        verdict
+    }
+
+    /// [`Worker::process`] for a fragment [`Worker::take_released_fragment`]
+    /// gave back: it was counted as received when it first arrived.
+    pub fn process_released<N: Neighbors + ?Sized>(
+        &mut self,
+        plan: &Plan,
+        neighbors: &N,
+        now_secs: u32,
+        ingress: usize,
+        pkt: &mut FrameBuf<'_>,
+    ) -> Verdict {
+        if self.plan_version != Some(plan.version) {
+            self.adopt(plan);
+        }
+        let mut ctx = Ctx {
+            plan,
+            neighbors,
+            now: now_secs,
+            ingress,
+        };
+        let verdict = self.classify(&mut ctx, pkt);
+        self.count_verdict(verdict);
+        verdict
+    }
+
+    /// Each frame's verdict in exactly one counter (a held fragment in
+    /// none yet: in the one of its verdict once released or dropped).
+    #[inline(always)]
+    fn count_verdict(&self, verdict: Verdict) {
         match verdict {
             Verdict::Forward { .. } => WorkerCounters::count(&self.counters.forwarded),
             Verdict::NeedNeighbor { .. } => WorkerCounters::count(&self.counters.need_neighbor),
             Verdict::ToControl(_) => WorkerCounters::count(&self.counters.to_control),
             Verdict::Pass => WorkerCounters::count(&self.counters.passed),
+            Verdict::Held => {}
             Verdict::Drop(reason) => {
                 if reason != DropReason::Malformed {
                     self.counters.count_drop(reason)
                 }
             }
         }
-        verdict
     }
 
     /// The general pipeline.
@@ -289,12 +332,18 @@ impl Worker {
                 return Verdict::Drop(DropReason::VrrpStandby);
             }
             return match info.protocol {
+                ip_proto::TCP | ip_proto::UDP if info.fragment != Fragment::None => {
+                    self.fragment(ctx, pkt, info, Direction::Input)
+                }
                 ip_proto::TCP | ip_proto::UDP => self.inbound(ctx, pkt, info),
                 ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_to_vip(ctx, pkt, info),
                 _ => Verdict::Drop(DropReason::NoService),
             };
         }
         match info.protocol {
+            ip_proto::TCP | ip_proto::UDP if info.fragment != Fragment::None => {
+                self.fragment(ctx, pkt, info, Direction::Output)
+            }
             ip_proto::TCP | ip_proto::UDP => self.outbound(ctx, pkt, info),
             ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_not_to_vip(ctx, pkt, info),
             _ => Verdict::Pass,

@@ -38,6 +38,9 @@ const SPINS_BEFORE_SLEEP: u32 = 2048;
 const IDLE_POLL_MS: i32 = 10;
 /// Connection-table slots examined per housekeeping pass.
 const EXPIRE_BUDGET: usize = 512;
+/// Where a released fragment is put in its frame: the kernel's XDP
+/// headroom, which received frames have in front of them too.
+const RELEASE_HEADROOM: usize = 256;
 
 /// One socket a worker serves.
 #[derive(Debug)]
@@ -241,49 +244,14 @@ impl WorkerLoop {
                     let verdict = self
                         .pipeline
                         .process(&plan, &**neighbors, now, ingress, &mut fb);
-                    match verdict {
-                        Verdict::Forward { iface } => {
-                            match self.tx_socket.get(iface).copied().flatten() {
-                                Some(ti) => tx[ti].push(Desc {
-                                    addr: chunk + fb.start() as u64,
-                                    len: fb.len() as u32,
-                                    options: 0,
-                                }),
-                                None => self.pool.free(chunk),
-                            }
-                        }
-                        Verdict::NeedNeighbor { iface, next_hop } => {
-                            let _ = self.to_control.try_send(ControlMsg::Resolve {
-                                iface,
-                                ip: next_hop,
-                            });
-                            if pending.len() < MAX_PENDING {
-                                pending.push_back(Pending {
-                                    chunk,
-                                    start: fb.start(),
-                                    len: fb.len(),
-                                    iface,
-                                    next_hop,
-                                    since_ms: self.shared.now_ms(),
-                                });
-                            } else {
-                                DriverCounters::add(&self.counters.neighbor_timeout, 1);
-                                self.pool.free(chunk);
-                            }
-                        }
-                        Verdict::ToControl(_) => {
-                            let msg = ControlMsg::Punt {
-                                iface: ingress,
-                                frame: fb.frame().to_vec(),
-                            };
-                            if self.to_control.try_send(msg).is_err() {
-                                DriverCounters::add(&self.counters.punt_dropped, 1);
-                            }
-                            self.pool.free(chunk);
-                        }
-                        // Not ours (steering should not have sent it) or dropped
-                        // (already counted by the pipeline).
-                        Verdict::Pass | Verdict::Drop(_) => self.pool.free(chunk),
+                    let (start, len) = (fb.start(), fb.len());
+                    self.dispatch(verdict, chunk, start, len, ingress, &mut tx, &mut pending);
+                }
+                // Fragments that waited for the first of their datagram,
+                // which this burst brought: each in a frame of its own.
+                while self.pipeline.has_released_fragments() {
+                    if !self.release_fragment(&plan, &**neighbors, now, &mut tx, &mut pending) {
+                        break;
                     }
                 }
             }
@@ -330,6 +298,105 @@ impl WorkerLoop {
         for p in pending {
             self.pool.free(p.chunk);
         }
+    }
+
+    /// Act on the verdict for the frame at `chunk + start`, `len` bytes.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // the frame, where it came from, and the queues it may join
+    fn dispatch(
+        &mut self,
+        verdict: Verdict,
+        chunk: u64,
+        start: usize,
+        len: usize,
+        ingress: usize,
+        tx: &mut [Vec<Desc>],
+        pending: &mut VecDeque<Pending>,
+    ) {
+        match verdict {
+            Verdict::Forward { iface } => match self.tx_socket.get(iface).copied().flatten() {
+                Some(ti) => tx[ti].push(Desc {
+                    addr: chunk + start as u64,
+                    len: len as u32,
+                    options: 0,
+                }),
+                None => self.pool.free(chunk),
+            },
+            Verdict::NeedNeighbor { iface, next_hop } => {
+                let _ = self.to_control.try_send(ControlMsg::Resolve {
+                    iface,
+                    ip: next_hop,
+                });
+                if pending.len() < MAX_PENDING {
+                    pending.push_back(Pending {
+                        chunk,
+                        start,
+                        len,
+                        iface,
+                        next_hop,
+                        since_ms: self.shared.now_ms(),
+                    });
+                } else {
+                    DriverCounters::add(&self.counters.neighbor_timeout, 1);
+                    self.pool.free(chunk);
+                }
+            }
+            Verdict::ToControl(_) => {
+                let frame = self
+                    .umem
+                    .bytes(chunk + start as u64, len)
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default();
+                let msg = ControlMsg::Punt {
+                    iface: ingress,
+                    frame,
+                };
+                if self.to_control.try_send(msg).is_err() {
+                    DriverCounters::add(&self.counters.punt_dropped, 1);
+                }
+                self.pool.free(chunk);
+            }
+            // Not ours (steering should not have sent it), dropped
+            // (already counted by the pipeline), or held (the pipeline
+            // kept a copy).
+            Verdict::Pass | Verdict::Drop(_) | Verdict::Held => self.pool.free(chunk),
+        }
+    }
+
+    /// Take one released fragment into a free frame, run it through the
+    /// pipeline again and act on the verdict. False when no frame is free
+    /// (it stays queued for the next pass).
+    fn release_fragment<N: Neighbors + ?Sized>(
+        &mut self,
+        plan: &xvs_dataplane::Plan,
+        neighbors: &N,
+        now: u32,
+        tx: &mut [Vec<Desc>],
+        pending: &mut VecDeque<Pending>,
+    ) -> bool {
+        let Some(chunk) = self.pool.alloc() else {
+            return false;
+        };
+        let Some((frame, _)) = self.umem.frame_mut(chunk) else {
+            self.pool.free(chunk);
+            return false;
+        };
+        // The headroom a received frame has, for a tunnel header.
+        let at = RELEASE_HEADROOM.min(frame.len());
+        let Some((len, ingress)) = self.pipeline.take_released_fragment(&mut frame[at..]) else {
+            self.pool.free(chunk);
+            return false;
+        };
+        let Some(mut fb) = FrameBuf::new(frame, at, len) else {
+            self.pool.free(chunk);
+            return true;
+        };
+        let verdict = self
+            .pipeline
+            .process_released(plan, neighbors, now, ingress, &mut fb);
+        let (start, len) = (fb.start(), fb.len());
+        self.dispatch(verdict, chunk, start, len, ingress, tx, pending);
+        true
     }
 
     fn release_pending<N: Neighbors + ?Sized>(

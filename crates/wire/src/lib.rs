@@ -42,6 +42,7 @@ mod error;
 pub mod ethernet;
 mod family;
 pub mod flow4;
+pub mod fragment;
 pub mod frame;
 pub mod icmp;
 pub mod icmpv6;
@@ -60,6 +61,7 @@ mod testutil;
 
 pub use error::WireError;
 pub use ethernet::MacAddr;
+pub use fragment::{fragment_id, FragmentId};
 pub use frame::{parse_frame, parse_icmp_error, Fragment, FrameInfo, FrameKind, IcmpErrorInfo};
 
 /// IANA protocol numbers (IPv4 protocol / IPv6 next header) used here.

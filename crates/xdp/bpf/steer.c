@@ -18,7 +18,12 @@
  *    to_vip, since the program never reads those fields;
  *  - [nat_reply] NAT replies: TCP/UDP/SCTP whose source <address, port,
  *    protocol> is a NAT real server (maps nat4/nat6; port 0 stands for
- *    every port), and [icmp_error] ICMP/ICMPv6 *errors* whose source
+ *    every port), found behind an IPv6 Fragment header too (RFC 8200
+ *    §4.5) for a first fragment; and non-first TCP/UDP fragments (IPv4
+ *    offset != 0, IPv6 Fragment header with offset != 0) whose source
+ *    address is a NAT real server (maps natsrc4/natsrc6): they carry no
+ *    ports, so the worker matches them to the reply their first fragment
+ *    began through its fragment map; and [icmp_error] ICMP/ICMPv6 *errors* whose source
  *    address is a NAT real server (maps natsrc4/natsrc6), so xvs can
  *    translate the packet they quote (RFC 792, RFC 4443 §2.1; RFC 5508
  *    asks a NAT to do so);
@@ -48,17 +53,17 @@
  *    destination address the decision needs;
  *  - [ipv4_bad_version], [ipv4_bad_ihl], [ipv6_bad_version] an invalid IP
  *    header whose destination field is not ours;
- *  - [fragment] a non-first IPv4 fragment not to a VIP or local address:
- *    it carries no ports, so a NAT reply fragment cannot be recognised;
+ *  - [fragment] a non-first fragment not to a VIP or local address and
+ *    not from a NAT real server (or not TCP/UDP);
  *  - [l4_truncated] the TCP/UDP/SCTP ports, the ICMP type or the
  *    neighbour-solicitation target a rule needs is cut off.
  *
  * The destination MAC address is not read: a NIC only delivers what is
  * addressed to it (or broadcast), and the worker checks the rest.
  *
- * Limits, on purpose: IPv6 extension headers are not walked (a packet whose
- * first next-header is not TCP/UDP/SCTP/ICMPv6/VRRP is only matched by
- * destination).
+ * Limits, on purpose: IPv6 extension headers other than a leading
+ * Fragment header are not walked (a packet whose first next-header is not
+ * Fragment/TCP/UDP/SCTP/ICMPv6/VRRP is only matched by destination).
  *
  * The redirect falls back to XDP_PASS when no socket is registered for the
  * queue (bpf_redirect_map flags, since Linux 5.x), so attaching before the
@@ -70,6 +75,7 @@
 #define XVS_IPPROTO_VRRP 112
 #define XVS_IPPROTO_SCTP 132
 #define XVS_ICMPV6 58
+#define XVS_IPPROTO_FRAGMENT 44
 #define XVS_ND_NEIGHBOR_SOLICIT 135
 
 /* Value bits of local4/local6; mirrored in src/rules.rs. */
@@ -226,6 +232,26 @@ static __always_inline int icmp4_is_error(__u8 type)
 	return type == 3 || type == 4 || type == 11 || type == 12;
 }
 
+/* RFC 8200 §4.5: the IPv6 Fragment header. */
+struct xvs_frag6 {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset in 8-octet units << 3, M in bit 0 */
+	__be32 ident;
+};
+
+/* A non-first fragment not to the director itself: a NAT real server's
+ * (TCP/UDP, the protocols the worker translates) is claimed as part of a
+ * possible NAT reply; `from_nat` is its source's lookup in natsrc4/6. */
+static __always_inline int later_fragment(int to_self, __u8 proto, void *from_nat)
+{
+	if (to_self)
+		return XVS_R_OWN_ADDRESS;
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && from_nat)
+		return XVS_R_NAT_REPLY;
+	return XVS_R_FRAGMENT;
+}
+
 static __always_inline int match_ipv4(void *l3, void *data_end)
 {
 	struct iphdr *ip = l3;
@@ -249,8 +275,11 @@ static __always_inline int match_ipv4(void *l3, void *data_end)
 		return XVS_R_VRRP;
 
 	/* Non-first fragments have no L4 header to match. */
-	if (ip->frag_off & bpf_htons(0x1FFF))
-		return to_self ? XVS_R_OWN_ADDRESS : XVS_R_FRAGMENT;
+	if (ip->frag_off & bpf_htons(0x1FFF)) {
+		__u32 saddr = ip->saddr;
+		return later_fragment(to_self, proto,
+				      bpf_map_lookup_elem(&natsrc4, &saddr));
+	}
 
 	void *l4 = l3 + ip->ihl * 4;
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
@@ -312,6 +341,19 @@ static __always_inline int match_ipv6(void *l3, void *data_end)
 		return XVS_R_VRRP;
 
 	void *l4 = ip6 + 1;
+	if (proto == XVS_IPPROTO_FRAGMENT) {
+		struct xvs_frag6 *fh = l4;
+		if ((void *)(fh + 1) > data_end)
+			return XVS_R_L4_TRUNCATED;
+		proto = fh->nexthdr;
+		l4 = fh + 1;
+		if (fh->frag_off & bpf_htons(0xFFF8)) {
+			__builtin_memcpy(addr, &ip6->saddr, 16);
+			return later_fragment(to_self, proto,
+					      bpf_map_lookup_elem(&natsrc6, addr));
+		}
+		/* A first fragment: its upper-layer header follows. */
+	}
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
 	    proto == XVS_IPPROTO_SCTP) {
 		__be16 *ports = l4;

@@ -247,12 +247,114 @@ fn claims_nat_replies_by_source_tuple_and_icmp_errors_by_source_address() {
         !s.claims(&icmp_to_self),
         "an ICMP error about the director's own probe"
     );
+}
 
-    // A non-first fragment has no ports to match.
-    let mut frag = tcp4(RIP4, CIP4, 80, 40000);
-    frag[14 + 6] = 0x00;
-    frag[14 + 7] = 0x10; // fragment offset 16 (×8 bytes)
-    assert!(!s.claims(&frag));
+/// `frame` (IPv4) made a fragment at `offset` bytes, more to come.
+fn v4_fragment(mut frame: Vec<u8>, offset: u16) -> Vec<u8> {
+    let word = 0x2000 | (offset / 8);
+    frame[14 + 6..14 + 8].copy_from_slice(&word.to_be_bytes());
+    frame
+}
+
+/// `frame` (IPv6, no extension headers) with a Fragment header (RFC 8200
+/// §4.5) at `offset` bytes; a later fragment's bytes after it are no
+/// upper-layer header, whatever they look like.
+fn v6_fragment(frame: Vec<u8>, offset: u16) -> Vec<u8> {
+    let mut v = frame[..14 + 40].to_vec();
+    let nh = v[14 + 6];
+    v[14 + 6] = 44;
+    let plen = u16::from_be_bytes([v[14 + 4], v[14 + 5]]) + 8;
+    v[14 + 4..14 + 6].copy_from_slice(&plen.to_be_bytes());
+    v.extend_from_slice(&[nh, 0]);
+    v.extend_from_slice(&((offset / 8) << 3 | 1).to_be_bytes());
+    v.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    v.extend_from_slice(&frame[14 + 40..]);
+    v
+}
+
+#[test]
+fn claims_the_fragments_of_nat_replies_but_not_the_directors_own() {
+    let Some(s) = Steer::new("claims_the_fragments_of_nat_replies_but_not_the_directors_own")
+    else {
+        return;
+    };
+    let cases: Vec<(&str, Vec<u8>, SteerOutcome, &str)> = vec![
+        (
+            "IPv4 first fragment of a NAT reply: matched by its ports",
+            v4_fragment(tcp4(RIP4, CIP4, 80, 40000), 0),
+            SteerOutcome::NoSocket,
+            "nat_reply",
+        ),
+        (
+            "IPv4 later fragment from a NAT real server",
+            v4_fragment(udp4(RIP4, CIP4, 0, 0), 1480),
+            SteerOutcome::NoSocket,
+            "nat_reply",
+        ),
+        (
+            "IPv4 later fragment from a NAT real server to the director (health check)",
+            v4_fragment(udp4(RIP4, DIP4, 0, 0), 1480),
+            SteerOutcome::Passed,
+            "own_address",
+        ),
+        (
+            "IPv4 later fragment from anyone else",
+            v4_fragment(udp4(CIP4, RIP4, 0, 0), 1480),
+            SteerOutcome::Passed,
+            "fragment",
+        ),
+        (
+            "IPv4 later fragment to a VIP",
+            v4_fragment(udp4(CIP4, VIP4, 0, 0), 1480),
+            SteerOutcome::NoSocket,
+            "to_vip",
+        ),
+        (
+            "IPv6 first fragment of a NAT reply: ports behind the Fragment header",
+            v6_fragment(udp6(RIP6, CIP6, 53, 40000), 0),
+            SteerOutcome::NoSocket,
+            "nat_reply",
+        ),
+        (
+            "IPv6 first fragment from another port of the real server",
+            v6_fragment(udp6(RIP6, CIP6, 54, 40000), 0),
+            SteerOutcome::Passed,
+            "not_ours",
+        ),
+        (
+            "IPv6 later fragment from a NAT real server",
+            v6_fragment(udp6(RIP6, CIP6, 1, 1), 1448),
+            SteerOutcome::NoSocket,
+            "nat_reply",
+        ),
+        (
+            "IPv6 later fragment from a NAT real server to the director",
+            v6_fragment(udp6(RIP6, DIP6, 1, 1), 1448),
+            SteerOutcome::Passed,
+            "own_address",
+        ),
+        (
+            "IPv6 later fragment from anyone else",
+            v6_fragment(udp6(CIP6, RIP6, 1, 1), 1448),
+            SteerOutcome::Passed,
+            "fragment",
+        ),
+        (
+            "IPv6 later fragment to a VIP",
+            v6_fragment(udp6(CIP6, VIP6, 1, 1), 1448),
+            SteerOutcome::NoSocket,
+            "to_vip",
+        ),
+        (
+            "IPv6 Fragment header cut short",
+            v6_fragment(udp6(RIP6, CIP6, 53, 40000), 0)[..14 + 40 + 6].to_vec(),
+            SteerOutcome::Passed,
+            "l4_truncated",
+        ),
+    ];
+    for (what, frame, outcome, reason) in &cases {
+        assert_eq!(s.decides(frame), (*outcome, *reason), "{what}");
+    }
 }
 
 #[test]
@@ -429,8 +531,7 @@ fn every_reason_has_its_counter() {
         .ipv4(DIP4, [224, 0, 0, 18], 255)
         .write(&mut vrrp, IpNumber(112), &[0x31, 1, 100, 1, 0, 100, 0, 0])
         .unwrap();
-    let mut fragment = tcp4(RIP4, CIP4, 80, 40000);
-    fragment[14 + 7] = 0x10; // offset 16 × 8 bytes
+    let fragment = v4_fragment(tcp4(CIP4, other4, 80, 40000), 16);
     let mut arp_bad_hlen = arp(1, VIP4);
     arp_bad_hlen[14 + 4] = 8;
 
@@ -568,7 +669,7 @@ fn every_reason_has_its_counter() {
             "ipv6_bad_version",
         ),
         (
-            "non-first fragment of a NAT reply",
+            "non-first fragment to someone else",
             fragment,
             Passed,
             "fragment",

@@ -1,0 +1,488 @@
+//! Golden tests for fragmented datagrams: a datagram is cut into three
+//! fragments (built here, every checksum from scratch), sent last
+//! fragment first, and each fragment the worker forwards must equal, byte
+//! for byte, the matching fragment of the datagram the real server (or,
+//! for replies, the client) should receive, cut the same way. So NAT's
+//! rewrite of every fragment's addresses and IPv4 header checksum, and of
+//! the first fragment's ports and L4 checksum, are all checked against
+//! values computed afresh. Also: what the map does with orphans and floods.
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, Ethernet2Header, IpNumber, Ipv4Header, Ipv6Header};
+use xvs_dataplane::{DropReason, FrameBuf, Plan, StaticNeighbors, Verdict, Worker};
+use xvs_testkit::*;
+
+const CPORT: u16 = 40001;
+const IDENT: u32 = 0x0000_4d2e;
+/// A datagram's payload: not a multiple of 8, so the last fragment is odd.
+const PAYLOAD: usize = 3003;
+
+fn vip(method: &str, v6: bool) -> IpAddr {
+    match (method, v6) {
+        ("dr", false) => VIP4_DR.into(),
+        ("nat", false) => VIP4_NAT.into(),
+        ("tun", false) => VIP4_TUN.into(),
+        ("fullnat", false) => VIP4_FNAT.into(),
+        ("dr", true) => VIP6_DR.into(),
+        ("nat", true) => VIP6_NAT.into(),
+        ("tun", true) => VIP6_TUN.into(),
+        ("fullnat", true) => VIP6_FNAT.into(),
+        _ => unreachable!(),
+    }
+}
+
+fn pick(v6: bool, a: impl Into<IpAddr>, b: impl Into<IpAddr>) -> IpAddr {
+    if v6 {
+        b.into()
+    } else {
+        a.into()
+    }
+}
+
+fn payload() -> Vec<u8> {
+    (0..PAYLOAD).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn datagram(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, tcp: bool) -> Spec {
+    let s = if tcp {
+        Spec::tcp(src, sport, dst, dport, SYN)
+    } else {
+        Spec::udp(src, sport, dst, dport)
+    };
+    s.payload(&payload())
+}
+
+/// Cut an IP packet (IPv4 without options, or IPv6 with no extension
+/// headers) into fragments of `data` bytes of its payload each (the last
+/// takes the rest), as a sending host does: IPv4 flags/offset and a fresh
+/// header checksum; IPv6 a Fragment header (RFC 8200 §4.5).
+fn cut(ip: &[u8], ident: u32, data: usize) -> Vec<Vec<u8>> {
+    let v6 = ip[0] >> 4 == 6;
+    let hlen = if v6 { 40 } else { 20 };
+    let body = &ip[hlen..];
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < body.len() {
+        let end = (off + data).min(body.len());
+        let more = end < body.len();
+        let chunk = &body[off..end];
+        let mut p = Vec::new();
+        if v6 {
+            let mut h = Ipv6Header::from_slice(ip).unwrap().0;
+            let nh = h.next_header;
+            h.next_header = IpNumber::IPV6_FRAGMENTATION_HEADER;
+            h.payload_length = (8 + chunk.len()) as u16;
+            h.write(&mut p).unwrap();
+            let word = ((off / 8) as u16) << 3 | u16::from(more);
+            p.extend_from_slice(&[nh.0, 0]);
+            p.extend_from_slice(&word.to_be_bytes());
+            p.extend_from_slice(&ident.to_be_bytes());
+        } else {
+            let mut h = Ipv4Header::from_slice(ip).unwrap().0;
+            h.total_len = (20 + chunk.len()) as u16;
+            h.identification = ident as u16;
+            h.dont_fragment = false;
+            h.more_fragments = more;
+            h.fragment_offset = etherparse::IpFragOffset::try_new((off / 8) as u16).unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            h.write(&mut p).unwrap();
+        }
+        p.extend_from_slice(chunk);
+        out.push(p);
+        off = end;
+    }
+    out
+}
+
+fn eth(src: [u8; 6], dst: [u8; 6], v6: bool, ip: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    Ethernet2Header {
+        source: src,
+        destination: dst,
+        ether_type: if v6 { EtherType::IPV6 } else { EtherType::IPV4 },
+    }
+    .write(&mut f)
+    .unwrap();
+    f.extend_from_slice(ip);
+    f
+}
+
+/// The IP packet of a spec with IPv4 DF cleared (a datagram a host
+/// fragments has DF off).
+fn ip_of(s: &Spec) -> Vec<u8> {
+    let mut ip = s.ip_packet();
+    if ip[0] >> 4 == 4 {
+        let mut h = Ipv4Header::from_slice(&ip).unwrap().0;
+        h.dont_fragment = false;
+        h.header_checksum = h.calc_header_checksum();
+        let mut hb = Vec::new();
+        h.write(&mut hb).unwrap();
+        ip[..20].copy_from_slice(&hb);
+    }
+    ip
+}
+
+/// Fragments of 1232 bytes (a multiple of 8, fits 1500 with headers).
+const CHUNK: usize = 1232;
+
+/// Run a frame through the worker, with the same buffer shape as the driver.
+fn feed(
+    w: &mut Worker,
+    plan: &Plan,
+    n: &StaticNeighbors,
+    now: u32,
+    ingress: usize,
+    f: &[u8],
+) -> (Verdict, Vec<u8>) {
+    run(w, plan, n, now, ingress, f)
+}
+
+/// Process every released fragment as the driver does.
+fn release(w: &mut Worker, plan: &Plan, n: &StaticNeighbors, now: u32) -> Vec<(Verdict, Vec<u8>)> {
+    let mut out = Vec::new();
+    while w.has_released_fragments() {
+        let mut buf = vec![0u8; 4096];
+        let (len, ingress) = w
+            .take_released_fragment(&mut buf[HEADROOM..])
+            .expect("a released fragment fits a frame");
+        let mut pkt = FrameBuf::new(&mut buf, HEADROOM, len).unwrap();
+        let v = w.process_released(plan, n, now, ingress, &mut pkt);
+        out.push((v, pkt.frame().to_vec()));
+    }
+    out
+}
+
+/// TUN: the expected frame of an inner fragment inside its tunnel
+/// header; the outer identification is the worker's own (from `got`).
+fn tunnelled(inner: &[u8], v6: bool, got: &[u8]) -> Vec<u8> {
+    let mut outer = Vec::new();
+    if v6 {
+        Ipv6Header {
+            traffic_class: 0,
+            flow_label: Default::default(),
+            payload_length: inner.len() as u16,
+            next_header: IpNumber::IPV6,
+            hop_limit: 63,
+            source: DIR6_SERVERS.octets(),
+            destination: RS6[0].octets(),
+        }
+        .write(&mut outer)
+        .unwrap();
+    } else {
+        let mut h = Ipv4Header::new(
+            inner.len() as u16,
+            63,
+            IpNumber::IPV4,
+            DIR4_SERVERS.octets(),
+            RS4[0].octets(),
+        )
+        .unwrap();
+        h.identification = u16::from_be_bytes([got[18], got[19]]);
+        // Copied from the inner fragment, which has DF off.
+        h.dont_fragment = false;
+        h.header_checksum = h.calc_header_checksum();
+        h.write(&mut outer).unwrap();
+    }
+    outer.extend_from_slice(inner);
+    eth(DIR_SERVER_MAC, rs_mac(0), v6, &outer)
+}
+
+#[test]
+fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
+    for method in ["dr", "nat", "tun", "fullnat"] {
+        for v6 in [false, true] {
+            for tcp in [false, true] {
+                let what = format!("{method} v6={v6} tcp={tcp}");
+                let (plan, _reg) = lab_plan(1);
+                let n = lab_neighbors();
+                let (_t, mut ws) = workers(&plan, 1);
+                let w = &mut ws[0];
+                let client = pick(v6, CLIENT4, CLIENT6);
+                let rs = pick(v6, RS4[0], RS6[0]);
+                let lip = pick(v6, LIP4, LIP6);
+                let port = if tcp { TCP_PORT } else { UDP_PORT };
+                let input = datagram(client, CPORT, vip(method, v6), port, tcp);
+                let frags: Vec<Vec<u8>> = cut(&ip_of(&input), IDENT, CHUNK)
+                    .iter()
+                    .map(|p| eth(GW_MAC, DIR_CLIENT_MAC, v6, p))
+                    .collect();
+                assert_eq!(frags.len(), 3, "{what}");
+                let rport = match (method, tcp) {
+                    ("dr" | "tun", _) => port,
+                    (_, true) => RS_TCP_PORT,
+                    (_, false) => RS_UDP_PORT,
+                };
+                let to_rs = match method {
+                    "nat" => datagram(client, CPORT, rs, rport, tcp),
+                    "fullnat" => datagram(lip, 1024, rs, rport, tcp),
+                    _ => input.clone(),
+                }
+                .ttl(63);
+                let want: Vec<Vec<u8>> = cut(&ip_of(&to_rs), IDENT, CHUNK)
+                    .iter()
+                    .map(|p| eth(DIR_SERVER_MAC, rs_mac(0), v6, p))
+                    .collect();
+                let expect = |i: usize, got: &[u8]| {
+                    if method == "tun" {
+                        tunnelled(&want[i][14..], v6, got)
+                    } else {
+                        want[i].clone()
+                    }
+                };
+
+                // Last fragment first, then the middle one: both wait.
+                let (v, _) = feed(w, &plan, &n, 100, CLIENT_IF, &frags[2]);
+                assert_eq!(v, Verdict::Held, "{what}: last fragment");
+                let (v, _) = feed(w, &plan, &n, 100, CLIENT_IF, &frags[1]);
+                assert_eq!(v, Verdict::Held, "{what}: middle fragment");
+                assert!(!w.has_released_fragments());
+                // The first is scheduled and forwarded, and releases them.
+                let (v, out) = feed(w, &plan, &n, 100, CLIENT_IF, &frags[0]);
+                assert_eq!(v, Verdict::Forward { iface: SERVER_IF }, "{what}: first");
+                assert_eq!(
+                    out,
+                    expect(0, &out),
+                    "{what}: first fragment to the real server"
+                );
+                let released = release(w, &plan, &n, 100);
+                assert_eq!(released.len(), 2, "{what}");
+                for ((v, out), i) in released.iter().zip([2, 1]) {
+                    assert_eq!(*v, Verdict::Forward { iface: SERVER_IF }, "{what}: {i}");
+                    assert_eq!(*out, expect(i, out), "{what}: fragment {i}");
+                }
+                // The whole datagram went through: its entry is gone, and a
+                // stray copy of a fragment waits for a first that will not
+                // come, then times out.
+                let (v, _) = feed(w, &plan, &n, 101, CLIENT_IF, &frags[1]);
+                assert_eq!(v, Verdict::Held, "{what}: duplicate after completion");
+                w.housekeeping(&plan, 106, 64);
+                let c = w.counters();
+                assert_eq!(c.forwarded.load(std::sync::atomic::Ordering::Relaxed), 3);
+                assert_eq!(c.rx_packets.load(std::sync::atomic::Ordering::Relaxed), 4);
+                assert_eq!(c.drops(DropReason::FragTimeout), 1, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
+    for method in ["nat", "fullnat"] {
+        for v6 in [false, true] {
+            let what = format!("{method} v6={v6}");
+            let (plan, _reg) = lab_plan(1);
+            let n = lab_neighbors();
+            let (_t, mut ws) = workers(&plan, 1);
+            let w = &mut ws[0];
+            let client = pick(v6, CLIENT4, CLIENT6);
+            let rs = pick(v6, RS4[0], RS6[0]);
+            let lip = pick(v6, LIP4, LIP6);
+            let vip = vip(method, v6);
+            // A one-packet request opens the flow.
+            let req = Spec::udp(client, CPORT, vip, UDP_PORT).macs(GW_MAC, DIR_CLIENT_MAC);
+            let (v, _) = feed(w, &plan, &n, 100, CLIENT_IF, &req.frame());
+            assert_eq!(v, Verdict::Forward { iface: SERVER_IF }, "{what}");
+            let (dst, dport) = if method == "fullnat" {
+                (lip, 1024)
+            } else {
+                (client, CPORT)
+            };
+            let reply = Spec::udp(rs, RS_UDP_PORT, dst, dport).payload(&payload());
+            let frags: Vec<Vec<u8>> = cut(&ip_of(&reply), IDENT, CHUNK)
+                .iter()
+                .map(|p| eth(rs_mac(0), DIR_SERVER_MAC, v6, p))
+                .collect();
+            let to_client = Spec::udp(vip, UDP_PORT, client, CPORT)
+                .payload(&payload())
+                .ttl(63);
+            let want: Vec<Vec<u8>> = cut(&ip_of(&to_client), IDENT, CHUNK)
+                .iter()
+                .map(|p| eth(DIR_CLIENT_MAC, GW_MAC, v6, p))
+                .collect();
+            // The real server's kernel sends them in order; one is late.
+            let (v, out) = feed(w, &plan, &n, 101, SERVER_IF, &frags[0]);
+            assert_eq!(v, Verdict::Forward { iface: CLIENT_IF }, "{what}: first");
+            assert_eq!(out, want[0], "{what}: first reply fragment");
+            let (v, out) = feed(w, &plan, &n, 101, SERVER_IF, &frags[2]);
+            assert_eq!(v, Verdict::Forward { iface: CLIENT_IF }, "{what}: last");
+            assert_eq!(out, want[2], "{what}: last reply fragment");
+            let (v, out) = feed(w, &plan, &n, 101, SERVER_IF, &frags[1]);
+            assert_eq!(v, Verdict::Forward { iface: CLIENT_IF }, "{what}: middle");
+            assert_eq!(out, want[1], "{what}: middle reply fragment");
+
+            // Another reply datagram whose first fragment comes last.
+            let frags2: Vec<Vec<u8>> = cut(&ip_of(&reply), IDENT + 1, CHUNK)
+                .iter()
+                .map(|p| eth(rs_mac(0), DIR_SERVER_MAC, v6, p))
+                .collect();
+            let want2: Vec<Vec<u8>> = cut(&ip_of(&to_client), IDENT + 1, CHUNK)
+                .iter()
+                .map(|p| eth(DIR_CLIENT_MAC, GW_MAC, v6, p))
+                .collect();
+            assert_eq!(
+                feed(w, &plan, &n, 102, SERVER_IF, &frags2[1]).0,
+                Verdict::Held
+            );
+            assert_eq!(
+                feed(w, &plan, &n, 102, SERVER_IF, &frags2[2]).0,
+                Verdict::Held
+            );
+            let (v, out) = feed(w, &plan, &n, 102, SERVER_IF, &frags2[0]);
+            assert_eq!(v, Verdict::Forward { iface: CLIENT_IF }, "{what}");
+            assert_eq!(out, want2[0], "{what}");
+            let released = release(w, &plan, &n, 102);
+            let outs: Vec<_> = released.iter().map(|(_, f)| f.clone()).collect();
+            assert_eq!(
+                outs,
+                vec![want2[1].clone(), want2[2].clone()],
+                "{what}: released"
+            );
+        }
+    }
+}
+
+#[test]
+fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
+    let (plan, _reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    // UDP port 9 has no service on the VIP.
+    let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), 9, false);
+    let frags: Vec<Vec<u8>> = cut(&ip_of(&input), IDENT, CHUNK)
+        .iter()
+        .map(|p| eth(GW_MAC, DIR_CLIENT_MAC, false, p))
+        .collect();
+    assert_eq!(
+        feed(w, &plan, &n, 100, CLIENT_IF, &frags[2]).0,
+        Verdict::Held
+    );
+    assert_eq!(
+        feed(w, &plan, &n, 100, CLIENT_IF, &frags[0]).0,
+        Verdict::Drop(DropReason::NoService)
+    );
+    // The held fragment comes back and goes the first one's way.
+    let released = release(w, &plan, &n, 100);
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].0, Verdict::Drop(DropReason::FragOrphan));
+    assert_eq!(w.counters().drops(DropReason::FragOrphan), 1);
+    assert_eq!(
+        feed(w, &plan, &n, 100, CLIENT_IF, &frags[1]).0,
+        Verdict::Drop(DropReason::FragOrphan)
+    );
+    assert_eq!(w.counters().drops(DropReason::FragOrphan), 2);
+}
+
+#[test]
+fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
+    let (plan, _reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
+    let ip = ip_of(&input);
+    let (mut held, mut refused) = (0u64, 0u64);
+    for id in 0..5000u32 {
+        let later = &cut(&ip, id.wrapping_mul(2_654_435_761), CHUNK)[1];
+        match feed(
+            w,
+            &plan,
+            &n,
+            100,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, later),
+        )
+        .0
+        {
+            Verdict::Held => held += 1,
+            Verdict::Drop(DropReason::FragHoldFull | DropReason::FragMapFull) => refused += 1,
+            v => panic!("unexpected {v:?}"),
+        }
+    }
+    let c = std::sync::Arc::clone(w.counters());
+    assert_eq!(held, 64, "the hold pool is the bound");
+    assert_eq!(
+        c.drops(DropReason::FragHoldFull) + c.drops(DropReason::FragMapFull),
+        refused
+    );
+    assert_eq!(held + refused, 5000);
+    // Nothing times out before its time; then everything held does.
+    w.housekeeping(&plan, 104, 64);
+    assert_eq!(c.drops(DropReason::FragTimeout), 0);
+    w.housekeeping(&plan, 105, 64);
+    assert_eq!(c.drops(DropReason::FragTimeout), 64);
+    // The worker still forwards a whole fragmented datagram afterwards.
+    let frags = cut(&ip, 77, CHUNK);
+    for (i, p) in frags.iter().enumerate().rev() {
+        let (v, _) = feed(
+            w,
+            &plan,
+            &n,
+            106,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, p),
+        );
+        let want = if i == 0 {
+            Verdict::Forward { iface: SERVER_IF }
+        } else {
+            Verdict::Held
+        };
+        assert_eq!(v, want, "fragment {i}");
+    }
+    assert!(release(w, &plan, &n, 106)
+        .iter()
+        .all(|(v, _)| *v == Verdict::Forward { iface: SERVER_IF }));
+}
+
+#[test]
+fn unfinished_datagrams_filling_the_map_do_not_lock_a_new_one_out() {
+    let (plan, _reg) = lab_plan(1);
+    let n = lab_neighbors();
+    let (_t, mut ws) = workers(&plan, 1);
+    let w = &mut ws[0];
+    let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
+    let ip = ip_of(&input);
+    // Three times the map's 1,024 entries: first fragments whose datagrams
+    // never finish, each forwarded and recorded.
+    for id in 0..3072u32 {
+        let first = &cut(&ip, id, CHUNK)[0];
+        let (v, _) = feed(
+            w,
+            &plan,
+            &n,
+            100,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, first),
+        );
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    }
+    // A new datagram, last fragment first, still finds room.
+    let frags = cut(&ip, 60_000, CHUNK);
+    for p in frags.iter().skip(1).rev() {
+        let (v, _) = feed(
+            w,
+            &plan,
+            &n,
+            101,
+            CLIENT_IF,
+            &eth(GW_MAC, DIR_CLIENT_MAC, false, p),
+        );
+        assert_eq!(v, Verdict::Held);
+    }
+    let (v, _) = feed(
+        w,
+        &plan,
+        &n,
+        101,
+        CLIENT_IF,
+        &eth(GW_MAC, DIR_CLIENT_MAC, false, &frags[0]),
+    );
+    assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    let released = release(w, &plan, &n, 101);
+    assert_eq!(released.len(), 2);
+    assert!(released
+        .iter()
+        .all(|(v, _)| *v == Verdict::Forward { iface: SERVER_IF }));
+    assert_eq!(w.counters().drops(DropReason::FragMapFull), 0);
+}

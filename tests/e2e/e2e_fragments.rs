@@ -1,0 +1,218 @@
+//! End to end, fragments: UDP datagrams of 4,000 bytes, cut by the client
+//! into four fragments and sent last fragment first through a raw socket
+//! (scripts/lab-frags.py), go through a real `xvs run` to the VIP, IPv4
+//! and IPv6, in NAT, FullNAT, DR and TUN. The real server's UDP echo
+//! answers "NAME:" + payload only if its kernel reassembled the whole
+//! datagram, and that answer, larger than the lab links' 1500-byte MTU,
+//! is itself fragmented by the real server's kernel: through NAT and
+//! FullNAT the director must translate every fragment of it (for NAT the
+//! steering program claims the later ones by their source; FullNAT's come
+//! to a local address), and the client compares it byte for byte. A
+//! flood of later fragments whose first never comes is bounded and
+//! counted, and the director forwards whole datagrams afterwards.
+
+use serde_json::Value;
+use xvs_e2e::support::*;
+use xvs_lab::Method;
+
+/// Run scripts/lab-frags.py in the client namespace; its JSON report.
+fn frags(r: &Running, args: &[&str]) -> Value {
+    let script = xvs_lab::scripts_dir().join("lab-frags.py");
+    let mut full = vec!["python3", script.to_str().unwrap()];
+    full.extend_from_slice(args);
+    let out = r
+        .lab
+        .exec(&r.lab.ns_client(), &full)
+        .expect("run lab-frags.py");
+    assert!(
+        out.status.success(),
+        "lab-frags.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "lab-frags.py printed no report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn drops(r: &Running, reason: &str) -> u64 {
+    metric(
+        r,
+        "xvs_dropped_packets_total",
+        &[&format!("reason=\"{reason}\"")],
+    )
+}
+
+/// Every datagram, sent in `order`, came back whole from a real server.
+fn assert_whole(r: &Running, label: &str, vip: &str, order: &str) {
+    let count = 6;
+    let report = frags(
+        r,
+        &[
+            "send",
+            vip,
+            "53",
+            "--size",
+            "4000",
+            "--chunk",
+            "1200",
+            "--count",
+            &count.to_string(),
+            "--order",
+            order,
+        ],
+    );
+    assert!(
+        report["ok"] == count && report["failures"].as_array().is_some_and(Vec::is_empty),
+        "{label} to {vip}, {order} order: {report}\nstats:\n{}\nmetrics:\n{}\nxvs log:\n{}",
+        request(r, "stats"),
+        request(r, "metrics"),
+        r.xvs.log()
+    );
+    let servers = report["servers"].as_object().expect("servers");
+    assert!(
+        servers.keys().all(|k| k.starts_with("rs")),
+        "{label}: answered by {servers:?}"
+    );
+}
+
+/// Both families, fragments out of order and, with `in_order`, also as
+/// the client's kernel cuts them (in order, 1,500 bytes each).
+fn exercise(r: &Running, label: &str, in_order: bool) {
+    for vip in [VIP4, VIP6] {
+        assert_whole(r, label, vip, "reverse");
+        if in_order {
+            assert_whole(r, label, vip, "kernel");
+        }
+    }
+    // Nothing was lost to the fragment map's bounds or timeouts.
+    for reason in [
+        "frag_map_full",
+        "frag_hold_full",
+        "frag_timeout",
+        "frag_orphan",
+        "fragment",
+    ] {
+        assert_eq!(drops(r, reason), 0, "{label}: {reason} drops");
+    }
+}
+
+#[test]
+fn nat_forwards_fragments_and_translates_fragmented_replies() {
+    let Some(lab) = lab(
+        "nat_forwards_fragments_and_translates_fragmented_replies",
+        Method::Nat,
+        1,
+    ) else {
+        return;
+    };
+    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
+    let r = start(lab, &yaml);
+    let out_before = metric(&r, "xvs_service_out_packets_total", &[]);
+    exercise(&r, "NAT", true);
+    // 24 datagrams of 4,000 bytes, each answered in 3 fragments: every
+    // one of them went through the director, translated.
+    let out = metric(&r, "xvs_service_out_packets_total", &[]) - out_before;
+    assert!(out >= 24 * 3, "NAT reply fragments through xvs: {out}");
+}
+
+#[test]
+fn fullnat_forwards_fragments_and_translates_fragmented_replies() {
+    let Some(lab) = lab(
+        "fullnat_forwards_fragments_and_translates_fragmented_replies",
+        Method::FullNat,
+        1,
+    ) else {
+        return;
+    };
+    let yaml = header(&lab, 1)
+        + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
+        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
+    let r = start(lab, &yaml);
+    let out_before = metric(&r, "xvs_service_out_packets_total", &[]);
+    exercise(&r, "FullNAT", true);
+    // The replies' fragments come to the local address, each translated.
+    let out = metric(&r, "xvs_service_out_packets_total", &[]) - out_before;
+    assert!(out >= 24 * 3, "FullNAT reply fragments through xvs: {out}");
+}
+
+#[test]
+fn dr_forwards_fragments_out_of_order() {
+    let Some(lab) = lab("dr_forwards_fragments_out_of_order", Method::Dr, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1) + &web_and_dns("dr", 80, 53, "");
+    let r = start(lab, &yaml);
+    exercise(&r, "DR", true);
+}
+
+#[test]
+fn tun_forwards_fragments_out_of_order() {
+    let Some(lab) = lab("tun_forwards_fragments_out_of_order", Method::Tun, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1) + &web_and_dns("tun", 80, 53, "");
+    let mut r = start(lab, &yaml);
+    start_decap(&mut r);
+    // Fragments of 1,200 bytes: a full-size 1,500-byte fragment plus the
+    // tunnel header exceeds the link MTU, and the director does not
+    // fragment the outer packet (xmit.rs: dropped as too_big, like any
+    // full-size packet without DF; its later fragments as frag_orphan).
+    exercise(&r, "TUN", false);
+}
+
+#[test]
+fn a_fragment_flood_is_bounded_and_counted() {
+    let Some(lab) = lab("a_fragment_flood_is_bounded_and_counted", Method::Nat, 1) else {
+        return;
+    };
+    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
+    let r = start(lab, &yaml);
+    let sent = 5000;
+    let rx_before = metric(&r, "xvs_rx_packets_total", &[]);
+    let control_before = metric(&r, "xvs_to_control_packets_total", &[]);
+    for vip in [VIP4, VIP6] {
+        let report = frags(&r, &["flood", vip, "53", "--count", &sent.to_string()]);
+        assert_eq!(report["sent"], sent, "{report}");
+    }
+    // One worker holds at most 64 fragments; the rest are refused, and
+    // what was held times out (5 s) and is counted.
+    wait_until(
+        30,
+        "the held flood fragments time out",
+        || drops(&r, "frag_timeout") >= 64,
+        || request(&r, "metrics"),
+    );
+    let timed_out = drops(&r, "frag_timeout");
+    let refused = drops(&r, "frag_hold_full") + drops(&r, "frag_map_full");
+    let received = metric(&r, "xvs_rx_packets_total", &[]) - rx_before;
+    let control = metric(&r, "xvs_to_control_packets_total", &[]) - control_before;
+    let rx_dropped = metric(&r, "xvs_xsk_rx_dropped_total", &[]);
+    println!(
+        "flood of {} later fragments: the worker received {received}, refused \
+         {refused} (hold pool or map full), held {timed_out} until they timed out; \
+         the kernel dropped {rx_dropped} before xvs (AF_XDP ring full)",
+        2 * sent
+    );
+    assert_eq!(timed_out, 64, "exactly the hold pool timed out");
+    assert!(refused > 0 && received <= 2 * sent + control);
+    // Every flood fragment the worker received is in exactly one counter
+    // (ARP and neighbour discovery went to the control thread meanwhile).
+    assert_eq!(
+        refused + timed_out,
+        received - control,
+        "flood fragments counted once:\n{}",
+        request(&r, "metrics")
+    );
+    // The director still forwards whole datagrams, out of order too.
+    for vip in [VIP4, VIP6] {
+        assert_whole(&r, "after the flood", vip, "reverse");
+    }
+    assert!(xvs_alive(&r), "xvs keeps running:\n{}", r.xvs.log());
+}
+
+fn xvs_alive(r: &Running) -> bool {
+    ask(&r.sock, "list").is_some()
+}
