@@ -36,6 +36,7 @@ mod decap;
 pub mod netlink;
 pub mod rules;
 mod steer;
+pub mod test_run;
 
 #[cfg(test)]
 mod golden;
