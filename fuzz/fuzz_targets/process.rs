@@ -31,6 +31,16 @@ const AFTER_EVERYTHING: u32 = 10_000_000;
 fn world() -> &'static (Plan, StaticNeighbors) {
     static WORLD: OnceLock<(Plan, StaticNeighbors)> = OnceLock::new();
     WORLD.get_or_init(|| {
+        // A worker's fragment map and hold pool are a few hundred KB,
+        // above glibc's mmap threshold: each input would map them afresh
+        // and fault every page in (most of the time spent). Keep them on
+        // the heap, where the next input reuses the same pages.
+        // SAFETY: mallopt only changes glibc's allocator tuning for later
+        // allocations; no pointer or memory is handed to it.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        }
         let (plan, _registry) = xvs_testkit::lab_plan(WORKERS);
         (plan, xvs_testkit::lab_neighbors())
     })

@@ -126,13 +126,19 @@ def main():
         for i, f in enumerate(frames):
             write("parse", f"{name}-{i}", f)
     write("parse", "arp", arp_request(VIPS4["dr"]))
+    # steer_program: the same frames, as the steering program sees them.
+    for name in os.listdir(os.path.join(HERE, "parse")):
+        with open(os.path.join(HERE, "parse", name), "rb") as f:
+            write("steer_program", name, f.read())
     write("process", "arp", arp_request(VIPS4["dr"]).replace(b"\xff" * 6, bytes([1, 0, 0x5e, 0, 0, 1])))
 
     # vrrp_adverts: selector 1 = a bare VRRPv3 IPv4 advert (RFC 5798 §5.1).
     advert = struct.pack("!BBBBH H4s", 0x31, 51, 100, 1, 100, 0, ip("198.18.0.10").packed)
     write("vrrp_adverts", "v3-ipv4", b"\x01" + advert)
     et, pkt = ip_packet(112, "198.18.0.2", "224.0.0.18", advert, ttl=255)
-    write("vrrp_adverts", "v3-frame", b"\x00" + frame(DIR_CLIENT_MAC, bytes([1, 0, 0x5e, 0, 0, 18]), et, pkt))
+    vrrp_frame = frame(DIR_CLIENT_MAC, bytes([1, 0, 0x5e, 0, 0, 18]), et, pkt)
+    write("vrrp_adverts", "v3-frame", b"\x00" + vrrp_frame)
+    write("steer_program", "vrrp", vrrp_frame)
     v2 = struct.pack("!BBBBBBH4s8s", 0x21, 51, 100, 1, 0, 1, 0, ip("198.18.0.10").packed, bytes(8))
     write("vrrp_adverts", "v2-ipv4", b"\x01" + v2)
 
