@@ -26,7 +26,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Snapshot, ConfigError> {
     let invalid = |location: Location, key: String, message: String, stage: ErrorStage| {
         ConfigError::Invalid {
             origin: origin.to_string(),
-            location,
+            location: crate::marks::within(text, location),
             key,
             message,
             stage,

@@ -51,13 +51,20 @@ impl KeyIndex {
             location: within(text, to_location(*e.marker())),
             message: format!("YAML syntax error: {}", e.info()),
         })?;
-        if let Some(err) = builder.error {
+        if let Some(mut err) = builder.error {
+            err.location = within(text, err.location);
             return Err(err);
         }
+        // Every position comes from a parser event; one at the very end
+        // (an empty value, a bare tag) may sit past the last line.
+        let mut positions = builder.positions;
+        for l in positions.values_mut() {
+            *l = within(text, *l);
+        }
         Ok(KeyIndex {
-            positions: builder.positions,
+            positions,
             root: builder.root.unwrap_or(RootKind::Empty),
-            root_location: builder.root_location.unwrap_or(Location::START),
+            root_location: within(text, builder.root_location.unwrap_or(Location::START)),
         })
     }
 
@@ -107,7 +114,7 @@ fn parent(path: &str) -> Option<&str> {
 /// `location`, or the end of `text` when it lies past it: at the end of
 /// a text without a final line break the YAML scanner reports the line
 /// after the last, which an editor cannot go to.
-fn within(text: &str, location: Location) -> Location {
+pub(crate) fn within(text: &str, location: Location) -> Location {
     // YAML breaks lines at LF, CRLF and a lone CR (YAML 1.2 §5.4).
     let lines: Vec<&str> = text
         .split("\r\n")
@@ -398,6 +405,10 @@ services:
         assert_eq!(err.location, loc(2, 2));
         let err = KeyIndex::build("a: b\rc").expect_err("a lone CR breaks lines too");
         assert_eq!(err.location, loc(2, 2));
+        // A bare tag is an empty document whose node the parser places
+        // on line 2 of a one-line text.
+        let index = KeyIndex::build("!P").expect("well-formed");
+        assert_eq!(index.root_location(), loc(1, 3));
     }
 
     #[test]
