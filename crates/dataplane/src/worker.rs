@@ -67,6 +67,8 @@ pub struct Worker {
     pub(crate) under_pressure: bool,
     /// The plan's timeouts with the short SYN_RECV one (set on adopt).
     pub(crate) pressure_timeouts: xvs_config::Timeouts,
+    /// The SYN proxy's cookies and records ([`Worker::set_synproxy`]).
+    pub(crate) synproxy: Option<Arc<crate::synproxy::SynProxy>>,
 }
 
 impl Worker {
@@ -94,6 +96,7 @@ impl Worker {
             sync: None,
             under_pressure: false,
             pressure_timeouts: xvs_config::Timeouts::default(),
+            synproxy: None,
         }
     }
 
