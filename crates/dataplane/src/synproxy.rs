@@ -35,7 +35,7 @@ use xvs_config::ForwardMethod;
 use xvs_conn::{ConnEntry, ConnFlags, ConnId, ConnTable, Direction};
 use xvs_synproxy::options::{self, MAX_OPTIONS_LEN};
 use xvs_synproxy::{Flow, Shift, SynCookies, SynOptions};
-use xvs_wire::{checksum, ip_proto, parse_frame, tcp, FrameInfo, FrameKind};
+use xvs_wire::{checksum, ip_proto, parse_frame, tcp, Fragment, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
 use crate::frame_buf::FrameBuf;
@@ -340,6 +340,11 @@ impl Worker {
         if !ctx.plan.services[si].synproxy {
             return None;
         }
+        // The proxy rewrites whole segments; a handshake segment in
+        // fragments is not one a real client sends.
+        if info.fragment != Fragment::None {
+            return Some(Verdict::Drop(DropReason::Fragment));
+        }
         let f = info.tcp_flags;
         let (syn, ack, rst, fin) = (
             f & tcp::flags::SYN != 0,
@@ -480,6 +485,9 @@ impl Worker {
             return None;
         }
         // The real server has not answered yet.
+        if info.fragment != Fragment::None {
+            return Some(Verdict::Drop(DropReason::Fragment));
+        }
         let f = info.tcp_flags;
         if f & (tcp::flags::RST | tcp::flags::FIN | tcp::flags::SYN) != 0 {
             if f & tcp::flags::RST != 0 {
@@ -534,6 +542,9 @@ impl Worker {
                 state.shift.to_client(seg);
             }
             return None;
+        }
+        if info.fragment != Fragment::None {
+            return Some(Verdict::Drop(DropReason::Fragment));
         }
         let Some(h) = header(pkt.frame(), info) else {
             return Some(Verdict::Drop(DropReason::Malformed));

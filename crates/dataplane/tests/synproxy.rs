@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use etherparse::{PacketBuilder, SlicedPacket, TcpHeader, TransportSlice};
+use proptest::prelude::*;
 use xvs_conn::ConnTable;
 use xvs_dataplane::{DropReason, Plan, StaticNeighbors, SynProxy, Verdict, Worker};
 use xvs_testkit::*;
@@ -539,4 +540,50 @@ fn a_client_without_timestamps_gets_neither_scaling_nor_sack() {
         "no window scale, SACK or timestamps"
     );
     assert_eq!(table.len(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever segments arrive from either side of a proxied connection,
+    /// in whatever handshake phase, the worker never panics and whatever
+    /// it sends parses as a valid frame.
+    #[test]
+    fn random_segments_never_panic(
+        v6 in any::<bool>(),
+        fullnat in any::<bool>(),
+        steps in prop::collection::vec(
+            (any::<bool>(), any::<u8>(), any::<u32>(), any::<u32>(), any::<u16>(),
+             prop::collection::vec(any::<u8>(), 0..10), prop::collection::vec(any::<u8>(), 0..40)),
+            1..12,
+        ),
+    ) {
+        let c = Case { method: if fullnat { Method::FullNat } else { Method::Nat }, v6 };
+        let (plan, table, mut w, n) = setup();
+        let (cookie, _, syn) = open(&c, &plan, &mut w, &n, &table);
+        for (from_server_side, flags, seq, ack, window, words, payload) in steps {
+            // Option blocks of whole words, random bytes (some malformed).
+            let mut options: Vec<u8> = words.iter().flat_map(|b| [*b, 10, 1, 1]).collect();
+            options.truncate(40);
+            // Half the segments fit the connection (so the handshake moves
+            // on: the server's SYN-ACK acknowledges the client's ISN), half
+            // are random.
+            let (seq, ack) = match (seq % 2 == 0, from_server_side) {
+                (true, false) => (CLIENT_ISN + 1, cookie.wrapping_add(ack % 3)),
+                (true, true) => (seq, CLIENT_ISN + 1),
+                (false, _) => (seq, ack),
+            };
+            let mut s = if from_server_side {
+                from_server(&c, &syn, seq, ack, flags & 0x3f, window, options)
+            } else {
+                from_client(&c, seq, ack, flags & 0x3f, window, options)
+            };
+            s.payload = payload;
+            let ingress = if from_server_side { SERVER_IF } else { CLIENT_IF };
+            let (v, out) = run(&mut w, &plan, &n, NOW + 5, ingress, &s.frame());
+            if let Verdict::Forward { .. } = v {
+                prop_assert!(xvs_wire::parse_frame(&out).is_ok(), "forwarded an invalid frame");
+            }
+        }
+    }
 }
