@@ -401,6 +401,18 @@ fn handshake_and_translation_both_ways() {
         let mut sopts = vec![2, 4, 0x05, 0xb4];
         sopts.extend(ts(777, 12410, &[4, 2]));
         sopts.extend([1, 3, 3, 9]);
+        // One that does not acknowledge the SYN the proxy sent is dropped.
+        let stray = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 5,
+            SYN | ACK,
+            65160,
+            sopts.clone(),
+        );
+        let (v, _) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &stray.frame());
+        assert_eq!(v, Verdict::Drop(DropReason::SynproxyHandshake));
         let syn_ack = from_server(
             &c,
             &syn,
