@@ -261,6 +261,10 @@ pub struct VirtualService {
     pub persistence: Option<Persistence>,
     /// One-packet scheduling (UDP only).
     pub ops: bool,
+    /// SYN proxy: the director answers SYNs with SYN cookies and opens the
+    /// connection to the real server only once the client's ACK proved
+    /// one (TCP services whose real servers all use NAT or FullNAT).
+    pub synproxy: bool,
     /// FullNAT local-address pool (index into `Snapshot::local_pools`).
     pub local_pool: Option<usize>,
     /// Real servers in list order (schedulers break ties in this order).

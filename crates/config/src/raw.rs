@@ -172,6 +172,7 @@ pub struct RawService {
     pub method: Option<MethodText>,
     pub persistence: Option<RawPersistence>,
     pub ops: Option<bool>,
+    pub synproxy: Option<bool>,
     pub local_pool: Option<String>,
     #[serde(default)]
     pub real_servers: Vec<RawRealServer>,

@@ -63,7 +63,7 @@ fn add_service_is_checked_as_the_file_is() {
         refused(&mut running, add_service("{vip: 198.18.0.101, port: 80, sheduler: rr}")),
         "runtime change: services[1].sheduler: unknown field `sheduler`, expected one of \
          `name`, `vip`, `port`, `protocol`, `scheduler`, `flags`, `mh_table_size`, `method`, \
-         `persistence`, `ops`, `local_pool`, `real_servers`, `inhibit_on_failure`, `quorum`, \
+         `persistence`, `ops`, `synproxy`, `local_pool`, `real_servers`, `inhibit_on_failure`, `quorum`, \
          `hysteresis`, `quorum_up`, `quorum_down`, `sorry_server`, `sorry_server_inhibit`, \
          `slowstart`, `omega`, `ha_suspend`, `virtualhost`, `connect_timeout`, `delay_loop`, \
          `retry`, `delay_before_retry`, `warmup`, `alpha` (refused: add service tcp:198.18.0.101:80)"

@@ -129,6 +129,54 @@ services:
 }
 
 #[test]
+fn synproxy_needs_tcp_and_replies_through_the_director() {
+    let yaml = "\
+services:
+  - vip: 198.18.0.80
+    port: 80
+    synproxy: true
+    method: METHOD
+    real_servers:
+      - address: 198.18.1.11
+        port: 80
+";
+    // DR and TUN replies bypass the director: the message says what
+    // protects those services instead.
+    for (method, word) in [("dr", "DR"), ("tun", "TUN")] {
+        rejects(
+            &yaml.replace("METHOD", method),
+            "4:5",
+            "services[0].synproxy",
+            &format!("{word} replies bypass the director"),
+        );
+        rejects(
+            &yaml.replace("METHOD", method),
+            "4:5",
+            "services[0].synproxy",
+            "net.ipv4.tcp_syncookies",
+        );
+    }
+    // One DR real server in a NAT service is enough to refuse it.
+    rejects(
+        &format!("{}        method: dr\n", yaml.replace("METHOD", "nat")),
+        "4:5",
+        "services[0].synproxy",
+        "DR replies bypass the director",
+    );
+    rejects(
+        &yaml.replace("METHOD", "nat").replacen(
+            "    port: 80\n",
+            "    port: 80\n    protocol: udp\n",
+            1,
+        ),
+        "5:5",
+        "services[0].synproxy",
+        "for TCP services only",
+    );
+    accepts(&yaml.replace("METHOD", "nat"));
+}
+
+#[test]
 fn sh_flag_on_another_scheduler() {
     let yaml = "\
 services:

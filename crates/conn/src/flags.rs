@@ -58,6 +58,11 @@ impl ConnFlags {
     /// burst at most, and gives way like a half-open TCP one when its shard
     /// is full ([`crate::Eviction`]).
     pub const REFRESHED: ConnFlags = ConnFlags(0x80_0000);
+    /// xvs only, not an IPVS value (outside [`ConnFlags::BACKUP_MASK`]):
+    /// the director's SYN proxy opened the entry, and its segments are
+    /// translated between the client's and the real server's sequence
+    /// spaces (crates/dataplane, synproxy).
+    pub const SYNPROXY: ConnFlags = ConnFlags(0x40_0000);
     /// Flags a sync backup accepts (`IP_VS_CONN_F_BACKUP_MASK`).
     pub const BACKUP_MASK: ConnFlags =
         ConnFlags(0x0007 | 0x0080 | 0x0100 | 0x0600 | 0x0800 | 0x1000);

@@ -36,6 +36,11 @@ pub struct WorkerCounters {
     pub need_neighbor: AtomicU64,
     /// Frames the fast path handled (a share of rx, not a verdict).
     pub fast_path: AtomicU64,
+    /// SYN proxy: cookie SYN-ACKs sent.
+    pub synproxy_syn_acks: AtomicU64,
+    /// SYN proxy: client segments whose data was dropped because the real
+    /// server had not answered yet (the client retransmits it).
+    pub synproxy_early_data: AtomicU64,
     drops: [AtomicU64; DropReason::COUNT],
     /// Malformed frames by wire reason (index = `WireError::index()`).
     malformed: [AtomicU64; xvs_wire::WireError::COUNT],
@@ -65,6 +70,8 @@ impl Default for WorkerCounters {
             passed: AtomicU64::new(0),
             need_neighbor: AtomicU64::new(0),
             fast_path: AtomicU64::new(0),
+            synproxy_syn_acks: AtomicU64::new(0),
+            synproxy_early_data: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             malformed: std::array::from_fn(|_| AtomicU64::new(0)),
             evictions: std::array::from_fn(|_| AtomicU64::new(0)),

@@ -22,7 +22,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use xvs_config::{ForwardMethod, MacAddr};
-use xvs_conn::{Conn4, ConnTable, Direction, Prefetch4};
+use xvs_conn::{Conn4, ConnFlags, ConnTable, Direction, Prefetch4};
 use xvs_wire::flow4::{Flow4, IP_AT};
 use xvs_wire::tcp;
 
@@ -153,7 +153,13 @@ impl Worker {
             ctx.now,
         ) {
             Some(c) => self.established4(ctx, pkt, flow, &c, dir),
-            None if to_vip => Fast::Done(self.open4(ctx, pkt, flow)),
+            // New TCP flows of a director with SYN-proxied services: the
+            // general path decides whether the proxy answers.
+            None if to_vip
+                && !(self.synproxy.is_some() && flow.protocol == xvs_wire::ip_proto::TCP) =>
+            {
+                Fast::Done(self.open4(ctx, pkt, flow))
+            }
             None => Fast::General,
         }
     }
@@ -243,7 +249,7 @@ impl Worker {
         };
         let ops = dest.service.is_some_and(|si| plan.services[si].ops);
         let syn = flow.tcp_flags & tcp::flags::SYN != 0;
-        if ops || (to_vip && (syn || !dest.available)) {
+        if ops || c.flags.contains(ConnFlags::SYNPROXY) || (to_vip && (syn || !dest.available)) {
             return Fast::General;
         }
         let Some(route) = self.route4(ctx, pkt, &flow, c, dest, to_vip) else {

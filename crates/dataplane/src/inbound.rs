@@ -134,6 +134,11 @@ impl Worker {
         let (entry, tracked) = match found {
             Some(e) => (e, false),
             None => {
+                if is_tcp && self.synproxy.is_some() {
+                    if let Some(v) = self.synproxy_open(ctx, pkt, &info) {
+                        return v;
+                    }
+                }
                 let id = match self.open(ctx, pkt, &info) {
                     Ok(id) => id,
                     Err(v) => return v,
@@ -147,6 +152,11 @@ impl Worker {
         let Some(dest) = plan.dest(entry.dest_id) else {
             return Verdict::Drop(DropReason::DestUnavailable);
         };
+        if crate::synproxy::is_proxied(&entry) {
+            if let Some(v) = self.synproxy_in(ctx, pkt, &info, &entry, dest) {
+                return v;
+            }
+        }
         if !tracked {
             self.track(
                 ctx,
@@ -270,7 +280,7 @@ impl Worker {
     /// goes straight to SYN_RECV, say, instead of NONE and a transition a
     /// moment later: the same entry and counters with one write instead of
     /// three).
-    fn new_conn<N: Neighbors + ?Sized>(
+    pub(crate) fn new_conn<N: Neighbors + ?Sized>(
         &mut self,
         ctx: &Ctx<'_, N>,
         si: usize,
@@ -295,6 +305,15 @@ impl Worker {
             (info.src, info.src_port)
         };
         let mut flags = ConnFlags::for_method(dest.method);
+        // Only the SYN proxy reaches here for a TCP flow of a proxied
+        // service (it answers the SYN itself and opens on the ACK).
+        if svc.synproxy
+            && info.protocol == ip_proto::TCP
+            && self.synproxy.is_some()
+            && crate::synproxy::proxies(dest.method)
+        {
+            flags |= ConnFlags::SYNPROXY;
+        }
         // OPS (REFERENCE §3): IPVS never hashes the entry and lets netfilter
         // conntrack un-NAT the reply. Without conntrack, NAT and FullNAT
         // keep a hashed entry so the reply can be translated (the next

@@ -23,6 +23,7 @@ mod pressure;
 mod route;
 mod sync_install;
 mod sync_link;
+mod synproxy;
 mod verdict;
 mod worker;
 mod xmit;
@@ -36,5 +37,6 @@ pub use plan::{
 pub use route::{route, source_address, Egress, NeighborTable, Neighbors, StaticNeighbors};
 pub use sync_install::HOUSEKEEPING_INSTALL_BUDGET;
 pub use sync_link::{syncs_tcp_state, Install, InstallFailure, SyncLink, WorkerSync};
+pub use synproxy::{SynProxy, PROXY_WINDOW_SCALE};
 pub use verdict::{DropReason, Punt, Verdict};
 pub use worker::Worker;

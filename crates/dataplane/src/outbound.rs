@@ -47,6 +47,11 @@ impl Worker {
                 Verdict::Pass
             };
         };
+        if crate::synproxy::is_proxied(&e) {
+            if let Some(v) = self.synproxy_out(ctx, pkt, &info, &e) {
+                return v;
+            }
+        }
         if let Some(dest) = ctx.plan.dest(e.dest_id) {
             self.track(
                 ctx,

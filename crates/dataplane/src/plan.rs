@@ -191,6 +191,8 @@ pub struct PlanService {
     pub port: u16,
     pub persistence: Option<Persistence>,
     pub ops: bool,
+    /// SYN proxy (NAT and FullNAT real servers; crate::synproxy).
+    pub synproxy: bool,
     pub local_pool: Option<usize>,
     pub scheduler: ServiceScheduler,
     /// The scheduler's view of the real servers, in list order.
@@ -370,6 +372,7 @@ impl Plan {
                 port: svc.port,
                 persistence: svc.persistence,
                 ops: svc.ops,
+                synproxy: svc.synproxy,
                 local_pool: svc.local_pool,
                 scheduler,
                 sched_dests,

@@ -74,6 +74,8 @@ pub struct Worker {
     /// The entry the current packet was forwarded with, when it is a first
     /// fragment (set by the forward, taken by [`crate::fragment_path`]).
     pub(crate) frag_first: Option<ConnEntry>,
+    /// The SYN proxy's cookies and records ([`Worker::set_synproxy`]).
+    pub(crate) synproxy: Option<Arc<crate::synproxy::SynProxy>>,
 }
 
 impl Worker {
@@ -103,6 +105,7 @@ impl Worker {
             pressure_timeouts: xvs_config::Timeouts::default(),
             frags: Fragments::new(),
             frag_first: None,
+            synproxy: None,
         }
     }
 

@@ -24,7 +24,9 @@ use arc_swap::ArcSwap;
 use crossbeam::channel;
 use xvs_config::{ForwardMethod, IdlePolicy, MacAddr, Snapshot};
 use xvs_conn::{ConnTable, TableConfig};
-use xvs_dataplane::{DestRegistry, NeighborTable, Plan, SyncLink, Worker, WorkerCounters};
+use xvs_dataplane::{
+    DestRegistry, NeighborTable, Plan, SynProxy, SyncLink, Worker, WorkerCounters,
+};
 use xvs_xdp::{AttachMode, SteerRules, Steering};
 use xvs_xsk::{BindMode, FramePool, PacketSocket, Umem, XskSocket};
 
@@ -114,6 +116,25 @@ fn resolve_system(snap: &mut Snapshot) -> Result<(), RunError> {
 /// A reload may change services, real servers and tunables; interfaces,
 /// workers and the table size need a restart. Copies the system-resolved
 /// MACs into `new`.
+/// Whether any service of `snap` has the SYN proxy on.
+fn uses_synproxy(snap: &Snapshot) -> bool {
+    snap.services.iter().any(|s| s.synproxy)
+}
+
+/// A random SYN cookie key, drawn once per process so cookies cannot be
+/// forged or replayed against another start.
+fn synproxy_key() -> Result<[u8; 16], RunError> {
+    use std::io::Read;
+    let mut key = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|source| RunError::Io {
+            what: "/dev/urandom (SYN cookie key)".into(),
+            source,
+        })?;
+    Ok(key)
+}
+
 pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result<(), String> {
     if new.global.workers != current.global.workers
         || new.global.conn_capacity != current.global.conn_capacity
@@ -146,6 +167,11 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
     }
     if new.sync != current.sync {
         return Err("sync needs a restart".into());
+    }
+    // The SYN proxy's per-connection records are sized with the table at
+    // start, and only when a service uses it.
+    if uses_synproxy(new) && !uses_synproxy(current) {
+        return Err("turning the SYN proxy on (synproxy: true) needs a restart".into());
     }
     for (n, c) in new.interfaces.iter_mut().zip(&current.interfaces) {
         if n.mac.is_none() {
@@ -336,6 +362,11 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         })
         .map_err(|e| RunError::Table(e.to_string()))?,
     );
+    let synproxy = if uses_synproxy(&snap) {
+        Some(Arc::new(SynProxy::new(synproxy_key()?, &table)))
+    } else {
+        None
+    };
 
     // Steering first: until a socket is registered, VIP traffic falls back
     // to the kernel, which drops it.
@@ -453,6 +484,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             seed ^ w as u64,
         );
         pipeline.set_sync(sync_link.clone());
+        pipeline.set_synproxy(synproxy.clone());
         loops.push(WorkerLoop {
             id: w,
             pipeline,

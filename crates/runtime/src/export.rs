@@ -27,6 +27,8 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
             ("xvs_to_control_packets_total", &c.to_control),
             ("xvs_need_neighbor_packets_total", &c.need_neighbor),
             ("xvs_fast_path_packets_total", &c.fast_path),
+            ("xvs_synproxy_syn_acks_total", &c.synproxy_syn_acks),
+            ("xvs_synproxy_early_data_total", &c.synproxy_early_data),
             ("xvs_not_ours_packets_total", &c.passed),
         ] {
             set(name, cell);
@@ -222,6 +224,16 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "xvs_fast_path_packets_total",
         Kind::Counter,
         "Frames forwarded through the per-connection fast path.",
+    ),
+    (
+        "xvs_synproxy_syn_acks_total",
+        Kind::Counter,
+        "SYN-ACKs with a SYN cookie the SYN proxy answered SYNs with.",
+    ),
+    (
+        "xvs_synproxy_early_data_total",
+        Kind::Counter,
+        "Client segments of SYN-proxied connections whose data was dropped before the real server answered (the client retransmits).",
     ),
     (
         "xvs_not_ours_packets_total",

@@ -16,6 +16,7 @@ pub fn run(path: &Path) -> ExitCode {
     match xvs_config::load_file(path) {
         Ok(snapshot) => {
             let mut text = xvs_config::ipvsadm::list(&snapshot);
+            text.push_str(&synproxy_summary(&snapshot));
             text.push_str(&vrrp_summary(&snapshot));
             text.push_str(&sync_summary(&snapshot));
             // A closed stdout (e.g. `| head`) is not a config problem.
@@ -26,6 +27,21 @@ pub fn run(path: &Path) -> ExitCode {
             eprintln!("{err}");
             ExitCode::from(EXIT_INVALID)
         }
+    }
+}
+
+/// The services with the SYN proxy on (ipvsadm has no column for it).
+fn synproxy_summary(snap: &xvs_config::Snapshot) -> String {
+    let names: Vec<String> = snap
+        .services
+        .iter()
+        .filter(|s| s.synproxy)
+        .map(|s| format!("TCP {}", xvs_config::ipvsadm::addr_port(s.vip, s.port)))
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("SYN proxy: {}\n", names.join(", "))
     }
 }
 

@@ -130,6 +130,7 @@ fn service_changes(
         persistence(new.persistence),
     );
     field(out, what, "ops", old.ops, new.ops);
+    field(out, what, "synproxy", old.synproxy, new.synproxy);
     let pool = |snap: &Snapshot, index: Option<usize>| {
         index
             .and_then(|i| snap.local_pools.get(i))

@@ -133,6 +133,36 @@ fn resolve_service(
         real_servers.push(resolved);
     }
 
+    let synproxy = svc.synproxy.unwrap_or(false);
+    if synproxy {
+        if protocol != Protocol::Tcp {
+            return Err(ctx.err(
+                format!("{base}.synproxy"),
+                "the SYN proxy is for TCP services only",
+            ));
+        }
+        // DR and TUN replies bypass the director, so it cannot translate
+        // the real server's sequence numbers into the cookie's space.
+        let bypasses = |m: ForwardMethod| !matches!(m, ForwardMethod::Nat | ForwardMethod::FullNat);
+        let bypass = real_servers
+            .iter()
+            .map(|r| r.method)
+            .chain(std::iter::once(default_method).filter(|_| real_servers.is_empty()))
+            .find(|m| bypasses(*m));
+        if let Some(m) = bypass {
+            let m = if m == ForwardMethod::Dr { "DR" } else { "TUN" };
+            return Err(ctx.err(
+                format!("{base}.synproxy"),
+                format!(
+                    "the SYN proxy needs NAT or FullNAT real servers: {m} replies bypass the director, \
+                     so it cannot translate them. Such services are protected by the table defences \
+                     (global.table_pressure: half-open entries give way and time out sooner) \
+                     and by the real servers' own SYN cookies (net.ipv4.tcp_syncookies)"
+                ),
+            ));
+        }
+    }
+
     let mh_table_size = match svc.mh_table_size {
         None => DEFAULT_MH_TABLE_SIZE,
         Some(_) if scheduler != SchedulerKind::Mh => {
@@ -178,6 +208,7 @@ fn resolve_service(
         method: default_method,
         persistence,
         ops,
+        synproxy,
         local_pool,
         real_servers,
         health,

@@ -30,6 +30,9 @@ pub struct ServiceListing {
     pub persistence: Option<PersistenceListing>,
     /// One-packet scheduling.
     pub ops: bool,
+    /// SYN proxy (no ipvsadm analogue, so in the JSON only).
+    #[serde(default)]
+    pub synproxy: bool,
     pub stats: Counters,
     pub rate: RateListing,
     pub real_servers: Vec<RealServerListing>,

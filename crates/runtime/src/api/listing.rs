@@ -90,6 +90,7 @@ fn service_listing(plan: &Plan, rates: &RateTable, si: usize) -> ServiceListing 
             prefix: p.prefix,
         }),
         ops: svc.ops,
+        synproxy: svc.synproxy,
         stats: counters(live.shared.stats.totals()),
         rate: rate(rates.service(svc.protocol, svc.vip, svc.port)),
         real_servers,

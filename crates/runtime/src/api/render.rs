@@ -315,6 +315,7 @@ mod tests {
                     prefix: 32,
                 }),
                 ops: false,
+                synproxy: false,
                 stats: Counters::default(),
                 rate: RateListing {
                     cps: 24,

@@ -1,0 +1,601 @@
+//! Golden packet tests of the SYN proxy: every segment the proxy writes
+//! (cookie SYN-ACK, SYN to the real server, ACK completing its handshake,
+//! RST to the client) and both directions of the translation, for NAT and
+//! FullNAT over IPv4 and IPv6. Expected frames are built by etherparse,
+//! with every checksum computed from scratch.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use etherparse::{PacketBuilder, SlicedPacket, TcpHeader, TransportSlice};
+use proptest::prelude::*;
+use xvs_conn::ConnTable;
+use xvs_dataplane::{DropReason, Plan, StaticNeighbors, SynProxy, Verdict, Worker};
+use xvs_testkit::*;
+
+const CPORT: u16 = 40100;
+const NOW: u32 = 1_000;
+const CLIENT_ISN: u32 = 0x1000_0000;
+const SERVER_ISN: u32 = 0x7000_0000;
+
+/// The fixture with the SYN proxy on for its TCP NAT and FullNAT services.
+fn setup() -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
+    let mut yaml = LAB_YAML.to_string();
+    for name in ["nat4-tcp", "fullnat4-tcp", "nat6-tcp", "fullnat6-tcp"] {
+        let line = format!("  - name: {name}\n");
+        assert!(yaml.contains(&line), "fixture has {name}");
+        yaml = yaml.replace(&line, &format!("{line}    synproxy: true\n"));
+    }
+    let (plan, _) = plan_from_yaml(&yaml, 1);
+    let (table, mut ws) = workers(&plan, 1);
+    let mut w = ws.remove(0);
+    w.set_synproxy(Some(Arc::new(SynProxy::new([0x5a; 16], &table))));
+    (plan, table, w, lab_neighbors())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Nat,
+    FullNat,
+}
+
+struct Case {
+    method: Method,
+    v6: bool,
+}
+
+impl Case {
+    fn vip(&self) -> IpAddr {
+        match (self.method, self.v6) {
+            (Method::Nat, false) => VIP4_NAT.into(),
+            (Method::FullNat, false) => VIP4_FNAT.into(),
+            (Method::Nat, true) => VIP6_NAT.into(),
+            (Method::FullNat, true) => VIP6_FNAT.into(),
+        }
+    }
+    fn client(&self) -> IpAddr {
+        if self.v6 {
+            CLIENT6.into()
+        } else {
+            CLIENT4.into()
+        }
+    }
+    fn rs(&self) -> IpAddr {
+        if self.v6 {
+            RS6[0].into()
+        } else {
+            RS4[0].into()
+        }
+    }
+    fn rs_port(&self) -> u16 {
+        RS_TCP_PORT
+    }
+    /// MSS the proxy announces: a 1500-byte link minus IP and TCP headers.
+    fn mss(&self) -> u16 {
+        if self.v6 {
+            1440
+        } else {
+            1460
+        }
+    }
+}
+
+/// One TCP segment in an Ethernet frame.
+#[derive(Clone, Debug)]
+struct Seg {
+    macs: ([u8; 6], [u8; 6]),
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+    ttl: u8,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+impl Seg {
+    fn frame(&self) -> Vec<u8> {
+        let mut h = TcpHeader::new(self.sport, self.dport, self.seq, self.window);
+        h.syn = self.flags & SYN != 0;
+        h.fin = self.flags & FIN != 0;
+        h.rst = self.flags & RST != 0;
+        h.psh = self.flags & PSH != 0;
+        h.ack = self.flags & ACK != 0;
+        h.acknowledgment_number = self.ack;
+        h.set_options_raw(&self.options).expect("options fit");
+        let eth = PacketBuilder::ethernet2(self.macs.0, self.macs.1);
+        let mut out = Vec::new();
+        match (self.src, self.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => eth
+                .ipv4(s.octets(), d.octets(), self.ttl)
+                .tcp_header(h)
+                .write(&mut out, &self.payload),
+            (IpAddr::V6(s), IpAddr::V6(d)) => eth
+                .ipv6(s.octets(), d.octets(), self.ttl)
+                .tcp_header(h)
+                .write(&mut out, &self.payload),
+            _ => panic!("mixed families"),
+        }
+        .expect("etherparse writes the frame");
+        out
+    }
+
+    /// The segment a frame carries (to read what the proxy chose).
+    fn read(frame: &[u8]) -> Seg {
+        let p = SlicedPacket::from_ethernet(frame).expect("parses");
+        let (src, dst, ttl) = match p.net.expect("IP") {
+            etherparse::NetSlice::Ipv4(v4) => (
+                IpAddr::from(v4.header().source_addr()),
+                IpAddr::from(v4.header().destination_addr()),
+                v4.header().ttl(),
+            ),
+            etherparse::NetSlice::Ipv6(v6) => (
+                IpAddr::from(v6.header().source_addr()),
+                IpAddr::from(v6.header().destination_addr()),
+                v6.header().hop_limit(),
+            ),
+            _ => panic!("not IP"),
+        };
+        let Some(TransportSlice::Tcp(t)) = p.transport else {
+            panic!("not TCP")
+        };
+        let h = t.to_header();
+        let mut flags = 0;
+        for (on, bit) in [
+            (h.syn, SYN),
+            (h.ack, ACK),
+            (h.fin, FIN),
+            (h.rst, RST),
+            (h.psh, PSH),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        Seg {
+            macs: (
+                frame[6..12].try_into().unwrap(),
+                frame[0..6].try_into().unwrap(),
+            ),
+            src,
+            sport: h.source_port,
+            dst,
+            dport: h.destination_port,
+            ttl,
+            seq: h.sequence_number,
+            ack: h.acknowledgment_number,
+            flags,
+            window: h.window_size,
+            options: h.options.to_vec(),
+            payload: t.payload().to_vec(),
+        }
+    }
+}
+
+fn ts(val: u32, ecr: u32, lead: &[u8]) -> Vec<u8> {
+    let mut o = lead.to_vec();
+    o.extend([8, 10]);
+    o.extend(val.to_be_bytes());
+    o.extend(ecr.to_be_bytes());
+    o
+}
+
+/// A Linux client's SYN options: MSS 1460, SACK-permitted, timestamps,
+/// NOP, window scale 7.
+fn linux_syn_options(tsval: u32) -> Vec<u8> {
+    let mut o = vec![2, 4, 0x05, 0xb4];
+    o.extend(ts(tsval, 0, &[4, 2]));
+    o.extend([1, 3, 3, 7]);
+    o
+}
+
+/// A client segment arriving from the gateway.
+fn from_client(c: &Case, seq: u32, ack: u32, flags: u8, window: u16, options: Vec<u8>) -> Seg {
+    Seg {
+        macs: (GW_MAC, DIR_CLIENT_MAC),
+        src: c.client(),
+        sport: CPORT,
+        dst: c.vip(),
+        dport: TCP_PORT,
+        ttl: 64,
+        seq,
+        ack,
+        flags,
+        window,
+        options,
+        payload: Vec::new(),
+    }
+}
+
+/// The proxy's handshake with one client, up to the SYN to the real
+/// server: returns (cookie, proxy TSval, the SYN as it left).
+fn open(
+    c: &Case,
+    plan: &Plan,
+    w: &mut Worker,
+    n: &StaticNeighbors,
+    table: &ConnTable,
+) -> (u32, u32, Seg) {
+    // SYN → cookie SYN-ACK, no entry.
+    let syn = from_client(c, CLIENT_ISN, 0, SYN, 64240, linux_syn_options(12345));
+    let (v, out) = run(w, plan, n, NOW, CLIENT_IF, &syn.frame());
+    assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+    let got = Seg::read(&out);
+    let cookie = got.seq;
+    let tsval = u32::from_be_bytes(got.options[8..12].try_into().unwrap());
+    // The client's window scale (7) and SACK-permitted (0x10) ride in the
+    // low six bits of the timestamp.
+    assert_eq!(tsval & 0x3f, 7 | 0x10);
+    let mut opts = vec![2, 4];
+    opts.extend(c.mss().to_be_bytes());
+    opts.extend(ts(tsval, 12345, &[4, 2]));
+    opts.extend([1, 3, 3, 7]);
+    let expected = Seg {
+        macs: (DIR_CLIENT_MAC, GW_MAC),
+        src: c.vip(),
+        sport: TCP_PORT,
+        dst: c.client(),
+        dport: CPORT,
+        ttl: 63,
+        seq: cookie,
+        ack: CLIENT_ISN + 1,
+        flags: SYN | ACK,
+        window: 65535,
+        options: opts,
+        payload: Vec::new(),
+    };
+    assert_eq!(out, expected.frame(), "cookie SYN-ACK");
+    assert_eq!(table.len(), 0, "a SYN costs no entry");
+    assert_eq!(
+        w.counters()
+            .synproxy_syn_acks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+
+    // A wrong cookie, and the right one too late, open nothing.
+    let bad = from_client(
+        c,
+        CLIENT_ISN + 1,
+        cookie.wrapping_add(2),
+        ACK,
+        502,
+        ts(12400, tsval, &[1, 1]),
+    );
+    let (v, _) = run(w, plan, n, NOW, CLIENT_IF, &bad.frame());
+    assert_eq!(v, Verdict::Drop(DropReason::SynproxyBadCookie));
+    let good = from_client(
+        c,
+        CLIENT_ISN + 1,
+        cookie.wrapping_add(1),
+        ACK,
+        502,
+        ts(12400, tsval, &[1, 1]),
+    );
+    let (v, _) = run(w, plan, n, NOW + 200, CLIENT_IF, &good.frame());
+    assert_eq!(
+        v,
+        Verdict::Drop(DropReason::SynproxyBadCookie),
+        "stale cookie"
+    );
+    assert_eq!(table.len(), 0);
+
+    // The right cookie in time: the SYN to the real server.
+    let (v, out) = run(w, plan, n, NOW + 5, CLIENT_IF, &good.frame());
+    assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    assert_eq!(table.len(), 1);
+    let sent = Seg::read(&out);
+    let (src, sport) = match c.method {
+        Method::Nat => (c.client(), CPORT),
+        Method::FullNat => (sent.src, sent.sport),
+    };
+    if c.method == Method::FullNat {
+        assert_eq!(
+            src,
+            if c.v6 {
+                IpAddr::from(LIP6)
+            } else {
+                IpAddr::from(LIP4)
+            }
+        );
+    }
+    // MSS from the cookie, the client's window scale and SACK from the
+    // timestamp echo, the client's current TSval; window unscaled.
+    let mut opts = vec![2, 4, 0x05, 0xb4];
+    opts.extend(ts(12400, 0, &[4, 2]));
+    opts.extend([1, 3, 3, 7]);
+    let expected = Seg {
+        macs: (DIR_SERVER_MAC, rs_mac(0)),
+        src,
+        sport,
+        dst: c.rs(),
+        dport: c.rs_port(),
+        ttl: 63,
+        seq: CLIENT_ISN,
+        ack: 0,
+        flags: SYN,
+        window: 502 << 7,
+        options: opts,
+        payload: Vec::new(),
+    };
+    assert_eq!(out, expected.frame(), "SYN to the real server");
+    (cookie, tsval, expected)
+}
+
+/// A real server's segment to the director.
+fn from_server(
+    c: &Case,
+    to: &Seg,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: Vec<u8>,
+) -> Seg {
+    Seg {
+        macs: (rs_mac(0), DIR_SERVER_MAC),
+        src: c.rs(),
+        sport: c.rs_port(),
+        dst: to.src,
+        dport: to.sport,
+        ttl: 64,
+        seq,
+        ack,
+        flags,
+        window,
+        options,
+        payload: Vec::new(),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for method in [Method::Nat, Method::FullNat] {
+        for v6 in [false, true] {
+            v.push(Case { method, v6 });
+        }
+    }
+    v
+}
+
+#[test]
+fn handshake_and_translation_both_ways() {
+    for c in cases() {
+        let (plan, table, mut w, n) = setup();
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+
+        // The client's request arrives before the real server answered:
+        // its data is dropped (counted) and the SYN goes again.
+        let mut early = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie + 1,
+            ACK | PSH,
+            502,
+            ts(12410, tsval, &[1, 1]),
+        );
+        early.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, CLIENT_IF, &early.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let mut again = syn.clone();
+        again.options = {
+            let mut o = vec![2, 4, 0x05, 0xb4];
+            o.extend(ts(12410, 0, &[4, 2]));
+            o.extend([1, 3, 3, 7]);
+            o
+        };
+        assert_eq!(out, again.frame(), "SYN sent again for early data");
+        assert_eq!(
+            w.counters()
+                .synproxy_early_data
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+
+        // The real server's SYN-ACK (window scale 9) becomes the ACK of
+        // its handshake; the client sees nothing.
+        let mut sopts = vec![2, 4, 0x05, 0xb4];
+        sopts.extend(ts(777, 12410, &[4, 2]));
+        sopts.extend([1, 3, 3, 9]);
+        // One that does not acknowledge the SYN the proxy sent is dropped.
+        let stray = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 5,
+            SYN | ACK,
+            65160,
+            sopts.clone(),
+        );
+        let (v, _) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &stray.frame());
+        assert_eq!(v, Verdict::Drop(DropReason::SynproxyHandshake));
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            65160,
+            sopts,
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let ack = Seg {
+            seq: CLIENT_ISN + 1,
+            ack: SERVER_ISN + 1,
+            flags: ACK,
+            window: 65535 >> 7,
+            options: ts(12410, 777, &[1, 1]),
+            ..syn.clone()
+        };
+        assert_eq!(out, ack.frame(), "ACK completing the server's handshake");
+
+        // Server → client: seq − Δseq, TSval − Δts, window from scale 9 to 7.
+        let mut data = from_server(
+            &c,
+            &syn,
+            SERVER_ISN + 1,
+            CLIENT_ISN + 1,
+            ACK | PSH,
+            100,
+            ts(800, 12410, &[1, 1]),
+        );
+        data.payload = b"hello".to_vec();
+        let (v, out) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &data.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let to_client = Seg {
+            macs: (DIR_CLIENT_MAC, GW_MAC),
+            src: c.vip(),
+            sport: TCP_PORT,
+            dst: c.client(),
+            dport: CPORT,
+            ttl: 63,
+            seq: cookie + 1,
+            ack: CLIENT_ISN + 1,
+            flags: ACK | PSH,
+            window: 400,
+            options: ts(tsval + 23, 12410, &[1, 1]),
+            payload: b"hello".to_vec(),
+        };
+        assert_eq!(out, to_client.frame(), "server data to the client");
+
+        // Client → server: ack + Δseq, TSecr + Δts, SACK edges + Δseq.
+        let mut opts = ts(12500, tsval + 23, &[1, 1]);
+        opts.extend([1, 1, 5, 10]);
+        opts.extend((cookie + 3).to_be_bytes());
+        opts.extend((cookie + 6).to_be_bytes());
+        let mut req = from_client(&c, CLIENT_ISN + 1, cookie + 6, ACK | PSH, 1000, opts);
+        req.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        let (v, out) = run(&mut w, &plan, &n, NOW + 6, CLIENT_IF, &req.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let mut opts = ts(12500, 800, &[1, 1]);
+        opts.extend([1, 1, 5, 10]);
+        opts.extend((SERVER_ISN + 3).to_be_bytes());
+        opts.extend((SERVER_ISN + 6).to_be_bytes());
+        let to_server = Seg {
+            seq: CLIENT_ISN + 1,
+            ack: SERVER_ISN + 6,
+            flags: ACK | PSH,
+            window: 1000,
+            options: opts,
+            payload: req.payload.clone(),
+            ..syn.clone()
+        };
+        assert_eq!(out, to_server.frame(), "client data to the server");
+        assert_eq!(table.len(), 1);
+    }
+}
+
+#[test]
+fn a_refusing_server_resets_the_client() {
+    for c in cases() {
+        let (plan, table, mut w, n) = setup();
+        let (cookie, _, syn) = open(&c, &plan, &mut w, &n, &table);
+        let rst = from_server(&c, &syn, 0, CLIENT_ISN + 1, RST | ACK, 0, Vec::new());
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &rst.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let expected = Seg {
+            macs: (DIR_CLIENT_MAC, GW_MAC),
+            src: c.vip(),
+            sport: TCP_PORT,
+            dst: c.client(),
+            dport: CPORT,
+            ttl: 63,
+            seq: cookie + 1,
+            ack: CLIENT_ISN + 1,
+            flags: RST | ACK,
+            window: 0,
+            options: Vec::new(),
+            payload: Vec::new(),
+        };
+        assert_eq!(out, expected.frame(), "RST to the client");
+        w.housekeeping(&plan, NOW + 6, 1 << 16);
+        assert_eq!(
+            table.len(),
+            0,
+            "the entry is gone with the refused connection"
+        );
+    }
+}
+
+#[test]
+fn a_client_without_timestamps_gets_neither_scaling_nor_sack() {
+    let c = Case {
+        method: Method::Nat,
+        v6: false,
+    };
+    let (plan, table, mut w, n) = setup();
+    let syn = from_client(
+        &c,
+        CLIENT_ISN,
+        0,
+        SYN,
+        64240,
+        vec![2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1],
+    );
+    let (v, out) = run(&mut w, &plan, &n, NOW, CLIENT_IF, &syn.frame());
+    assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+    let got = Seg::read(&out);
+    assert_eq!(got.options, vec![2, 4, 0x05, 0xb4], "MSS only");
+    let ack = from_client(&c, CLIENT_ISN + 1, got.seq + 1, ACK, 64240, Vec::new());
+    let (v, out) = run(&mut w, &plan, &n, NOW, CLIENT_IF, &ack.frame());
+    assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+    let sent = Seg::read(&out);
+    assert_eq!((sent.flags, sent.seq), (SYN, CLIENT_ISN));
+    assert_eq!(
+        sent.options,
+        vec![2, 4, 0x05, 0xb4],
+        "no window scale, SACK or timestamps"
+    );
+    assert_eq!(table.len(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever segments arrive from either side of a proxied connection,
+    /// in whatever handshake phase, the worker never panics and whatever
+    /// it sends parses as a valid frame.
+    #[test]
+    fn random_segments_never_panic(
+        v6 in any::<bool>(),
+        fullnat in any::<bool>(),
+        steps in prop::collection::vec(
+            (any::<bool>(), any::<u8>(), any::<u32>(), any::<u32>(), any::<u16>(),
+             prop::collection::vec(any::<u8>(), 0..10), prop::collection::vec(any::<u8>(), 0..40)),
+            1..12,
+        ),
+    ) {
+        let c = Case { method: if fullnat { Method::FullNat } else { Method::Nat }, v6 };
+        let (plan, table, mut w, n) = setup();
+        let (cookie, _, syn) = open(&c, &plan, &mut w, &n, &table);
+        for (from_server_side, flags, seq, ack, window, words, payload) in steps {
+            // Option blocks of whole words, random bytes (some malformed).
+            let mut options: Vec<u8> = words.iter().flat_map(|b| [*b, 10, 1, 1]).collect();
+            options.truncate(40);
+            // Half the segments fit the connection (so the handshake moves
+            // on: the server's SYN-ACK acknowledges the client's ISN), half
+            // are random.
+            let (seq, ack) = match (seq % 2 == 0, from_server_side) {
+                (true, false) => (CLIENT_ISN + 1, cookie.wrapping_add(ack % 3)),
+                (true, true) => (seq, CLIENT_ISN + 1),
+                (false, _) => (seq, ack),
+            };
+            let mut s = if from_server_side {
+                from_server(&c, &syn, seq, ack, flags & 0x3f, window, options)
+            } else {
+                from_client(&c, seq, ack, flags & 0x3f, window, options)
+            };
+            s.payload = payload;
+            let ingress = if from_server_side { SERVER_IF } else { CLIENT_IF };
+            let (v, out) = run(&mut w, &plan, &n, NOW + 5, ingress, &s.frame());
+            if let Verdict::Forward { .. } = v {
+                prop_assert!(xvs_wire::parse_frame(&out).is_ok(), "forwarded an invalid frame");
+            }
+        }
+    }
+}
