@@ -38,18 +38,25 @@ fn program() -> Option<&'static Mutex<SteerTestRun>> {
         .as_ref()
 }
 
-/// A distinct branch per (outcome, reason), so the fuzzer keeps an input
-/// that reaches a reason none before it did.
-#[inline(never)]
-fn reached(outcome: usize, reason: usize) {
-    for o in 0..3 {
-        if o == outcome {
-            for r in 0..STEER_REASONS.len() {
-                if r == reason {
-                    std::hint::black_box((o, r));
-                }
+/// One function per (outcome, reason) slot: each is its own coverage
+/// point, so the fuzzer keeps an input that reaches a reason none before
+/// it did. (One `if` in a loop would be one edge for every reason.)
+macro_rules! hit_table {
+    ($($n:literal)*) => {
+        const HITS: &[fn()] = &[$({
+            #[inline(never)]
+            fn hit() {
+                std::hint::black_box($n);
             }
-        }
+            hit
+        }),*];
+    };
+}
+hit_table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95);
+
+fn reached(outcome: usize, reason: usize) {
+    if let Some(hit) = HITS.get(outcome * STEER_REASONS.len() + reason) {
+        hit();
     }
 }
 
