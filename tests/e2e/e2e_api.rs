@@ -235,9 +235,6 @@ fn control_socket_is_private_and_serves_clients_concurrently() {
     drop(d);
 }
 
-/// The FullNAT pool of the listing test.
-const POOL: &str = "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n";
-
 #[test]
 fn listings_conns_rates_and_metrics_under_traffic() {
     let Some(lab) = lab("api_listings", Method::FullNat, 1) else {
@@ -248,7 +245,7 @@ fn listings_conns_rates_and_metrics_under_traffic() {
         "interfaces:\n",
         "  metrics_listen: 198.18.0.2:9100\ninterfaces:\n",
         1,
-    ) + POOL
+    ) + LOCAL_POOL
         + "services:\n"
         + &service(
             "web",
