@@ -21,7 +21,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use xvs_conn::ConnTable;
 use xvs_dataplane::{FrameBuf, Plan, StaticNeighbors, SynProxy, Verdict, Worker};
 use xvs_testkit::*;
@@ -186,6 +187,19 @@ fn rounds(
     total
 }
 
+/// Benchmark `name`: [`rounds`] of frames `side` takes from `ingress`.
+fn bench_rounds(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    side: &mut Side,
+    ingress: usize,
+    mut prepare: impl FnMut(&mut Side) -> Vec<Vec<u8>>,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| rounds(side, iters, ingress, &mut prepare))
+    });
+}
+
 /// The proxy's cookie SYN-ACK and its TSval for flow `i` (the side's
 /// table untouched).
 fn cookie(side: &mut Side, i: usize) -> (u32, u32) {
@@ -216,13 +230,9 @@ fn bench_synproxy(c: &mut Criterion) {
         Verdict::Forward { iface: SERVER_IF },
         "plain SYN forwarded"
     );
-    group.bench_function("plain/syn", |b| {
-        b.iter_custom(|iters| {
-            rounds(&mut plain, iters, CLIENT_IF, |s| {
-                s.empty();
-                syns.clone()
-            })
-        })
+    bench_rounds(&mut group, "plain/syn", &mut plain, CLIENT_IF, |s| {
+        s.empty();
+        syns.clone()
     });
     let open_plain = |s: &mut Side| {
         s.empty();
@@ -230,31 +240,23 @@ fn bench_synproxy(c: &mut Criterion) {
             s.process(CLIENT_IF, f);
         }
     };
-    group.bench_function("plain/syn_ack", |b| {
-        b.iter_custom(|iters| {
-            rounds(&mut plain, iters, SERVER_IF, |s| {
-                open_plain(s);
-                syn_acks.clone()
-            })
-        })
+    bench_rounds(&mut group, "plain/syn_ack", &mut plain, SERVER_IF, |s| {
+        open_plain(s);
+        syn_acks.clone()
     });
     let plain_acks: Vec<Vec<u8>> = (0..FLOWS).map(|i| client_ack(i, 7001, None)).collect();
-    group.bench_function("plain/ack", |b| {
-        b.iter_custom(|iters| {
-            rounds(&mut plain, iters, CLIENT_IF, |s| {
-                open_plain(s);
-                for f in &syn_acks {
-                    s.process(SERVER_IF, f);
-                }
-                plain_acks.clone()
-            })
-        })
+    bench_rounds(&mut group, "plain/ack", &mut plain, CLIENT_IF, |s| {
+        open_plain(s);
+        for f in &syn_acks {
+            s.process(SERVER_IF, f);
+        }
+        plain_acks.clone()
     });
 
     // The proxy.
     let mut proxy = Side::new(true);
-    group.bench_function("proxy/syn", |b| {
-        b.iter_custom(|iters| rounds(&mut proxy, iters, CLIENT_IF, |_| syns.clone()))
+    bench_rounds(&mut group, "proxy/syn", &mut proxy, CLIENT_IF, |_| {
+        syns.clone()
     });
     assert_eq!(proxy.table.len(), 0, "cookie SYN-ACKs open no entry");
     let acks: Vec<Vec<u8>> = (0..FLOWS)
@@ -269,24 +271,16 @@ fn bench_synproxy(c: &mut Criterion) {
         Verdict::Forward { iface: SERVER_IF },
         "ACK becomes the SYN"
     );
-    group.bench_function("proxy/ack", |b| {
-        b.iter_custom(|iters| {
-            rounds(&mut proxy, iters, CLIENT_IF, |s| {
-                s.empty();
-                acks.clone()
-            })
-        })
+    bench_rounds(&mut group, "proxy/ack", &mut proxy, CLIENT_IF, |s| {
+        s.empty();
+        acks.clone()
     });
-    group.bench_function("proxy/syn_ack", |b| {
-        b.iter_custom(|iters| {
-            rounds(&mut proxy, iters, SERVER_IF, |s| {
-                s.empty();
-                for f in &acks {
-                    s.process(CLIENT_IF, f);
-                }
-                syn_acks.clone()
-            })
-        })
+    bench_rounds(&mut group, "proxy/syn_ack", &mut proxy, SERVER_IF, |s| {
+        s.empty();
+        for f in &acks {
+            s.process(CLIENT_IF, f);
+        }
+        syn_acks.clone()
     });
     // Self-check: a server SYN-ACK of an opened flow becomes the ACK to it.
     proxy.empty();

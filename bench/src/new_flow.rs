@@ -78,12 +78,9 @@ pub struct NewFlows {
     pub frames: Vec<Vec<u8>>,
 }
 
-/// Set up the new-flow scenario for `kind`.
-pub fn new_flows(kind: SchedulerKind) -> Result<NewFlows, SetupError> {
-    let mut neighbors = FastNeighbors::new();
-    neighbors.insert(CLIENT_IF, xvs_testkit::GW4.into(), xvs_testkit::GW_MAC);
-    let rig = Rig::new(&scheduler_yaml(kind), CAPACITY_V4, 1024, neighbors)?;
-    let frames = (0..FLOWS_PER_ROUND)
+/// The SYNs of flows `0..count`, each from its own client address and port.
+fn syns(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
         .map(|i| {
             Spec::tcp(
                 client_addr(i).into(),
@@ -94,7 +91,15 @@ pub fn new_flows(kind: SchedulerKind) -> Result<NewFlows, SetupError> {
             )
             .frame()
         })
-        .collect();
+        .collect()
+}
+
+/// Set up the new-flow scenario for `kind`.
+pub fn new_flows(kind: SchedulerKind) -> Result<NewFlows, SetupError> {
+    let mut neighbors = FastNeighbors::new();
+    neighbors.insert(CLIENT_IF, xvs_testkit::GW4.into(), xvs_testkit::GW_MAC);
+    let rig = Rig::new(&scheduler_yaml(kind), CAPACITY_V4, 1024, neighbors)?;
+    let frames = syns(FLOWS_PER_ROUND);
     Ok(NewFlows { rig, frames })
 }
 
@@ -143,18 +148,7 @@ pub fn new_flows_full_table() -> Result<FullTable, SetupError> {
         1024,
         neighbors,
     )?;
-    let frames = (0..2 * FLOWS_PER_ROUND)
-        .map(|i| {
-            Spec::tcp(
-                client_addr(i).into(),
-                client_port(i),
-                NEW_FLOW_VIP.into(),
-                TCP_PORT,
-                SYN,
-            )
-            .frame()
-        })
-        .collect();
+    let frames = syns(2 * FLOWS_PER_ROUND);
     let mut s = FullTable {
         rig,
         frames,

@@ -69,19 +69,7 @@ fn raw(sock: &Path, line: &str) -> Value {
 fn start_at(lab: &Lab, yaml: &str, sock: &Path) -> LabProcess {
     let config = xvs_lab::lab_dir(lab.prefix()).join("api.yaml");
     std::fs::write(&config, yaml).expect("config");
-    let mut daemon = lab
-        .spawn(
-            &lab.ns_director(),
-            &[
-                xvs_bin(),
-                "run",
-                "-c",
-                config.to_str().expect("UTF-8 path"),
-                "--control",
-                sock.to_str().expect("UTF-8 path"),
-            ],
-        )
-        .expect("spawn xvs run");
+    let mut daemon = spawn_run(lab, &lab.ns_director(), &config, sock);
     let t0 = Instant::now();
     while !xvs(sock, &["list"]).status.success() {
         assert!(daemon.is_running(), "xvs run exited:\n{}", daemon.log());
@@ -132,31 +120,13 @@ fn control_socket_is_private_and_serves_clients_concurrently() {
     let config = dir.join("open.yaml");
     std::fs::write(&config, &yaml).expect("config");
     let open_sock = open.join("xvs.sock");
-    let mut refused = lab
-        .spawn(
-            &lab.ns_director(),
-            &[
-                xvs_bin(),
-                "run",
-                "-c",
-                config.to_str().expect("UTF-8"),
-                "--control",
-                open_sock.to_str().expect("UTF-8"),
-            ],
-        )
-        .expect("spawn");
-    let status = refused
-        .wait_timeout(Duration::from_secs(20))
-        .expect("wait")
-        .expect("xvs run refuses to start");
-    assert!(!status.success());
-    let log = refused.log();
+    let (code, log) = run_refused(&lab, &config, &open_sock);
+    assert_ne!(code, Some(0));
     assert!(
         log.contains("writable by everyone (mode 0777)") && log.contains("only root can write"),
         "{log}"
     );
     assert!(!open_sock.exists());
-    drop(refused);
 
     // A fresh directory: created 0700, the socket 0600, both root's.
     let ctl = dir.join("ctl");
@@ -265,9 +235,6 @@ fn control_socket_is_private_and_serves_clients_concurrently() {
     drop(d);
 }
 
-/// The FullNAT pool of the listing test.
-const POOL: &str = "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n";
-
 #[test]
 fn listings_conns_rates_and_metrics_under_traffic() {
     let Some(lab) = lab("api_listings", Method::FullNat, 1) else {
@@ -278,7 +245,7 @@ fn listings_conns_rates_and_metrics_under_traffic() {
         "interfaces:\n",
         "  metrics_listen: 198.18.0.2:9100\ninterfaces:\n",
         1,
-    ) + POOL
+    ) + LOCAL_POOL
         + "services:\n"
         + &service(
             "web",

@@ -17,13 +17,8 @@ use xvs_lab::Method;
 
 /// Run scripts/lab-frags.py in the client namespace; its JSON report.
 fn frags(r: &Running, args: &[&str]) -> Value {
-    let script = xvs_lab::scripts_dir().join("lab-frags.py");
-    let mut full = vec!["python3", script.to_str().unwrap()];
-    full.extend_from_slice(args);
-    let out = r
-        .lab
-        .exec(&r.lab.ns_client(), &full)
-        .expect("run lab-frags.py");
+    let out =
+        run_script(&r.lab, &r.lab.ns_client(), "lab-frags.py", args).expect("run lab-frags.py");
     assert!(
         out.status.success(),
         "lab-frags.py {args:?}: {}",
@@ -101,15 +96,12 @@ fn exercise(r: &Running, label: &str, in_order: bool) {
 
 #[test]
 fn nat_forwards_fragments_and_translates_fragmented_replies() {
-    let Some(lab) = lab(
+    let Some(r) = start_web_and_dns(
         "nat_forwards_fragments_and_translates_fragmented_replies",
         Method::Nat,
-        1,
     ) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
-    let r = start(lab, &yaml);
     let out_before = metric(&r, "xvs_service_out_packets_total", &[]);
     exercise(&r, "NAT", true);
     // 24 datagrams of 4,000 bytes, each answered in 3 fragments: every
@@ -120,17 +112,12 @@ fn nat_forwards_fragments_and_translates_fragmented_replies() {
 
 #[test]
 fn fullnat_forwards_fragments_and_translates_fragmented_replies() {
-    let Some(lab) = lab(
+    let Some(r) = start_web_and_dns(
         "fullnat_forwards_fragments_and_translates_fragmented_replies",
         Method::FullNat,
-        1,
     ) else {
         return;
     };
-    let yaml = header(&lab, 1)
-        + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
-        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
-    let r = start(lab, &yaml);
     let out_before = metric(&r, "xvs_service_out_packets_total", &[]);
     exercise(&r, "FullNAT", true);
     // The replies' fragments come to the local address, each translated.
@@ -140,22 +127,17 @@ fn fullnat_forwards_fragments_and_translates_fragmented_replies() {
 
 #[test]
 fn dr_forwards_fragments_out_of_order() {
-    let Some(lab) = lab("dr_forwards_fragments_out_of_order", Method::Dr, 1) else {
+    let Some(r) = start_web_and_dns("dr_forwards_fragments_out_of_order", Method::Dr) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("dr", 80, 53, "");
-    let r = start(lab, &yaml);
     exercise(&r, "DR", true);
 }
 
 #[test]
 fn tun_forwards_fragments_out_of_order() {
-    let Some(lab) = lab("tun_forwards_fragments_out_of_order", Method::Tun, 1) else {
+    let Some(r) = start_web_and_dns("tun_forwards_fragments_out_of_order", Method::Tun) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("tun", 80, 53, "");
-    let mut r = start(lab, &yaml);
-    start_decap(&mut r);
     // Fragments of 1,200 bytes: a full-size 1,500-byte fragment plus the
     // tunnel header exceeds the link MTU, and the director does not
     // fragment the outer packet (xmit.rs: dropped as too_big, like any
@@ -165,11 +147,9 @@ fn tun_forwards_fragments_out_of_order() {
 
 #[test]
 fn a_fragment_flood_is_bounded_and_counted() {
-    let Some(lab) = lab("a_fragment_flood_is_bounded_and_counted", Method::Nat, 1) else {
+    let Some(r) = start_web_and_dns("a_fragment_flood_is_bounded_and_counted", Method::Nat) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
-    let r = start(lab, &yaml);
     let sent = 5000;
     let rx_before = metric(&r, "xvs_rx_packets_total", &[]);
     let control_before = metric(&r, "xvs_to_control_packets_total", &[]);

@@ -706,7 +706,7 @@ fn every_method(method: Method, name: &str) {
     };
     let mut yaml = header(&lab, 1);
     if method == Method::FullNat {
-        yaml += "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n";
+        yaml += LOCAL_POOL;
     }
     yaml += "services:\n";
     for vip in [VIP4, VIP6] {

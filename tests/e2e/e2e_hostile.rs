@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use xvs_e2e::health_support::{report, unix_now, ClientLoop, Sample};
-use xvs_e2e::support::{header, launch, metric_in, service, url, Director, VIP4};
+use xvs_e2e::support::{header, launch, metric_in, service, syn_flood, url, Director, VIP4};
 use xvs_lab::{HoldReport, Lab, LabSpec, Method};
 
 /// The table: the 1,024 entries, all one worker's shard.
@@ -107,25 +107,7 @@ fn run_flood(lab: &Lab, method: &str, tag: &str, pressure: &str) -> Outcome {
     );
     std::thread::sleep(Duration::from_secs_f64(BEFORE_SECS));
     let flood_start = unix_now();
-    let script = xvs_lab::scripts_dir().join("lab-synflood.py");
-    let out = lab
-        .exec(
-            &lab.ns_client(),
-            &[
-                "python3",
-                script.to_str().expect("UTF-8 path"),
-                VIP4,
-                "80",
-                "--count",
-                &FLOOD_SYNS.to_string(),
-                "--duration",
-                &FLOOD_SECS.to_string(),
-                "--sources",
-                FLOOD_SOURCES,
-                "--seed",
-                "17",
-            ],
-        )
+    let out = syn_flood(lab, FLOOD_SYNS, FLOOD_SECS, FLOOD_SOURCES)
         .unwrap_or_else(|e| panic!("{tag}: lab-synflood.py: {e}"));
     let flood = String::from_utf8_lossy(&out.stdout).into_owned();
     let samples: Vec<Sample> = client.finish();

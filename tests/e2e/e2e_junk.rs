@@ -242,15 +242,12 @@ fn send_junk(r: &Running, director_mac: &str, kind: &str, dst: &str) {
 
 #[test]
 fn every_junk_frame_is_counted_once_and_clients_never_notice() {
-    let Some(lab) = lab(
+    let Some(mut r) = start_web_and_dns(
         "every_junk_frame_is_counted_once_and_clients_never_notice",
         Method::Nat,
-        1,
     ) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
-    let mut r = start(lab, &yaml);
     let (client_if, _) = r.lab.director_ifaces();
     let mac = r.lab.mac(&r.lab.ns_director(), &client_if).unwrap();
     let director_mac = mac

@@ -35,11 +35,9 @@ fn exercise(r: &Running, label: &str) {
 
 #[test]
 fn nat_tcp_udp_ipv4_ipv6() {
-    let Some(lab) = lab("nat_tcp_udp_ipv4_ipv6", Method::Nat, 1) else {
+    let Some(r) = start_web_and_dns("nat_tcp_udp_ipv4_ipv6", Method::Nat) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
-    let r = start(lab, &yaml);
     exercise(&r, "NAT");
     assert!(
         metric(&r, "xvs_service_out_packets_total", &[]) >= 240,
@@ -49,11 +47,9 @@ fn nat_tcp_udp_ipv4_ipv6() {
 
 #[test]
 fn dr_tcp_udp_ipv4_ipv6() {
-    let Some(lab) = lab("dr_tcp_udp_ipv4_ipv6", Method::Dr, 1) else {
+    let Some(r) = start_web_and_dns("dr_tcp_udp_ipv4_ipv6", Method::Dr) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("dr", 80, 53, "");
-    let r = start(lab, &yaml);
     exercise(&r, "DR");
     assert_eq!(
         metric(&r, "xvs_service_out_packets_total", &[]),
@@ -64,24 +60,17 @@ fn dr_tcp_udp_ipv4_ipv6() {
 
 #[test]
 fn tun_tcp_udp_ipv4_ipv6() {
-    let Some(lab) = lab("tun_tcp_udp_ipv4_ipv6", Method::Tun, 1) else {
+    let Some(r) = start_web_and_dns("tun_tcp_udp_ipv4_ipv6", Method::Tun) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("tun", 80, 53, "");
-    let mut r = start(lab, &yaml);
-    start_decap(&mut r);
     exercise(&r, "TUN");
 }
 
 #[test]
 fn fullnat_tcp_udp_ipv4_ipv6() {
-    let Some(lab) = lab("fullnat_tcp_udp_ipv4_ipv6", Method::FullNat, 1) else {
+    let Some(r) = start_web_and_dns("fullnat_tcp_udp_ipv4_ipv6", Method::FullNat) else {
         return;
     };
-    let yaml = header(&lab, 1)
-        + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
-        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
-    let r = start(lab, &yaml);
     exercise(&r, "FullNAT");
     assert!(
         metric(&r, "xvs_service_out_packets_total", &[]) >= 240,

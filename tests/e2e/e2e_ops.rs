@@ -107,7 +107,7 @@ fn fullnat_with_two_workers_on_two_queues() {
         "fullnat_with_two_workers",
         Method::FullNat,
         ("fullnat", "    local_pool: lip\n"),
-        "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n",
+        LOCAL_POOL,
         "  prefetch_min_live: 0\n",
     );
 }

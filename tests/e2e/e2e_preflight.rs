@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use xvs_e2e::support::*;
 use xvs_lab::{Lab, Method};
@@ -35,27 +34,7 @@ fn write_checked(lab: &Lab, tag: &str, yaml: &str) -> PathBuf {
 /// Run `xvs run` with `config` in the director and wait for it to exit:
 /// (exit code, everything it printed).
 fn run_refused(lab: &Lab, config: &Path) -> (Option<i32>, String) {
-    let sock = config.with_extension("sock");
-    let mut xvs = lab
-        .spawn(
-            &lab.ns_director(),
-            &[
-                xvs_bin(),
-                "run",
-                "-c",
-                config.to_str().expect("UTF-8 path"),
-                "--control",
-                sock.to_str().expect("UTF-8 path"),
-            ],
-        )
-        .expect("spawn xvs run");
-    let status = xvs
-        .wait_timeout(Duration::from_secs(30))
-        .expect("wait for xvs run");
-    let Some(status) = status else {
-        panic!("xvs run did not refuse the config:\n{}", xvs.log());
-    };
-    (status.code(), xvs.log())
+    xvs_e2e::support::run_refused(lab, config, &config.with_extension("sock"))
 }
 
 /// What `ip -d link show` says about the director's two interfaces.

@@ -272,50 +272,38 @@ fn probes_stay_with_the_kernel(r: &Running, label: &str) {
 
 #[test]
 fn nat_director_probes_bypass_xvs_ipv4_ipv6() {
-    let Some(lab) = lab("nat_director_probes_bypass_xvs_ipv4_ipv6", Method::Nat, 1) else {
-        return;
-    };
     // Service ports 8080 and 5353: the probes' replies come from exactly
     // the <RIP, port> pairs steer.c hands xvs for un-NAT.
-    let yaml = header(&lab, 1) + &web_and_dns("nat", 8080, 5353, "");
-    let r = start(lab, &yaml);
+    let Some(r) = start_web_and_dns("nat_director_probes_bypass_xvs_ipv4_ipv6", Method::Nat) else {
+        return;
+    };
     probes_stay_with_the_kernel(&r, "NAT");
 }
 
 #[test]
 fn dr_director_probes_bypass_xvs_ipv4_ipv6() {
-    let Some(lab) = lab("dr_director_probes_bypass_xvs_ipv4_ipv6", Method::Dr, 1) else {
+    let Some(r) = start_web_and_dns("dr_director_probes_bypass_xvs_ipv4_ipv6", Method::Dr) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("dr", 80, 53, "");
-    let r = start(lab, &yaml);
     probes_stay_with_the_kernel(&r, "DR");
 }
 
 #[test]
 fn tun_director_probes_bypass_xvs_ipv4_ipv6() {
-    let Some(lab) = lab("tun_director_probes_bypass_xvs_ipv4_ipv6", Method::Tun, 1) else {
+    let Some(r) = start_web_and_dns("tun_director_probes_bypass_xvs_ipv4_ipv6", Method::Tun) else {
         return;
     };
-    let yaml = header(&lab, 1) + &web_and_dns("tun", 80, 53, "");
-    let mut r = start(lab, &yaml);
-    start_decap(&mut r);
     probes_stay_with_the_kernel(&r, "TUN");
 }
 
 #[test]
 fn fullnat_director_probes_bypass_xvs_ipv4_ipv6() {
-    let Some(lab) = lab(
+    let Some(r) = start_web_and_dns(
         "fullnat_director_probes_bypass_xvs_ipv4_ipv6",
         Method::FullNat,
-        1,
     ) else {
         return;
     };
-    let yaml = header(&lab, 1)
-        + "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n"
-        + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n");
-    let r = start(lab, &yaml);
     probes_stay_with_the_kernel(&r, "FullNAT");
     // The same real-server segment carries both: the client's requests
     // reach the real servers from the local address (xvs's), the probes

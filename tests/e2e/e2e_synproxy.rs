@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use xvs_e2e::health_support::{report, unix_now, ClientLoop, Sample};
-use xvs_e2e::support::{ask, header, launch, metric_in, service, url, Director, VIP4};
+use xvs_e2e::support::{ask, header, launch, metric_in, service, syn_flood, url, Director, VIP4};
 use xvs_lab::{Lab, LabSpec, Method};
 
 const CAPACITY: usize = 1024;
@@ -192,26 +192,7 @@ fn run(method: Method, name: &str) {
             max
         })
     };
-    let script = xvs_lab::scripts_dir().join("lab-synflood.py");
-    let flood = lab
-        .exec(
-            &lab.ns_client(),
-            &[
-                "python3",
-                script.to_str().expect("UTF-8"),
-                VIP4,
-                "80",
-                "--count",
-                &FLOOD_SYNS.to_string(),
-                "--duration",
-                &FLOOD_SECS.to_string(),
-                "--sources",
-                FLOOD_SOURCES,
-                "--seed",
-                "17",
-            ],
-        )
-        .expect("lab-synflood.py");
+    let flood = syn_flood(&lab, FLOOD_SYNS, FLOOD_SECS, FLOOD_SOURCES).expect("lab-synflood.py");
     let samples: Vec<Sample> = client.finish();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let max_entries = watcher.join().expect("watcher");

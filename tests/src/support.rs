@@ -192,6 +192,33 @@ pub fn web_and_dns(method: &str, tcp_rport: u16, udp_rport: u16, extra: &str) ->
     s
 }
 
+/// The FullNAT local-address pool the suites share (`local_pool: lip`).
+pub const LOCAL_POOL: &str = "local_pools:\n  - name: lip\n    addresses: [198.18.1.200, \"fd00:0:0:2::200\"]\n    ports: 20000-29999\n";
+
+/// A lab for `method` running [`web_and_dns`] the way the per-method suites
+/// use it: NAT and FullNAT forward to the real servers' 8080/5353 (so the
+/// replies' source must be translated back), FullNAT from [`LOCAL_POOL`],
+/// DR and TUN to 80/53, and TUN's real servers decapsulate. None when not
+/// root.
+pub fn start_web_and_dns(test: &str, method: Method) -> Option<Running> {
+    let lab = lab(test, method, 1)?;
+    let services = match method {
+        Method::Nat => web_and_dns("nat", 8080, 5353, ""),
+        Method::FullNat => {
+            LOCAL_POOL.to_owned() + &web_and_dns("fullnat", 8080, 5353, "    local_pool: lip\n")
+        }
+        Method::Dr => web_and_dns("dr", 80, 53, ""),
+        Method::Tun => web_and_dns("tun", 80, 53, ""),
+        Method::KernelNat => panic!("{test}: the kernel baseline runs no xvs"),
+    };
+    let yaml = header(&lab, 1) + &services;
+    let mut r = start(lab, &yaml);
+    if method == Method::Tun {
+        start_decap(&mut r);
+    }
+    Some(r)
+}
+
 /// Start `xvs run` with `yaml` in the director namespace and wait until it answers.
 pub fn start(lab: Lab, yaml: &str) -> Running {
     let ns = lab.ns_director();
@@ -203,6 +230,77 @@ pub fn start(lab: Lab, yaml: &str) -> Running {
         config: d.config,
         decap: Vec::new(),
     }
+}
+
+/// Spawn `xvs run -c CONFIG --control SOCK` in namespace `ns` (not waited for).
+pub fn spawn_run(lab: &Lab, ns: &str, config: &Path, sock: &Path) -> LabProcess {
+    lab.spawn(
+        ns,
+        &[
+            xvs_bin(),
+            "run",
+            "-c",
+            config.to_str().expect("UTF-8 path"),
+            "--control",
+            sock.to_str().expect("UTF-8 path"),
+        ],
+    )
+    .expect("spawn xvs run")
+}
+
+/// Run `xvs run` with `config` and control socket `sock` in the director
+/// namespace, expecting it to refuse and exit: (exit code, everything it
+/// printed). Panics if it is still running after 30 s.
+pub fn run_refused(lab: &Lab, config: &Path, sock: &Path) -> (Option<i32>, String) {
+    let mut xvs = spawn_run(lab, &lab.ns_director(), config, sock);
+    let status = xvs
+        .wait_timeout(Duration::from_secs(30))
+        .expect("wait for xvs run");
+    let Some(status) = status else {
+        panic!("xvs run did not refuse the config:\n{}", xvs.log());
+    };
+    (status.code(), xvs.log())
+}
+
+/// Run scripts/`name` with python3 in namespace `ns` and wait for it.
+pub fn run_script(
+    lab: &Lab,
+    ns: &str,
+    name: &str,
+    args: &[&str],
+) -> Result<std::process::Output, xvs_lab::LabError> {
+    let script = xvs_lab::scripts_dir().join(name);
+    let mut full = vec!["python3", script.to_str().expect("UTF-8 path")];
+    full.extend_from_slice(args);
+    lab.exec(ns, &full)
+}
+
+/// From the client, `syns` spoofed SYNs to VIP4:80 over `secs` seconds
+/// from random addresses and ports in `sources` (scripts/lab-synflood.py,
+/// fixed seed so every run floods alike).
+pub fn syn_flood(
+    lab: &Lab,
+    syns: usize,
+    secs: f64,
+    sources: &str,
+) -> Result<std::process::Output, xvs_lab::LabError> {
+    run_script(
+        lab,
+        &lab.ns_client(),
+        "lab-synflood.py",
+        &[
+            VIP4,
+            "80",
+            "--count",
+            &syns.to_string(),
+            "--duration",
+            &secs.to_string(),
+            "--sources",
+            sources,
+            "--seed",
+            "17",
+        ],
+    )
 }
 
 /// One `xvs run`: its process, control socket and configuration file.
@@ -231,19 +329,7 @@ pub fn launch(lab: &Lab, ns: &str, tag: &str, yaml: &str) -> Director {
         String::from_utf8_lossy(&check.stderr)
     );
     let sock = dir.join(format!("{tag}.sock"));
-    let mut xvs = lab
-        .spawn(
-            ns,
-            &[
-                xvs_bin(),
-                "run",
-                "-c",
-                config.to_str().unwrap(),
-                "--control",
-                sock.to_str().unwrap(),
-            ],
-        )
-        .expect("spawn xvs run");
+    let mut xvs = spawn_run(lab, ns, &config, &sock);
     let t0 = Instant::now();
     while ask(&sock, "list").is_none() {
         assert!(xvs.is_running(), "xvs run exited:\n{}", xvs.log());

@@ -18,20 +18,6 @@ const IDENT: u32 = 0x0000_4d2e;
 /// A datagram's payload: not a multiple of 8, so the last fragment is odd.
 const PAYLOAD: usize = 3003;
 
-fn vip(method: &str, v6: bool) -> IpAddr {
-    match (method, v6) {
-        ("dr", false) => VIP4_DR.into(),
-        ("nat", false) => VIP4_NAT.into(),
-        ("tun", false) => VIP4_TUN.into(),
-        ("fullnat", false) => VIP4_FNAT.into(),
-        ("dr", true) => VIP6_DR.into(),
-        ("nat", true) => VIP6_NAT.into(),
-        ("tun", true) => VIP6_TUN.into(),
-        ("fullnat", true) => VIP6_FNAT.into(),
-        _ => unreachable!(),
-    }
-}
-
 fn pick(v6: bool, a: impl Into<IpAddr>, b: impl Into<IpAddr>) -> IpAddr {
     if v6 {
         b.into()
@@ -126,6 +112,21 @@ fn ip_of(s: &Spec) -> Vec<u8> {
 /// Fragments of 1232 bytes (a multiple of 8, fits 1500 with headers).
 const CHUNK: usize = 1232;
 
+/// The datagram of `s` (DF off), cut into fragments of [`CHUNK`] bytes
+/// with identification `ident`, each in a frame from `src` to `dst`.
+fn framed(s: &Spec, ident: u32, src: [u8; 6], dst: [u8; 6]) -> Vec<Vec<u8>> {
+    let v6 = s.src.is_ipv6();
+    cut(&ip_of(s), ident, CHUNK)
+        .iter()
+        .map(|p| eth(src, dst, v6, p))
+        .collect()
+}
+
+/// An IPv4 packet in a frame from the client-side gateway.
+fn from_client4(ip: &[u8]) -> Vec<u8> {
+    eth(GW_MAC, DIR_CLIENT_MAC, false, ip)
+}
+
 /// Run a frame through the worker, with the same buffer shape as the driver.
 fn feed(
     w: &mut Worker,
@@ -153,41 +154,6 @@ fn release(w: &mut Worker, plan: &Plan, n: &StaticNeighbors, now: u32) -> Vec<(V
     out
 }
 
-/// TUN: the expected frame of an inner fragment inside its tunnel
-/// header; the outer identification is the worker's own (from `got`).
-fn tunnelled(inner: &[u8], v6: bool, got: &[u8]) -> Vec<u8> {
-    let mut outer = Vec::new();
-    if v6 {
-        Ipv6Header {
-            traffic_class: 0,
-            flow_label: Default::default(),
-            payload_length: inner.len() as u16,
-            next_header: IpNumber::IPV6,
-            hop_limit: 63,
-            source: DIR6_SERVERS.octets(),
-            destination: RS6[0].octets(),
-        }
-        .write(&mut outer)
-        .unwrap();
-    } else {
-        let mut h = Ipv4Header::new(
-            inner.len() as u16,
-            63,
-            IpNumber::IPV4,
-            DIR4_SERVERS.octets(),
-            RS4[0].octets(),
-        )
-        .unwrap();
-        h.identification = u16::from_be_bytes([got[18], got[19]]);
-        // Copied from the inner fragment, which has DF off.
-        h.dont_fragment = false;
-        h.header_checksum = h.calc_header_checksum();
-        h.write(&mut outer).unwrap();
-    }
-    outer.extend_from_slice(inner);
-    eth(DIR_SERVER_MAC, rs_mac(0), v6, &outer)
-}
-
 #[test]
 fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
     for method in ["dr", "nat", "tun", "fullnat"] {
@@ -202,11 +168,8 @@ fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
                 let rs = pick(v6, RS4[0], RS6[0]);
                 let lip = pick(v6, LIP4, LIP6);
                 let port = if tcp { TCP_PORT } else { UDP_PORT };
-                let input = datagram(client, CPORT, vip(method, v6), port, tcp);
-                let frags: Vec<Vec<u8>> = cut(&ip_of(&input), IDENT, CHUNK)
-                    .iter()
-                    .map(|p| eth(GW_MAC, DIR_CLIENT_MAC, v6, p))
-                    .collect();
+                let input = datagram(client, CPORT, method_vip(method, v6), port, tcp);
+                let frags = framed(&input, IDENT, GW_MAC, DIR_CLIENT_MAC);
                 assert_eq!(frags.len(), 3, "{what}");
                 let rport = match (method, tcp) {
                     ("dr" | "tun", _) => port,
@@ -219,13 +182,11 @@ fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
                     _ => input.clone(),
                 }
                 .ttl(63);
-                let want: Vec<Vec<u8>> = cut(&ip_of(&to_rs), IDENT, CHUNK)
-                    .iter()
-                    .map(|p| eth(DIR_SERVER_MAC, rs_mac(0), v6, p))
-                    .collect();
+                let want = framed(&to_rs, IDENT, DIR_SERVER_MAC, rs_mac(0));
                 let expect = |i: usize, got: &[u8]| {
                     if method == "tun" {
-                        tunnelled(&want[i][14..], v6, got)
+                        // DF copied from the inner fragment, which has it off.
+                        tunnel_frame(&want[i][14..], v6, got, false)
                     } else {
                         want[i].clone()
                     }
@@ -278,7 +239,7 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
             let client = pick(v6, CLIENT4, CLIENT6);
             let rs = pick(v6, RS4[0], RS6[0]);
             let lip = pick(v6, LIP4, LIP6);
-            let vip = vip(method, v6);
+            let vip = method_vip(method, v6);
             // A one-packet request opens the flow.
             let req = Spec::udp(client, CPORT, vip, UDP_PORT).macs(GW_MAC, DIR_CLIENT_MAC);
             let (v, _) = feed(w, &plan, &n, 100, CLIENT_IF, &req.frame());
@@ -289,17 +250,11 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
                 (client, CPORT)
             };
             let reply = Spec::udp(rs, RS_UDP_PORT, dst, dport).payload(&payload());
-            let frags: Vec<Vec<u8>> = cut(&ip_of(&reply), IDENT, CHUNK)
-                .iter()
-                .map(|p| eth(rs_mac(0), DIR_SERVER_MAC, v6, p))
-                .collect();
+            let frags = framed(&reply, IDENT, rs_mac(0), DIR_SERVER_MAC);
             let to_client = Spec::udp(vip, UDP_PORT, client, CPORT)
                 .payload(&payload())
                 .ttl(63);
-            let want: Vec<Vec<u8>> = cut(&ip_of(&to_client), IDENT, CHUNK)
-                .iter()
-                .map(|p| eth(DIR_CLIENT_MAC, GW_MAC, v6, p))
-                .collect();
+            let want = framed(&to_client, IDENT, DIR_CLIENT_MAC, GW_MAC);
             // The real server's kernel sends them in order; one is late.
             let (v, out) = feed(w, &plan, &n, 101, SERVER_IF, &frags[0]);
             assert_eq!(v, Verdict::Forward { iface: CLIENT_IF }, "{what}: first");
@@ -312,14 +267,8 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
             assert_eq!(out, want[1], "{what}: middle reply fragment");
 
             // Another reply datagram whose first fragment comes last.
-            let frags2: Vec<Vec<u8>> = cut(&ip_of(&reply), IDENT + 1, CHUNK)
-                .iter()
-                .map(|p| eth(rs_mac(0), DIR_SERVER_MAC, v6, p))
-                .collect();
-            let want2: Vec<Vec<u8>> = cut(&ip_of(&to_client), IDENT + 1, CHUNK)
-                .iter()
-                .map(|p| eth(DIR_CLIENT_MAC, GW_MAC, v6, p))
-                .collect();
+            let frags2 = framed(&reply, IDENT + 1, rs_mac(0), DIR_SERVER_MAC);
+            let want2 = framed(&to_client, IDENT + 1, DIR_CLIENT_MAC, GW_MAC);
             assert_eq!(
                 feed(w, &plan, &n, 102, SERVER_IF, &frags2[1]).0,
                 Verdict::Held
@@ -350,10 +299,7 @@ fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
     let w = &mut ws[0];
     // UDP port 9 has no service on the VIP.
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), 9, false);
-    let frags: Vec<Vec<u8>> = cut(&ip_of(&input), IDENT, CHUNK)
-        .iter()
-        .map(|p| eth(GW_MAC, DIR_CLIENT_MAC, false, p))
-        .collect();
+    let frags = framed(&input, IDENT, GW_MAC, DIR_CLIENT_MAC);
     assert_eq!(
         feed(w, &plan, &n, 100, CLIENT_IF, &frags[2]).0,
         Verdict::Held
@@ -385,16 +331,7 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
     let (mut held, mut refused) = (0u64, 0u64);
     for id in 0..5000u32 {
         let later = &cut(&ip, id.wrapping_mul(2_654_435_761), CHUNK)[1];
-        match feed(
-            w,
-            &plan,
-            &n,
-            100,
-            CLIENT_IF,
-            &eth(GW_MAC, DIR_CLIENT_MAC, false, later),
-        )
-        .0
-        {
+        match feed(w, &plan, &n, 100, CLIENT_IF, &from_client4(later)).0 {
             Verdict::Held => held += 1,
             Verdict::Drop(DropReason::FragHoldFull | DropReason::FragMapFull) => refused += 1,
             v => panic!("unexpected {v:?}"),
@@ -415,14 +352,7 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
     // The worker still forwards a whole fragmented datagram afterwards.
     let frags = cut(&ip, 77, CHUNK);
     for (i, p) in frags.iter().enumerate().rev() {
-        let (v, _) = feed(
-            w,
-            &plan,
-            &n,
-            106,
-            CLIENT_IF,
-            &eth(GW_MAC, DIR_CLIENT_MAC, false, p),
-        );
+        let (v, _) = feed(w, &plan, &n, 106, CLIENT_IF, &from_client4(p));
         let want = if i == 0 {
             Verdict::Forward { iface: SERVER_IF }
         } else {
@@ -447,37 +377,16 @@ fn unfinished_datagrams_filling_the_map_do_not_lock_a_new_one_out() {
     // never finish, each forwarded and recorded.
     for id in 0..3072u32 {
         let first = &cut(&ip, id, CHUNK)[0];
-        let (v, _) = feed(
-            w,
-            &plan,
-            &n,
-            100,
-            CLIENT_IF,
-            &eth(GW_MAC, DIR_CLIENT_MAC, false, first),
-        );
+        let (v, _) = feed(w, &plan, &n, 100, CLIENT_IF, &from_client4(first));
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
     }
     // A new datagram, last fragment first, still finds room.
     let frags = cut(&ip, 60_000, CHUNK);
     for p in frags.iter().skip(1).rev() {
-        let (v, _) = feed(
-            w,
-            &plan,
-            &n,
-            101,
-            CLIENT_IF,
-            &eth(GW_MAC, DIR_CLIENT_MAC, false, p),
-        );
+        let (v, _) = feed(w, &plan, &n, 101, CLIENT_IF, &from_client4(p));
         assert_eq!(v, Verdict::Held);
     }
-    let (v, _) = feed(
-        w,
-        &plan,
-        &n,
-        101,
-        CLIENT_IF,
-        &eth(GW_MAC, DIR_CLIENT_MAC, false, &frags[0]),
-    );
+    let (v, _) = feed(w, &plan, &n, 101, CLIENT_IF, &from_client4(&frags[0]));
     assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
     let released = release(w, &plan, &n, 101);
     assert_eq!(released.len(), 2);

@@ -5,26 +5,10 @@
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, Ethernet2Header, IpNumber, Ipv4Header, Ipv6Header};
 use xvs_dataplane::Verdict;
 use xvs_testkit::*;
 
 const CPORT: u16 = 40001;
-
-/// The client address and VIP of `method` for a family.
-fn vip(method: &str, v6: bool) -> IpAddr {
-    match (method, v6) {
-        ("dr", false) => VIP4_DR.into(),
-        ("nat", false) => VIP4_NAT.into(),
-        ("tun", false) => VIP4_TUN.into(),
-        ("fullnat", false) => VIP4_FNAT.into(),
-        ("dr", true) => VIP6_DR.into(),
-        ("nat", true) => VIP6_NAT.into(),
-        ("tun", true) => VIP6_TUN.into(),
-        ("fullnat", true) => VIP6_FNAT.into(),
-        _ => unreachable!(),
-    }
-}
 
 fn client(v6: bool) -> IpAddr {
     if v6 {
@@ -53,9 +37,9 @@ fn lip(v6: bool) -> IpAddr {
 /// The first packet of a flow from the client to a VIP.
 fn first_packet(method: &str, v6: bool, tcp: bool) -> Spec {
     if tcp {
-        Spec::tcp(client(v6), CPORT, vip(method, v6), TCP_PORT, SYN)
+        Spec::tcp(client(v6), CPORT, method_vip(method, v6), TCP_PORT, SYN)
     } else {
-        Spec::udp(client(v6), CPORT, vip(method, v6), UDP_PORT)
+        Spec::udp(client(v6), CPORT, method_vip(method, v6), UDP_PORT)
     }
 }
 
@@ -99,9 +83,15 @@ fn expected_to_rs(method: &str, v6: bool, tcp: bool, lport: u16) -> Vec<u8> {
 /// What the client must receive for a reply from the real server.
 fn expected_reply(method: &str, v6: bool, tcp: bool) -> Vec<u8> {
     let s = if tcp {
-        Spec::tcp(vip(method, v6), TCP_PORT, client(v6), CPORT, SYN | ACK)
+        Spec::tcp(
+            method_vip(method, v6),
+            TCP_PORT,
+            client(v6),
+            CPORT,
+            SYN | ACK,
+        )
     } else {
-        Spec::udp(vip(method, v6), UDP_PORT, client(v6), CPORT)
+        Spec::udp(method_vip(method, v6), UDP_PORT, client(v6), CPORT)
     };
     s.payload(b"reply")
         .ttl(63)
@@ -179,49 +169,8 @@ fn tun_encapsulates_4in4_and_6in6_golden() {
             let (v, out) = run(&mut ws[0], &plan, &n, 100, CLIENT_IF, &input.frame());
             assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
             let inner = input.clone().ttl(63).ip_packet();
-            let mut expected = Vec::new();
-            if v6 {
-                Ethernet2Header {
-                    source: DIR_SERVER_MAC,
-                    destination: rs_mac(0),
-                    ether_type: EtherType::IPV6,
-                }
-                .write(&mut expected)
-                .unwrap();
-                Ipv6Header {
-                    traffic_class: 0,
-                    flow_label: Default::default(),
-                    payload_length: inner.len() as u16,
-                    next_header: IpNumber::IPV6,
-                    hop_limit: 63,
-                    source: DIR6_SERVERS.octets(),
-                    destination: RS6[0].octets(),
-                }
-                .write(&mut expected)
-                .unwrap();
-            } else {
-                Ethernet2Header {
-                    source: DIR_SERVER_MAC,
-                    destination: rs_mac(0),
-                    ether_type: EtherType::IPV4,
-                }
-                .write(&mut expected)
-                .unwrap();
-                let mut outer = Ipv4Header::new(
-                    inner.len() as u16,
-                    63,
-                    IpNumber::IPV4,
-                    DIR4_SERVERS.octets(),
-                    RS4[0].octets(),
-                )
-                .unwrap();
-                // The identification is the worker's own counter: take it from the output.
-                outer.identification = u16::from_be_bytes([out[18], out[19]]);
-                outer.dont_fragment = true; // copied from the inner packet (pmtu_disc)
-                outer.header_checksum = outer.calc_header_checksum();
-                outer.write(&mut expected).unwrap();
-            }
-            expected.extend_from_slice(&inner);
+            // DF copied from the inner packet (pmtu_disc), which has it set.
+            let expected = tunnel_frame(&inner, v6, &out, true);
             assert_eq!(out, expected, "tun v6={v6} tcp={tcp}");
         }
     }

@@ -211,6 +211,24 @@ fn from_client(c: &Case, seq: u32, ack: u32, flags: u8, window: u16, options: Ve
     }
 }
 
+/// A segment the director sends the client from the VIP (no payload).
+fn to_client(c: &Case, seq: u32, ack: u32, flags: u8, window: u16, options: Vec<u8>) -> Seg {
+    Seg {
+        macs: (DIR_CLIENT_MAC, GW_MAC),
+        src: c.vip(),
+        sport: TCP_PORT,
+        dst: c.client(),
+        dport: CPORT,
+        ttl: 63,
+        seq,
+        ack,
+        flags,
+        window,
+        options,
+        payload: Vec::new(),
+    }
+}
+
 /// The proxy's handshake with one client, up to the SYN to the real
 /// server: returns (cookie, proxy TSval, the SYN as it left).
 fn open(
@@ -234,20 +252,7 @@ fn open(
     opts.extend(c.mss().to_be_bytes());
     opts.extend(ts(tsval, 12345, &[4, 2]));
     opts.extend([1, 3, 3, 7]);
-    let expected = Seg {
-        macs: (DIR_CLIENT_MAC, GW_MAC),
-        src: c.vip(),
-        sport: TCP_PORT,
-        dst: c.client(),
-        dport: CPORT,
-        ttl: 63,
-        seq: cookie,
-        ack: CLIENT_ISN + 1,
-        flags: SYN | ACK,
-        window: 65535,
-        options: opts,
-        payload: Vec::new(),
-    };
+    let expected = to_client(c, cookie, CLIENT_ISN + 1, SYN | ACK, 65535, opts);
     assert_eq!(out, expected.frame(), "cookie SYN-ACK");
     assert_eq!(table.len(), 0, "a SYN costs no entry");
     assert_eq!(
@@ -304,10 +309,9 @@ fn open(
         );
     }
     // MSS from the cookie, the client's window scale and SACK from the
-    // timestamp echo, the client's current TSval; window unscaled.
-    let mut opts = vec![2, 4, 0x05, 0xb4];
-    opts.extend(ts(12400, 0, &[4, 2]));
-    opts.extend([1, 3, 3, 7]);
+    // timestamp echo, the client's current TSval (the layout of the
+    // client's own SYN); window unscaled.
+    let opts = linux_syn_options(12400);
     let expected = Seg {
         macs: (DIR_SERVER_MAC, rs_mac(0)),
         src,
@@ -382,12 +386,7 @@ fn handshake_and_translation_both_ways() {
         let (v, out) = run(&mut w, &plan, &n, NOW + 5, CLIENT_IF, &early.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         let mut again = syn.clone();
-        again.options = {
-            let mut o = vec![2, 4, 0x05, 0xb4];
-            o.extend(ts(12410, 0, &[4, 2]));
-            o.extend([1, 3, 3, 7]);
-            o
-        };
+        again.options = linux_syn_options(12410);
         assert_eq!(out, again.frame(), "SYN sent again for early data");
         assert_eq!(
             w.counters()
@@ -447,21 +446,16 @@ fn handshake_and_translation_both_ways() {
         data.payload = b"hello".to_vec();
         let (v, out) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &data.frame());
         assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
-        let to_client = Seg {
-            macs: (DIR_CLIENT_MAC, GW_MAC),
-            src: c.vip(),
-            sport: TCP_PORT,
-            dst: c.client(),
-            dport: CPORT,
-            ttl: 63,
-            seq: cookie + 1,
-            ack: CLIENT_ISN + 1,
-            flags: ACK | PSH,
-            window: 400,
-            options: ts(tsval + 23, 12410, &[1, 1]),
-            payload: b"hello".to_vec(),
-        };
-        assert_eq!(out, to_client.frame(), "server data to the client");
+        let mut reply = to_client(
+            &c,
+            cookie + 1,
+            CLIENT_ISN + 1,
+            ACK | PSH,
+            400,
+            ts(tsval + 23, 12410, &[1, 1]),
+        );
+        reply.payload = b"hello".to_vec();
+        assert_eq!(out, reply.frame(), "server data to the client");
 
         // Client → server: ack + Δseq, TSecr + Δts, SACK edges + Δseq.
         let mut opts = ts(12500, tsval + 23, &[1, 1]);
@@ -498,20 +492,7 @@ fn a_refusing_server_resets_the_client() {
         let rst = from_server(&c, &syn, 0, CLIENT_ISN + 1, RST | ACK, 0, Vec::new());
         let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &rst.frame());
         assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
-        let expected = Seg {
-            macs: (DIR_CLIENT_MAC, GW_MAC),
-            src: c.vip(),
-            sport: TCP_PORT,
-            dst: c.client(),
-            dport: CPORT,
-            ttl: 63,
-            seq: cookie + 1,
-            ack: CLIENT_ISN + 1,
-            flags: RST | ACK,
-            window: 0,
-            options: Vec::new(),
-            payload: Vec::new(),
-        };
+        let expected = to_client(&c, cookie + 1, CLIENT_ISN + 1, RST | ACK, 0, Vec::new());
         assert_eq!(out, expected.frame(), "RST to the client");
         w.housekeeping(&plan, NOW + 6, 1 << 16);
         assert_eq!(

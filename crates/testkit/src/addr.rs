@@ -67,6 +67,21 @@ pub const VIP6_NAT: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x11);
 pub const VIP6_TUN: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x12);
 pub const VIP6_FNAT: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x13);
 
+/// The VIP of the service for `method` ("dr", "nat", "tun", "fullnat").
+pub fn method_vip(method: &str, v6: bool) -> std::net::IpAddr {
+    match (method, v6) {
+        ("dr", false) => VIP4_DR.into(),
+        ("nat", false) => VIP4_NAT.into(),
+        ("tun", false) => VIP4_TUN.into(),
+        ("fullnat", false) => VIP4_FNAT.into(),
+        ("dr", true) => VIP6_DR.into(),
+        ("nat", true) => VIP6_NAT.into(),
+        ("tun", true) => VIP6_TUN.into(),
+        ("fullnat", true) => VIP6_FNAT.into(),
+        _ => unreachable!("no service for method {method:?}"),
+    }
+}
+
 /// Service ports: TCP 80 and UDP 53 on every VIP; NAT/FullNAT real servers
 /// listen on 8080 (TCP) and 5353 (UDP); DR/TUN keep the service port.
 pub const TCP_PORT: u16 = 80;

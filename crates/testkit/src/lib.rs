@@ -260,6 +260,57 @@ pub fn icmp_error_frame(
     out
 }
 
+/// The frame a TUN real server (the fixtures' first) must receive for the
+/// IP packet `inner`: an IPIP (IPv4) or IPv6-in-IPv6 header from the
+/// director's server-side address, hop limit 63, to `rs_mac(0)`. The
+/// outer IPv4 identification is the worker's own counter, so it is read
+/// from the frame the worker produced (`got`); `df` is the outer DF bit
+/// the test expects (the worker copies the inner packet's, as Linux does
+/// with pmtu_disc).
+pub fn tunnel_frame(inner: &[u8], v6: bool, got: &[u8], df: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::Ethernet2Header {
+        source: DIR_SERVER_MAC,
+        destination: rs_mac(0),
+        ether_type: if v6 {
+            etherparse::EtherType::IPV6
+        } else {
+            etherparse::EtherType::IPV4
+        },
+    }
+    .write(&mut out)
+    .expect("etherparse writes the Ethernet header");
+    if v6 {
+        Ipv6Header {
+            traffic_class: 0,
+            flow_label: Default::default(),
+            payload_length: inner.len() as u16,
+            next_header: IpNumber::IPV6,
+            hop_limit: 63,
+            source: DIR6_SERVERS.octets(),
+            destination: RS6[0].octets(),
+        }
+        .write(&mut out)
+        .expect("etherparse writes the IPv6 header");
+    } else {
+        let mut h = Ipv4Header::new(
+            inner.len() as u16,
+            63,
+            IpNumber::IPV4,
+            DIR4_SERVERS.octets(),
+            RS4[0].octets(),
+        )
+        .expect("an inner packet fits an IPv4 packet");
+        h.identification = u16::from_be_bytes([got[18], got[19]]);
+        h.dont_fragment = df;
+        h.header_checksum = h.calc_header_checksum();
+        h.write(&mut out)
+            .expect("etherparse writes the IPv4 header");
+    }
+    out.extend_from_slice(inner);
+    out
+}
+
 /// Headroom in front of every test frame (room for an IPIP header).
 pub const HEADROOM: usize = 256;
 /// Size of a test buffer (an AF_XDP frame is 4096 bytes; we use less).
