@@ -239,15 +239,7 @@ impl Worker {
         pkt: &mut FrameBuf<'_>,
     ) -> Verdict {
         self.counters.count_rx(pkt.len());
-        if self.plan_version != Some(plan.version) {
-            self.adopt(plan);
-        }
-        let mut ctx = Ctx {
-            plan,
-            neighbors,
-            now: now_secs,
-            ingress,
-        };
+        let mut ctx = self.context(plan, neighbors, now_secs, ingress);
         let verdict = if self.fast_path {
             match self.fast_path(&ctx, pkt) {
                 Fast::Done(v) => {
@@ -273,18 +265,30 @@ impl Worker {
         ingress: usize,
         pkt: &mut FrameBuf<'_>,
     ) -> Verdict {
+        let mut ctx = self.context(plan, neighbors, now_secs, ingress);
+        let verdict = self.classify(&mut ctx, pkt);
+        self.count_verdict(verdict);
+        verdict
+    }
+
+    /// The context of one frame, the plan adopted first if it changed.
+    #[inline(always)]
+    fn context<'a, N: Neighbors + ?Sized>(
+        &mut self,
+        plan: &'a Plan,
+        neighbors: &'a N,
+        now_secs: u32,
+        ingress: usize,
+    ) -> Ctx<'a, N> {
         if self.plan_version != Some(plan.version) {
             self.adopt(plan);
         }
-        let mut ctx = Ctx {
+        Ctx {
             plan,
             neighbors,
             now: now_secs,
             ingress,
-        };
-        let verdict = self.classify(&mut ctx, pkt);
-        self.count_verdict(verdict);
-        verdict
+        }
     }
 
     /// Each frame's verdict in exactly one counter (a held fragment in
