@@ -9,8 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xvs_e2e::support::xvs_bin;
-
 fn director(own: u8, weight: u32) -> String {
     format!(
         "
@@ -37,7 +35,7 @@ services:
 }
 
 fn write(name: &str, text: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-fleet");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xvs-check-fleet");
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
@@ -45,7 +43,7 @@ fn write(name: &str, text: &str) -> PathBuf {
 }
 
 fn fleet(files: &[&PathBuf]) -> Output {
-    Command::new(xvs_bin())
+    Command::new(env!("CARGO_BIN_EXE_xvs"))
         .args(["check", "--fleet"])
         .args(files)
         .output()
