@@ -400,6 +400,19 @@ services:
     }
 
     #[test]
+    fn a_real_servers_own_method_is_compared_once() {
+        let rs = "TCP 198.18.0.100:80 real server 198.18.0.12:80".to_string();
+        let tun = BASE.replace(
+            "{address: 198.18.0.12}",
+            "{address: 198.18.0.12, method: tun}",
+        );
+        assert_eq!(diff(BASE, &tun), [(rs, "method")]);
+        // The service's method changed: one line, not one per real server.
+        let nat = BASE.replace("method: dr", "method: nat");
+        assert_eq!(diff(BASE, &nat), [("TCP 198.18.0.100:80".into(), "method")]);
+    }
+
+    #[test]
     fn missing_services_and_global_tunables_are_compared() {
         let other = BASE.replace("vip: 198.18.0.100", "vip: 198.18.0.101");
         let d = {
