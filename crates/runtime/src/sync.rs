@@ -143,6 +143,8 @@ pub struct SyncDriver {
     sender: Sender,
     receiver: Receiver,
     bulk: Bulk,
+    /// all_to_all: received entries this director's packets re-arm.
+    moved: mode::Moved,
     /// Whether VRRP runs: without it every VIP is served here and synced
     /// entries are installed for all of them (all-to-all).
     vrrp: bool,
@@ -202,6 +204,7 @@ impl SyncDriver {
             sender,
             receiver,
             bulk,
+            moved: mode::Moved::new(),
             vrrp,
             next_sweep: now + cfg.sweep_interval,
             stats: DriverStats::default(),
@@ -264,15 +267,22 @@ impl SyncDriver {
 
     /// Walk the whole table: refreshes, datagram flows, lost events.
     fn sweep(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
-        let (sender, vrrp, mode) = (&mut self.sender, self.vrrp, self.cfg.mode);
+        let (sender, moved) = (&mut self.sender, &mut self.moved);
+        let (vrrp, mode) = (self.vrrp, self.cfg.mode);
         sender.begin_sweep();
+        moved.begin_sweep();
         self.table.for_each(|e| {
-            let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Sweep);
+            let here = mode == SyncMode::AllToAll && moved.moved_here(e);
+            let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Sweep, here);
             if offered && !e.is_expired(now_secs) {
                 sender.offer(e, now);
+            } else if mode == SyncMode::AllToAll && e.flags.contains(ConnFlags::SYNC) {
+                // The peers have this copy: a refresh counts from it.
+                sender.note(e);
             }
         });
         sender.end_sweep();
+        moved.end_sweep();
     }
 
     /// A peer asked for everything: every live, syncable entry on the
@@ -281,7 +291,7 @@ impl SyncDriver {
         let (sender, vrrp, mode) = (&mut self.sender, self.vrrp, self.cfg.mode);
         let mut n = 0u64;
         self.table.for_each(|e| {
-            let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Bulk);
+            let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Bulk, false);
             if offered && !e.is_expired(now_secs) && xvs_sync::syncable(e) {
                 sender.push(&Synced::from_entry(e), now);
                 n += 1;
@@ -313,7 +323,7 @@ impl SyncDriver {
                     Received::Entries(list) => {
                         self.bulk.on_entries(now);
                         for s in &list {
-                            self.install(plan, s);
+                            self.install(plan, s, now_secs);
                         }
                     }
                     Received::BulkRequest => self.answer_bulk(plan, now_secs, now),
@@ -326,9 +336,12 @@ impl SyncDriver {
 
     /// Check a synced connection against the plan and hand it to its
     /// worker.
-    fn install(&mut self, plan: &Plan, s: &Synced) {
+    fn install(&mut self, plan: &Plan, s: &Synced, now_secs: u32) {
         match resolve(plan, self.vrrp, self.cfg.mode, s) {
             Ok(conn) => {
+                if self.cfg.mode == SyncMode::AllToAll {
+                    self.moved.on_install(s, now_secs);
+                }
                 let w = usize::from(s.worker.unwrap_or(0)) % self.link.workers().max(1);
                 let install = Install {
                     conn,
@@ -405,7 +418,7 @@ impl SyncDriver {
     /// Whether entry `e` may be sent (see [`xvs_sync::mode`]).
     fn offered(&self, plan: &Plan, e: &xvs_conn::ConnEntry, origin: Origin) -> bool {
         let serves = serves(plan, self.vrrp, e.vaddr);
-        mode::offered(self.cfg.mode, serves, e, origin)
+        mode::offered(self.cfg.mode, serves, e, origin, false)
     }
 }
 

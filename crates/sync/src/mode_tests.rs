@@ -37,6 +37,7 @@ struct Director {
     events: Vec<Flow>,
     sender: Sender,
     receiver: Receiver,
+    moved: Moved,
 }
 
 impl Director {
@@ -54,6 +55,7 @@ impl Director {
                 sync_id: 0,
                 peers: peers.iter().map(|&p| ip(p)).collect(),
             }),
+            moved: Moved::new(),
         }
     }
 
@@ -107,18 +109,24 @@ impl Director {
     fn send(&mut self, mode: SyncMode, at: Instant) -> Vec<Vec<u8>> {
         for f in std::mem::take(&mut self.events) {
             if let Some(e) = self.table.get(&f) {
-                if offered(mode, true, e, Origin::Event) {
+                if offered(mode, true, e, Origin::Event, false) {
                     self.sender.offer(e, at);
                 }
             }
         }
         self.sender.begin_sweep();
+        self.moved.begin_sweep();
         for e in self.table.values() {
-            if offered(mode, true, e, Origin::Sweep) {
+            let here = self.moved.moved_here(e);
+            if offered(mode, true, e, Origin::Sweep, here) {
                 self.sender.offer(e, at);
+            } else if e.flags.contains(ConnFlags::SYNC) {
+                // The peers have this copy: refreshes count from it.
+                self.sender.note(e);
             }
         }
         self.sender.end_sweep();
+        self.moved.end_sweep();
         self.sender.flush();
         std::iter::from_fn(|| self.sender.poll_transmit(at)).collect()
     }
@@ -140,6 +148,7 @@ impl Director {
     }
 
     fn install(&mut self, s: &Synced, now: u32) {
+        self.moved.on_install(s, now);
         match self.table.get_mut(&s.cport) {
             Some(e) if e.daddr == s.daddr => {
                 e.state = s.state;
@@ -283,9 +292,68 @@ fn a_flow_moved_to_another_director_carries_its_state_to_all() {
     );
     let gone = r.holders.iter().position(Vec::is_empty).expect("expired");
     assert!(gone <= 210 + FIN_WAIT_SECS as usize + 30, "gone at {gone}");
-    // B sent only what its own traffic changed (FIN_WAIT, once); A sent
-    // its entry, its refreshes, and at most one answer to each change
-    // B's traffic made to A's own entry (its timer moved): no loop.
-    assert_eq!(r.sent[1], 1, "B: {:?}", r.sent);
+    // B sent what its own traffic did: a refresh per step (30 s) while
+    // it carried the flow, and FIN_WAIT; A its entry, its refreshes and
+    // at most one answer to each update B made to A's own entry (its
+    // timer moved): no loop.
+    assert!(
+        r.sent[1] >= 2 && r.sent[1] <= 1 + 110 / 30 + 1,
+        "B: {:?}",
+        r.sent
+    );
     assert_eq!(r.sent[2], 0, "C only received: {:?}", r.sent);
+}
+
+#[test]
+fn a_long_lived_moved_flow_keeps_its_copies_alive() {
+    // ECMP moves the flow from A to B at 100 s; it lasts far longer than
+    // the ESTABLISHED timeout there, then moves on to C at 600 s.
+    let moved = |t: u32| match t {
+        0..100 => Some((0, ConnState::Established)),
+        100..600 => Some((1, ConnState::Established)),
+        600..700 => Some((2, ConnState::Established)),
+        _ => None,
+    };
+    let r = run(SyncMode::AllToAll, 1200, moved);
+    // B's packets re-arm the copy it received; it refreshes A's and C's,
+    // so C still has the entry when the flow reaches it.
+    let all = [
+        (0, ConnState::Established),
+        (1, ConnState::Established),
+        (2, ConnState::Established),
+    ];
+    for t in [300, 450, 599] {
+        assert_eq!(r.holders[t], all, "at {t} s");
+    }
+    let gone = r.holders.iter().position(Vec::is_empty).expect("expired");
+    assert!((700..=820 + 30).contains(&gone), "gone at {gone}");
+    // Bounded: B refreshes once per step (30 s) while it carries the flow,
+    // A answers each once (its own entry's timer moved), C only received
+    // until 600 s.
+    assert!(r.sent[1] <= 2 + 500 / 30, "{:?}", r.sent);
+}
+
+#[test]
+fn moved_forgets_flows_two_sweeps_did_not_see() {
+    let mut d = Director::new(1, [2, 3]);
+    let mut e = d.entry(40000, ConnState::Established, ConnFlags::SYNC, 0);
+    let mut moved = Moved::new();
+    moved.on_install(&Synced::from_entry(&e), 0);
+    // Re-armed only as far as the install (and the clock slack): a copy.
+    e.expires_at = ESTABLISHED_SECS + 2;
+    assert!(!moved.moved_here(&e));
+    // Re-armed further by local packets: moved here.
+    e.expires_at = ESTABLISHED_SECS + 3;
+    assert!(moved.moved_here(&e));
+    // A director's own entry never counts.
+    let own = d.entry(40000, ConnState::Established, ConnFlags(0), 100);
+    assert!(!moved.moved_here(&own));
+    // One sweep may miss it (the install still queued); two forget it.
+    moved.begin_sweep();
+    moved.end_sweep();
+    assert_eq!(moved.len(), 1);
+    moved.begin_sweep();
+    moved.end_sweep();
+    assert!(moved.is_empty());
+    assert!(!moved.moved_here(&e), "forgotten: not known as a copy");
 }
