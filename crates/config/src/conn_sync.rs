@@ -9,6 +9,33 @@ use std::time::Duration;
 /// IPVS's sync port (ip_vs_sync.c `IP_VS_SYNC_PORT`).
 pub const DEFAULT_SYNC_PORT: u16 = 8848;
 
+/// Which connections a director sends and installs (`sync.mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SyncMode {
+    /// IPVS's master and backup: a director sends the connections on the
+    /// VIPs it serves (VRRP master of them, or every VIP without VRRP),
+    /// every one it has, and installs the others' only on VIPs it does
+    /// not serve (a VRRP master keeps its own).
+    #[default]
+    MasterBackup,
+    /// Several active directors behind ECMP, each serving every VIP: a
+    /// director sends the connections it created and those its own
+    /// traffic moved to a new state, never one it only received, and
+    /// installs every peer's entry whatever VIP it is on, so a flow ECMP
+    /// moves here finds its entry.
+    AllToAll,
+}
+
+impl SyncMode {
+    /// The word `sync.mode` takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SyncMode::MasterBackup => "master_backup",
+            SyncMode::AllToAll => "all_to_all",
+        }
+    }
+}
+
 /// How a director exchanges connection state with its peers.
 ///
 /// Guaranteed by the loader: `interface` is one of the configured
@@ -45,6 +72,8 @@ pub struct ConnSync {
     pub bulk: bool,
     pub bulk_timeout: Duration,
     pub bulk_attempts: u32,
+    /// Which connections are sent and installed (default master/backup).
+    pub mode: SyncMode,
     /// Capacity of each worker's two queues (entries to send, entries to
     /// install).
     pub queue: usize,

@@ -21,7 +21,7 @@ pub mod text;
 pub mod types;
 pub mod vrrp;
 
-pub use conn_sync::{ConnSync, DEFAULT_SYNC_PORT};
+pub use conn_sync::{ConnSync, SyncMode, DEFAULT_SYNC_PORT};
 pub use error::{ConfigError, ErrorStage, Location};
 pub use health::*;
 pub use load::{load_file, load_str};

@@ -61,6 +61,15 @@ pub struct RawConnSync {
     pub bulk_timeout: Option<f64>,
     pub bulk_attempts: Option<u64>,
     pub queue: Option<u64>,
+    pub mode: Option<SyncModeText>,
+}
+
+/// `sync.mode`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncModeText {
+    MasterBackup,
+    AllToAll,
 }
 
 #[derive(Debug, Default, Deserialize)]

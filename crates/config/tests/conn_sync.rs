@@ -216,3 +216,24 @@ fn rejects_unknown_keys_with_their_position() {
         "unknown field `mcast`",
     );
 }
+
+#[test]
+fn mode_defaults_to_master_backup_and_takes_all_to_all() {
+    use xvs_config::SyncMode;
+    let s = |keys: &str| accepts(&with(keys)).sync.expect("sync resolved");
+    assert_eq!(s("  peers: [198.18.1.3]\n").mode, SyncMode::MasterBackup);
+    assert_eq!(
+        s("  peers: [198.18.1.3]\n  mode: master_backup\n").mode,
+        SyncMode::MasterBackup
+    );
+    assert_eq!(
+        s("  peers: [198.18.1.3, 198.18.1.4]\n  mode: all_to_all\n").mode,
+        SyncMode::AllToAll
+    );
+    rejects(
+        &with("  peers: [198.18.1.3]\n  mode: mesh\n"),
+        "9:9",
+        "",
+        "unknown variant `mesh`",
+    );
+}

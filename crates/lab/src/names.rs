@@ -7,6 +7,7 @@
 //! {p}cl   client          eth0
 //! {p}dir  director        {p}c (client side), {p}r (real-server side)
 //! {p}dir2 director 2      {p}c, {p}r (a VRRP pair only)
+//! {p}dir3 director 3      {p}c, {p}r (a test may add it to a pair)
 //! {p}sw   switch          br0, ports "dir" and "rs1".."rsN"
 //!                         a pair: br0 also "dir2"; br1 "cl", "dirc", "dir2c"
 //! {p}rsI  real server I   eth0
@@ -124,6 +125,7 @@ impl Names {
             "sw" => Some(Role::Switch),
             // Only the names director_n makes: "dir1" is never one.
             "dir2" => Some(Role::Director(2)),
+            "dir3" => Some(Role::Director(3)),
             _ => {
                 let digits = rest.strip_prefix("rs")?;
                 // "rs01" is not a name we make; refusing it keeps the match
@@ -213,11 +215,12 @@ mod tests {
         assert_eq!(n.role_of("acl"), Some(Role::Client));
         assert_eq!(n.role_of("adir"), Some(Role::Director(1)));
         assert_eq!(n.role_of("adir2"), Some(Role::Director(2)));
+        assert_eq!(n.role_of("adir3"), Some(Role::Director(3)));
         assert_eq!(n.role_of("asw"), Some(Role::Switch));
         assert_eq!(n.role_of("ars12"), Some(Role::RealServer(12)));
         // Namespaces of other prefixes that start with "a".
         for other in [
-            "arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl", "adir1", "adir3", "adir2x",
+            "arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl", "adir1", "adir4", "adir2x",
         ] {
             assert_eq!(n.role_of(other), None, "{other}");
         }

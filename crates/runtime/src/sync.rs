@@ -4,8 +4,9 @@
 //! Out: workers hand the ids of entries that changed state to their
 //! bounded queues ([`SyncLink`]); this driver reads each entry from the
 //! table, keeps those on VIPs this director serves (VRRP master, or no
-//! VRRP at all), and lets the sender's policy batch them into IPVS v1
-//! datagrams. Every `sweep_interval` it walks the table for refreshes of
+//! VRRP at all) — with `sync.mode: all_to_all`, those its own traffic
+//! created or changed instead ([`xvs_sync::mode`]) — and lets the
+//! sender's policy batch them into IPVS v1 datagrams. Every `sweep_interval` it walks the table for refreshes of
 //! long-lived entries, datagram flows and anything a full queue lost.
 //!
 //! In: datagrams from the configured peers are parsed and validated by the
@@ -26,11 +27,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
-use xvs_config::{ConnSync, ForwardMethod};
+use xvs_config::{ConnSync, ForwardMethod, SyncMode};
 use xvs_conn::{ConnFlags, ConnTable, NewConn};
 use xvs_dataplane::{Install, Plan, SyncLink};
 use xvs_sync::{
-    Bulk, BulkConfig, BulkState, Received, Receiver, ReceiverConfig, Sender, SenderConfig, Synced,
+    mode, Bulk, BulkConfig, BulkState, Origin, Received, Receiver, ReceiverConfig, Sender,
+    SenderConfig, Synced,
 };
 
 /// Receive buffer of the sync socket: a bulk transfer arrives as a burst.
@@ -141,6 +143,8 @@ pub struct SyncDriver {
     sender: Sender,
     receiver: Receiver,
     bulk: Bulk,
+    /// all_to_all: received entries this director's packets re-arm.
+    moved: mode::Moved,
     /// Whether VRRP runs: without it every VIP is served here and synced
     /// entries are installed for all of them (all-to-all).
     vrrp: bool,
@@ -200,6 +204,7 @@ impl SyncDriver {
             sender,
             receiver,
             bulk,
+            moved: mode::Moved::new(),
             vrrp,
             next_sweep: now + cfg.sweep_interval,
             stats: DriverStats::default(),
@@ -247,7 +252,7 @@ impl SyncDriver {
             for _ in 0..q.capacity() {
                 let Some(id) = q.pop() else { break };
                 if let Some(e) = self.table.get(id) {
-                    if serves(plan, self.vrrp, e.vaddr) && !e.is_expired(now_secs) {
+                    if self.offered(plan, &e, Origin::Event) && !e.is_expired(now_secs) {
                         self.sender.offer(&e, now);
                     }
                 }
@@ -262,23 +267,32 @@ impl SyncDriver {
 
     /// Walk the whole table: refreshes, datagram flows, lost events.
     fn sweep(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
-        let (sender, vrrp) = (&mut self.sender, self.vrrp);
+        let (sender, moved) = (&mut self.sender, &mut self.moved);
+        let (vrrp, mode) = (self.vrrp, self.cfg.mode);
         sender.begin_sweep();
+        moved.begin_sweep();
         self.table.for_each(|e| {
-            if serves(plan, vrrp, e.vaddr) && !e.is_expired(now_secs) {
+            let here = mode == SyncMode::AllToAll && moved.moved_here(e);
+            let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Sweep, here);
+            if offered && !e.is_expired(now_secs) {
                 sender.offer(e, now);
+            } else if mode == SyncMode::AllToAll && e.flags.contains(ConnFlags::SYNC) {
+                // The peers have this copy: a refresh counts from it.
+                sender.note(e);
             }
         });
         sender.end_sweep();
+        moved.end_sweep();
     }
 
     /// A peer asked for everything: every live, syncable entry on the
     /// VIPs served here, then the done marker.
     fn answer_bulk(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
-        let (sender, vrrp) = (&mut self.sender, self.vrrp);
+        let (sender, vrrp, mode) = (&mut self.sender, self.vrrp, self.cfg.mode);
         let mut n = 0u64;
         self.table.for_each(|e| {
-            if serves(plan, vrrp, e.vaddr) && !e.is_expired(now_secs) && xvs_sync::syncable(e) {
+            let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Bulk, false);
+            if offered && !e.is_expired(now_secs) && xvs_sync::syncable(e) {
                 sender.push(&Synced::from_entry(e), now);
                 n += 1;
             }
@@ -309,7 +323,7 @@ impl SyncDriver {
                     Received::Entries(list) => {
                         self.bulk.on_entries(now);
                         for s in &list {
-                            self.install(plan, s);
+                            self.install(plan, s, now_secs);
                         }
                     }
                     Received::BulkRequest => self.answer_bulk(plan, now_secs, now),
@@ -322,9 +336,12 @@ impl SyncDriver {
 
     /// Check a synced connection against the plan and hand it to its
     /// worker.
-    fn install(&mut self, plan: &Plan, s: &Synced) {
-        match resolve(plan, self.vrrp, s) {
+    fn install(&mut self, plan: &Plan, s: &Synced, now_secs: u32) {
+        match resolve(plan, self.vrrp, self.cfg.mode, s) {
             Ok(conn) => {
+                if self.cfg.mode == SyncMode::AllToAll {
+                    self.moved.on_install(s, now_secs);
+                }
                 let w = usize::from(s.worker.unwrap_or(0)) % self.link.workers().max(1);
                 let install = Install {
                     conn,
@@ -397,6 +414,14 @@ impl SyncDriver {
     }
 }
 
+impl SyncDriver {
+    /// Whether entry `e` may be sent (see [`xvs_sync::mode`]).
+    fn offered(&self, plan: &Plan, e: &xvs_conn::ConnEntry, origin: Origin) -> bool {
+        let serves = serves(plan, self.vrrp, e.vaddr);
+        mode::offered(self.cfg.mode, serves, e, origin, false)
+    }
+}
+
 /// Whether this director serves `vip` now: VRRP master of it, or no VRRP.
 fn serves(plan: &Plan, vrrp: bool, vip: IpAddr) -> bool {
     !vrrp || plan.vip_standby(vip) == Some(false)
@@ -404,10 +429,12 @@ fn serves(plan: &Plan, vrrp: bool, vip: IpAddr) -> bool {
 
 /// The entry a synced connection becomes here, or why it cannot: its
 /// service and real server must be configured, and its VIP not served by
-/// this director (a master keeps its own connections). The forwarding
-/// method is the local real server's, as IPVS takes it.
-fn resolve(plan: &Plan, vrrp: bool, s: &Synced) -> Result<NewConn, &'static str> {
-    if vrrp && plan.vip_standby(s.vaddr) == Some(false) {
+/// this director (a master keeps its own connections) unless every
+/// director serves every VIP (`all_to_all`). The forwarding method is the
+/// local real server's, as IPVS takes it.
+fn resolve(plan: &Plan, vrrp: bool, mode: SyncMode, s: &Synced) -> Result<NewConn, &'static str> {
+    let served_here = vrrp && plan.vip_standby(s.vaddr) == Some(false);
+    if !mode::installs(mode, served_here) {
         return Err("dropped_vip_served_here");
     }
     let si = plan
@@ -581,7 +608,13 @@ services:
     #[test]
     fn a_backup_takes_the_method_from_its_own_real_server() {
         let p = plan(&["198.18.0.100", "198.18.0.101"]);
-        let c = resolve(&p, true, &synced("198.18.0.100", "198.18.1.12", 8080)).unwrap();
+        let c = resolve(
+            &p,
+            true,
+            SyncMode::MasterBackup,
+            &synced("198.18.0.100", "198.18.1.12", 8080),
+        )
+        .unwrap();
         assert_eq!(ConnFlags(c.flags.bits() & 7), ConnFlags::FWD_MASQ);
         assert!(c.flags.contains(ConnFlags::SYNC));
         assert!(
@@ -598,14 +631,17 @@ services:
     fn fullnat_keeps_the_senders_local_address_from_the_pool() {
         let p = plan(&["198.18.0.101"]);
         let mut s = synced("198.18.0.101", "198.18.1.11", 80);
-        assert_eq!(resolve(&p, true, &s), Err("dropped_no_local_address"));
+        assert_eq!(
+            resolve(&p, true, SyncMode::MasterBackup, &s),
+            Err("dropped_no_local_address")
+        );
         s.local = Some((ip("198.18.1.250"), 2000));
         assert_eq!(
-            resolve(&p, true, &s),
+            resolve(&p, true, SyncMode::MasterBackup, &s),
             Err("dropped_local_address_not_in_pool")
         );
         s.local = Some((ip("198.18.1.200"), 2000));
-        let c = resolve(&p, true, &s).unwrap();
+        let c = resolve(&p, true, SyncMode::MasterBackup, &s).unwrap();
         assert_eq!((c.laddr, c.lport), (ip("198.18.1.200"), 2000));
         assert_eq!(ConnFlags(c.flags.bits() & 7), ConnFlags::FWD_FULLNAT);
     }
@@ -615,17 +651,32 @@ services:
         let p = plan(&["198.18.0.100"]);
         let mut s = synced("198.18.0.100", "198.18.1.11", 8080);
         s.vport = 443;
-        assert_eq!(resolve(&p, true, &s), Err("dropped_no_service"));
+        assert_eq!(
+            resolve(&p, true, SyncMode::MasterBackup, &s),
+            Err("dropped_no_service")
+        );
         let s = synced("198.18.0.100", "198.18.1.13", 8080);
-        assert_eq!(resolve(&p, true, &s), Err("dropped_no_real_server"));
+        assert_eq!(
+            resolve(&p, true, SyncMode::MasterBackup, &s),
+            Err("dropped_no_real_server")
+        );
         let s = synced("198.18.0.100", "198.18.1.11", 9999);
-        assert_eq!(resolve(&p, true, &s), Err("dropped_no_real_server"));
+        assert_eq!(
+            resolve(&p, true, SyncMode::MasterBackup, &s),
+            Err("dropped_no_real_server")
+        );
         // VRRP master of the VIP: its own connections win.
         let s = synced("198.18.0.101", "198.18.1.11", 80);
-        assert_eq!(resolve(&p, true, &s), Err("dropped_vip_served_here"));
+        assert_eq!(
+            resolve(&p, true, SyncMode::MasterBackup, &s),
+            Err("dropped_vip_served_here")
+        );
         // Without VRRP (all-to-all) every VIP is served and installed.
         let mut s = s;
         s.local = Some((ip("198.18.1.200"), 2000));
-        assert!(resolve(&p, false, &s).is_ok());
+        assert!(resolve(&p, false, SyncMode::MasterBackup, &s).is_ok());
+        // all_to_all: every director serves every VIP and installs every
+        // peer's entries, even where VRRP made it master.
+        assert!(resolve(&p, true, SyncMode::AllToAll, &s).is_ok());
     }
 }

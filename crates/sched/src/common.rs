@@ -7,6 +7,22 @@ use std::net::IpAddr;
 
 use crate::SchedDest;
 
+/// The linked real servers a hashing scheduler (dh, sh, mh) builds its
+/// table from, in address then port order rather than list order.
+///
+/// IPVS walks its list, whose order is the order the real servers were
+/// added (newest first). Two directors of one fleet that got the same real
+/// servers in another order (a runtime `real-server add`, a delete and
+/// re-add, a config written by another tool) would then build different
+/// tables and send one flow to different real servers once ECMP moves it.
+/// Sorting makes the table a function of the set of real servers and their
+/// weights alone, as Maglev requires of every director (NSDI 2016, §3.4).
+pub(crate) fn hash_members(dests: &[SchedDest]) -> Vec<usize> {
+    let mut members: Vec<usize> = (0..dests.len()).filter(|&i| linked(&dests[i])).collect();
+    members.sort_by_key(|&i| (dests[i].addr, dests[i].port, i));
+    members
+}
+
 /// In the service list: a deleted real server is unlinked in IPVS, so every
 /// scheduler acts as if it were not there.
 pub(crate) fn linked(d: &SchedDest) -> bool {

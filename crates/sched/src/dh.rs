@@ -1,7 +1,7 @@
 //! dh: destination hashing (ip_vs_dh.c).
 //!
 //! 256 buckets (`IP_VS_DH_TAB_BITS` = 8); bucket `i` holds the `i`-th real
-//! server of the list, wrapping, with weights ignored. The key is the
+//! server in address order (IPVS: list order; see `hash_members`), wrapping, with weights ignored. The key is the
 //! packet's destination address: `hash = (ntohl(addr_fold) × 2654435761) &
 //! 255`. The hashed real server is used if it is linked, has weight > 0 and
 //! is not overloaded; otherwise there is no fallback and the answer is none.
@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::common::{fold_addr, linked, usable};
+use crate::common::{fold_addr, hash_members, usable};
 use crate::{SchedDest, SchedKey};
 
 const BUCKETS: usize = 256;
@@ -35,7 +35,7 @@ pub(crate) fn bucket_of(value: u32) -> usize {
 
 impl DhTable {
     pub(crate) fn new(dests: &[SchedDest]) -> DhTable {
-        let members: Vec<usize> = (0..dests.len()).filter(|&i| linked(&dests[i])).collect();
+        let members = hash_members(dests);
         let mut buckets = Box::new([None; BUCKETS]);
         if !members.is_empty() {
             for (i, b) in buckets.iter_mut().enumerate() {

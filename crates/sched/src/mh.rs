@@ -16,8 +16,9 @@
 //!   IPVS (6 for 4093), which is `fls(M) / 2` for every prime in its list;
 //!   xvs uses `fls(M) / 2` for any `M`.
 //! * **Populate.** Per real server (its own address and port, offset 0):
-//!   `offset = h1 % M`, `skip = h2 % (M − 1) + 1`. Rounds over the list in
-//!   order; each real server with turns ≥ 1 claims `turns` slots in a row,
+//!   `offset = h1 % M`, `skip = h2 % (M − 1) + 1`. Rounds over the real
+//!   servers in address order (IPVS: list order; see `hash_members`, which
+//!   makes the table the same on every director of a fleet); each real server with turns ≥ 1 claims `turns` slots in a row,
 //!   each time stepping its position by `skip` (mod M) past claimed slots,
 //!   until all `M` are claimed. `M` prime makes every `skip` visit every slot.
 //! * **Lookup.** Slot `h1(client addr, port, 0) % M` (port only with
@@ -29,7 +30,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::common::{fold_addr, hashed_port, linked};
+use crate::common::{fold_addr, hash_members, hashed_port};
 use crate::siphash::hsiphash_u32;
 use crate::{SchedDest, SchedError, SchedKey};
 use xvs_config::SchedFlags;
@@ -126,7 +127,7 @@ impl MhTable {
         if !is_prime(size) {
             return Err(SchedError::MhTableSizeNotPrime { size });
         }
-        let members: Vec<usize> = (0..dests.len()).filter(|&i| linked(&dests[i])).collect();
+        let members = hash_members(dests);
         let too_many = || SchedError::MhTooManyDests {
             dests: members.len(),
             slots: size,

@@ -1,7 +1,8 @@
 //! sh: source hashing (ip_vs_sh.c), with the `sh-port` and `sh-fallback`
 //! flags.
 //!
-//! 256 buckets, rebuilt on add/del/edit: walking the list (wrapping), each
+//! 256 buckets, rebuilt on add/del/edit: walking the real servers in
+//! address order (IPVS: list order; see `hash_members`), wrapping, each
 //! real server takes `weight` consecutive buckets, and a weight-0 one still
 //! takes one. The key is the client address (IPv6 folded) and, with
 //! `sh-port`, the client port for TCP/UDP/SCTP:
@@ -14,7 +15,7 @@
 
 use std::fmt;
 
-use crate::common::{fold_addr, hashed_port, linked};
+use crate::common::{fold_addr, hash_members, hashed_port};
 use crate::{SchedDest, SchedKey};
 use xvs_config::SchedFlags;
 
@@ -47,7 +48,7 @@ fn available(d: &SchedDest) -> bool {
 impl ShTable {
     /// As ip_vs_sh_reassign().
     pub(crate) fn new(dests: &[SchedDest]) -> ShTable {
-        let members: Vec<usize> = (0..dests.len()).filter(|&i| linked(&dests[i])).collect();
+        let members = hash_members(dests);
         let mut buckets = Box::new([None; BUCKETS]);
         if !members.is_empty() {
             let mut m = 0;

@@ -14,17 +14,20 @@
 //! Layer: control plane, sans-IO (depends on the wire codec, the
 //! connection table's types and the config). Modules: `synced` (the
 //! entry and the backup's checks), `policy` (what is sent when),
-//! `sender` (packing and pacing), `receiver` (filtering and counting),
+//! `mode` (what is sent and installed per `sync.mode`), `sender`
+//! (packing and pacing), `receiver` (filtering and counting),
 //! `bulk` (asking a peer for its table). README.md describes the
 //! protocol as xvs speaks it.
 
 mod bulk;
+pub mod mode;
 pub mod policy;
 mod receiver;
 mod sender;
 mod synced;
 
 pub use bulk::{Bulk, BulkConfig, BulkState};
+pub use mode::Origin;
 pub use policy::{syncable, DueReason, Tracker};
 pub use receiver::{Received, Receiver, ReceiverConfig, RecvCounters, DROP_REASONS};
 pub use sender::{Sender, SenderConfig, SenderStats, QUEUE_MAX};

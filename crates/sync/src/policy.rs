@@ -125,6 +125,24 @@ impl Tracker {
         Some(reason)
     }
 
+    /// Records `e` as sent without sending it: the peers already have
+    /// this state and expiry (a copy one of them sent), so a later state
+    /// change or refresh is measured from here (all_to_all, see
+    /// `crate::mode`). Counts as offered to the current sweep.
+    pub fn note(&mut self, e: &ConnEntry) {
+        if !syncable(e) {
+            return;
+        }
+        let in_sweep = self.in_sweep;
+        let m = self.entries.entry(e.id.raw()).or_insert(Memory {
+            sent: None,
+            seen: false,
+            swept: false,
+        });
+        m.seen |= in_sweep;
+        m.sent = Some((e.state as u8, e.expires_at));
+    }
+
     /// Starts a sweep: every entry of the table should be offered before
     /// [`Tracker::end_sweep`].
     pub fn begin_sweep(&mut self) {

@@ -147,6 +147,11 @@ impl Sender {
         }
     }
 
+    /// Records `e` as sent without queueing it ([`Tracker::note`]).
+    pub fn note(&mut self, e: &ConnEntry) {
+        self.tracker.note(e);
+    }
+
     /// Queues `s` whatever the policy says (bulk transfer).
     pub fn push(&mut self, s: &Synced, now: Instant) {
         let entry = s.to_wire();

@@ -101,7 +101,11 @@ fn sync_summary(snap: &xvs_config::Snapshot) -> String {
     };
     let peers: Vec<String> = s.peers.iter().map(ToString::to_string).collect();
     format!(
-        "Connection sync\n  {} port {} syncid {} from {} to {}; refresh {} s, sweep every {} ms, {}\n",
+        "Connection sync{}\n  {} port {} syncid {} from {} to {}; refresh {} s, sweep every {} ms, {}\n",
+        match s.mode {
+            xvs_config::SyncMode::MasterBackup => String::new(),
+            m => format!(" ({})", m.name()),
+        },
         s.interface,
         s.port,
         s.sync_id,

@@ -7,6 +7,7 @@
 mod check;
 mod control;
 mod edit;
+mod fleet;
 mod import;
 mod ops;
 
@@ -28,10 +29,25 @@ enum Command {
     /// Validate a config file and print its virtual services as `ipvsadm -Ln` would.
     ///
     /// Exits 0 if the file is valid, 2 (with file:line:col on stderr) if not.
+    ///
+    /// With `--fleet a.yaml b.yaml …`: the configs of several active
+    /// directors (ECMP); prints one line per difference that would make
+    /// them send a flow to different real servers (services, schedulers and
+    /// their flags, mh table size, methods, persistence, real servers,
+    /// weights, thresholds) and exits 1, or "N configs agree" and exits 0.
     Check {
         /// The YAML config file.
-        #[arg(short = 'c', long = "config", value_name = "FILE")]
-        config: PathBuf,
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            required_unless_present = "fleet",
+            conflicts_with = "fleet"
+        )]
+        config: Option<PathBuf>,
+        /// Compare the configs of the directors of one fleet.
+        #[arg(long, value_name = "FILE", num_args = 2..)]
+        fleet: Vec<PathBuf>,
     },
     /// Convert a keepalived.conf (and what it includes) to xvs YAML.
     ///
@@ -104,7 +120,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => check::run(&config),
+        Command::Check { config, fleet } => match config {
+            Some(c) => check::run(&c),
+            None => fleet::run(&fleet),
+        },
         Command::Import(args) => import::run(args),
         Command::Run {
             config,
@@ -150,11 +169,27 @@ mod tests {
             ["xvs", "check", "--config", "a.yaml"],
         ] {
             let cli = Cli::try_parse_from(args).expect("valid command line");
-            let Command::Check { config } = cli.command else {
+            let Command::Check { config, .. } = cli.command else {
                 panic!("parsed as another subcommand");
             };
-            assert_eq!(config, PathBuf::from("a.yaml"));
+            assert_eq!(config, Some(PathBuf::from("a.yaml")));
         }
         assert!(Cli::try_parse_from(["xvs", "check"]).is_err());
+    }
+
+    #[test]
+    fn check_fleet_takes_two_files_or_more_and_no_config() {
+        let cli = Cli::try_parse_from(["xvs", "check", "--fleet", "a.yaml", "b.yaml", "c.yaml"])
+            .expect("valid command line");
+        let Command::Check { config, fleet } = cli.command else {
+            panic!("parsed as another subcommand");
+        };
+        assert_eq!(config, None);
+        assert_eq!(fleet.len(), 3);
+        assert!(Cli::try_parse_from(["xvs", "check", "--fleet", "a.yaml"]).is_err());
+        assert!(Cli::try_parse_from([
+            "xvs", "check", "-c", "a.yaml", "--fleet", "a.yaml", "b.yaml"
+        ])
+        .is_err());
     }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use super::service::family;
 use super::{seconds, Ctx, Result};
-use crate::conn_sync::{ConnSync, DEFAULT_SYNC_PORT};
+use crate::conn_sync::{ConnSync, SyncMode, DEFAULT_SYNC_PORT};
 use crate::model::Interface;
-use crate::raw::RawConnSync;
+use crate::raw::{RawConnSync, SyncModeText};
 
 const DEFAULT_REFRESH_SECS: f64 = 30.0;
 const DEFAULT_MAX_DELAY_SECS: f64 = 0.02;
@@ -205,5 +205,9 @@ pub(super) fn resolve_sync(
         // ≤ 100 and ≤ 2^22, checked above.
         bulk_attempts: bulk_attempts as u32,
         queue: queue as usize,
+        mode: match raw.mode {
+            None | Some(SyncModeText::MasterBackup) => SyncMode::MasterBackup,
+            Some(SyncModeText::AllToAll) => SyncMode::AllToAll,
+        },
     })
 }
