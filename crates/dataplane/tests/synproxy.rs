@@ -252,7 +252,9 @@ fn open(
     opts.extend(c.mss().to_be_bytes());
     opts.extend(ts(tsval, 12345, &[4, 2]));
     opts.extend([1, 3, 3, 7]);
-    let expected = to_client(c, cookie, CLIENT_ISN + 1, SYN | ACK, 65535, opts);
+    // Window zero: the client sends nothing until the real server is
+    // connected and the proxy opens it.
+    let expected = to_client(c, cookie, CLIENT_ISN + 1, SYN | ACK, 0, opts);
     assert_eq!(out, expected.frame(), "cookie SYN-ACK");
     assert_eq!(table.len(), 0, "a SYN costs no entry");
     assert_eq!(
@@ -432,6 +434,21 @@ fn handshake_and_translation_both_ways() {
             ..syn.clone()
         };
         assert_eq!(out, ack.frame(), "ACK completing the server's handshake");
+        // And the client's window opens: the server's window (65160, a
+        // SYN-ACK's is unscaled) in the client's scale 7, the server's
+        // TSval on the proxy's clock, the client's latest TSval echoed.
+        let update = to_client(
+            &c,
+            cookie + 1,
+            CLIENT_ISN + 1,
+            ACK,
+            65160 >> 7,
+            ts(tsval, 12410, &[1, 1]),
+        );
+        let (v, out) = take_extra(&mut w).expect("a window update for the client");
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        assert_eq!(out, update.frame(), "window update to the client");
+        assert!(take_extra(&mut w).is_none(), "taken once");
 
         // Server → client: seq − Δseq, TSval − Δts, window from scale 9 to 7.
         let mut data = from_server(
@@ -481,6 +498,78 @@ fn handshake_and_translation_both_ways() {
         };
         assert_eq!(out, to_server.frame(), "client data to the server");
         assert_eq!(table.len(), 1);
+    }
+}
+
+/// The mechanism that keeps a proxied connection's first request from
+/// waiting for a retransmission: the client, at a zero window, sends its
+/// request only after the window update, which leaves together with the
+/// ACK completing the real server's handshake, so the request is passed on
+/// at once; nothing is dropped as early data.
+#[test]
+fn the_first_request_follows_the_window_update_without_loss() {
+    for c in cases() {
+        let (plan, table, mut w, n) = setup();
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+        assert!(take_extra(&mut w).is_none(), "no second frame before");
+        let mut sopts = vec![2, 4, 0x05, 0xb4];
+        sopts.extend(ts(5000, 12400, &[4, 2]));
+        sopts.extend([1, 3, 3, 7]);
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            64000,
+            sopts,
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert_eq!(
+            Seg::read(&out).flags,
+            ACK,
+            "the server's handshake completes"
+        );
+        let (v, out) = take_extra(&mut w).expect("window update");
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let update = Seg::read(&out);
+        assert_eq!(
+            (update.seq, update.ack, update.flags, update.window),
+            (cookie + 1, CLIENT_ISN + 1, ACK, 64000 >> 7)
+        );
+        // The request, sent on the window update: straight to the server.
+        let mut req = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie + 1,
+            ACK | PSH,
+            502,
+            ts(12420, tsval, &[1, 1]),
+        );
+        req.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, CLIENT_IF, &req.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let sent = Seg::read(&out);
+        assert_eq!((sent.seq, sent.ack), (CLIENT_ISN + 1, SERVER_ISN + 1));
+        assert_eq!(sent.payload, req.payload, "the first request, whole");
+        assert!(take_extra(&mut w).is_none());
+        // A retransmitted SYN-ACK (our ACK lost) is acknowledged again; the
+        // client's window is open already.
+        let (v, _) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &syn_ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert!(take_extra(&mut w).is_none(), "one window update");
+        let c = w.counters();
+        assert_eq!(
+            c.synproxy_early_data
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        assert_eq!(
+            c.synproxy_window_updates
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
     }
 }
 
