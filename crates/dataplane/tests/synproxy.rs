@@ -20,6 +20,11 @@ const SERVER_ISN: u32 = 0x7000_0000;
 
 /// The fixture with the SYN proxy on for its TCP NAT and FullNAT services.
 fn setup() -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
+    setup_keyed([0x5a; 16])
+}
+
+/// [`setup`] with cookie key `key`: a director of its own (table, records).
+fn setup_keyed(key: [u8; 16]) -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
     let mut yaml = LAB_YAML.to_string();
     for name in ["nat4-tcp", "fullnat4-tcp", "nat6-tcp", "fullnat6-tcp"] {
         let line = format!("  - name: {name}\n");
@@ -29,7 +34,7 @@ fn setup() -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
     let (plan, _) = plan_from_yaml(&yaml, 1);
     let (table, mut ws) = workers(&plan, 1);
     let mut w = ws.remove(0);
-    w.set_synproxy(Some(Arc::new(SynProxy::new([0x5a; 16], &table))));
+    w.set_synproxy(Some(Arc::new(SynProxy::new(key, &table))));
     (plan, table, w, lab_neighbors())
 }
 
@@ -570,6 +575,45 @@ fn the_first_request_follows_the_window_update_without_loss() {
                 .load(std::sync::atomic::Ordering::Relaxed),
             1
         );
+    }
+}
+
+/// Directors behind one ECMP route: the client's SYN may reach one and
+/// its ACK another. With the same `global.synproxy_key` the second
+/// accepts the first's cookie and opens the connection; with different
+/// keys (each director's random one) it drops the ACK as a bad cookie.
+#[test]
+fn directors_sharing_a_key_accept_each_others_cookies() {
+    for c in cases() {
+        let key = [0x3c; 16];
+        let (plan, _, mut a, n) = setup_keyed(key);
+        let syn = from_client(&c, CLIENT_ISN, 0, SYN, 64240, linux_syn_options(1));
+        let (v, out) = run(&mut a, &plan, &n, NOW, CLIENT_IF, &syn.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let cookie = Seg::read(&out).seq;
+        let tsval = u32::from_be_bytes(Seg::read(&out).options[8..12].try_into().unwrap());
+        let ack = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie.wrapping_add(1),
+            ACK,
+            502,
+            ts(2, tsval, &[1, 1]),
+        );
+        let (_, table_b, mut b, _) = setup_keyed(key);
+        let (v, out) = run(&mut b, &plan, &n, NOW + 1, CLIENT_IF, &ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF }, "same key");
+        let sent = Seg::read(&out);
+        assert_eq!((sent.flags, sent.seq), (SYN, CLIENT_ISN));
+        assert_eq!(table_b.len(), 1);
+        let (_, table_c, mut other, _) = setup_keyed([0x3d; 16]);
+        let (v, _) = run(&mut other, &plan, &n, NOW + 1, CLIENT_IF, &ack.frame());
+        assert_eq!(
+            v,
+            Verdict::Drop(DropReason::SynproxyBadCookie),
+            "another key"
+        );
+        assert_eq!(table_c.len(), 0);
     }
 }
 
