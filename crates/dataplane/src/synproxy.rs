@@ -44,6 +44,7 @@ use xvs_config::ForwardMethod;
 use xvs_conn::{ConnEntry, ConnFlags, ConnId, ConnTable, Direction};
 use xvs_synproxy::options::{self, MAX_OPTIONS_LEN};
 use xvs_synproxy::{Flow, Shift, SynCookies, SynOptions};
+use xvs_wire::sync::SynproxyDelta;
 use xvs_wire::{checksum, ip_proto, parse_frame, tcp, Fragment, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
@@ -205,6 +206,50 @@ impl SynProxy {
                 server_sees_scale: ((scales >> 12) & 0xf) as u8,
             },
         })
+    }
+}
+
+impl SynProxy {
+    /// The translation of proxied entry `id` for connection sync: `None`
+    /// until the real server has answered (the entry is not in a synced
+    /// state before either).
+    pub fn synced_delta(&self, id: ConnId) -> Option<SynproxyDelta> {
+        let s = self.load(id).filter(|s| s.established)?;
+        Some(SynproxyDelta {
+            seq: s.shift.seq,
+            ts: s.shift.ts,
+            server_scale: s.shift.server_scale,
+            client_sees_scale: s.shift.client_sees_scale,
+            client_scale: s.shift.client_scale,
+            server_sees_scale: s.shift.server_sees_scale,
+        })
+    }
+
+    /// Record a synced proxied connection installed as entry `id`: only
+    /// the translation, which is all an established connection needs (the
+    /// handshake fields stay zero; a SYN-ACK the real server might still
+    /// retransmit then fails the handshake check and is dropped, counted).
+    pub(crate) fn install_synced(&self, id: ConnId, d: &SynproxyDelta) -> bool {
+        let state = State {
+            client_isn: 0,
+            cookie: 0,
+            proxy_ts: 0,
+            client_ts: 0,
+            has_ts: false,
+            sack: false,
+            client_ws: None,
+            mss: 0,
+            established: true,
+            shift: Shift {
+                seq: d.seq,
+                ts: d.ts,
+                server_scale: d.server_scale,
+                client_sees_scale: d.client_sees_scale,
+                client_scale: d.client_scale,
+                server_sees_scale: d.server_sees_scale,
+            },
+        };
+        self.store(id, &state)
     }
 }
 

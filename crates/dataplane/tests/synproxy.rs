@@ -25,6 +25,21 @@ fn setup() -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
 
 /// [`setup`] with cookie key `key`: a director of its own (table, records).
 fn setup_keyed(key: [u8; 16]) -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
+    let (plan, table, w, n, _) = setup_sp(Some(key));
+    (plan, table, w, n)
+}
+
+/// [`setup_keyed`], also returning the SYN proxy; `None`: the worker runs
+/// without one.
+fn setup_sp(
+    key: Option<[u8; 16]>,
+) -> (
+    Plan,
+    Arc<ConnTable>,
+    Worker,
+    StaticNeighbors,
+    Option<Arc<SynProxy>>,
+) {
     let mut yaml = LAB_YAML.to_string();
     for name in ["nat4-tcp", "fullnat4-tcp", "nat6-tcp", "fullnat6-tcp"] {
         let line = format!("  - name: {name}\n");
@@ -34,8 +49,9 @@ fn setup_keyed(key: [u8; 16]) -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors)
     let (plan, _) = plan_from_yaml(&yaml, 1);
     let (table, mut ws) = workers(&plan, 1);
     let mut w = ws.remove(0);
-    w.set_synproxy(Some(Arc::new(SynProxy::new(key, &table))));
-    (plan, table, w, lab_neighbors())
+    let sp = key.map(|k| Arc::new(SynProxy::new(k, &table)));
+    w.set_synproxy(sp.clone());
+    (plan, table, w, lab_neighbors(), sp)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -614,6 +630,154 @@ fn directors_sharing_a_key_accept_each_others_cookies() {
             "another key"
         );
         assert_eq!(table_c.len(), 0);
+    }
+}
+
+/// Failover of a proxied connection: the master's entry and its
+/// translation, carried in the xvs sync option 0x46 through a sync
+/// datagram, installed on a backup (another table, another cookie key),
+/// which then translates both directions exactly as the master does. A
+/// backup without a SYN proxy refuses the install, counted.
+#[test]
+fn a_synced_proxied_connection_is_translated_on_the_backup() {
+    use xvs_conn::{ConnFlags, NewConn};
+    use xvs_dataplane::{Install, InstallFailure, SyncLink};
+    use xvs_wire::sync::{self, SyncEntry, SyncOption};
+    for c in cases() {
+        let (plan, table, mut w, n, sp) = setup_sp(Some([0x5a; 16]));
+        let sp = sp.expect("proxy");
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+        let mut id = None;
+        table.for_each(|e| id = Some(e.id));
+        let id = id.expect("one entry");
+        assert_eq!(
+            sp.synced_delta(id),
+            None,
+            "nothing to sync before the server answers"
+        );
+        let mut sopts = vec![2, 4, 0x05, 0xb4];
+        sopts.extend(ts(777, 12400, &[4, 2]));
+        sopts.extend([1, 3, 3, 9]);
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            65160,
+            sopts,
+        );
+        run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+        let e = table.get(id).expect("entry");
+        let delta = sp.synced_delta(id).expect("established: a translation");
+
+        // Through the wire, as the sync sender writes it.
+        let entry = SyncEntry {
+            ipv6: c.v6,
+            protocol: 6,
+            flags: 0,
+            state: 1,
+            cport: e.cport,
+            vport: e.vport,
+            dport: e.dport,
+            fwmark: 0,
+            timeout: 900,
+            caddr: e.caddr,
+            vaddr: e.vaddr,
+            daddr: e.daddr,
+            options: vec![SyncOption::xvs_synproxy(&delta)],
+        };
+        let mut datagram = Vec::new();
+        sync::build(&mut datagram, 7, &[entry]);
+        let (_, parsed) = sync::parse(&datagram).expect("parses");
+        let received = parsed[0].as_ref().expect("entry").options[0].as_xvs_synproxy();
+        assert_eq!(received, Some(delta));
+        let install = Install {
+            conn: NewConn {
+                protocol: 6,
+                caddr: e.caddr,
+                cport: e.cport,
+                vaddr: e.vaddr,
+                vport: e.vport,
+                laddr: e.laddr,
+                lport: e.lport,
+                daddr: e.daddr,
+                dport: e.dport,
+                flags: (e.flags & ConnFlags::BACKUP_MASK) | ConnFlags::SYNC,
+                dest_id: e.dest_id,
+                controller: None,
+                state: e.state,
+                timeout_secs: e.timeout_secs,
+            },
+            plan_version: plan.version,
+            synproxy: received,
+        };
+
+        // A backup without a SYN proxy cannot carry it.
+        let (bplan, btable, mut plain, _, _) = setup_sp(None);
+        let link = Arc::new(SyncLink::new(1, 16));
+        plain.set_sync(Some(Arc::clone(&link)));
+        assert!(link.worker(0).installs.push(install.clone()).is_ok());
+        plain.housekeeping(&bplan, NOW + 6, 64);
+        assert_eq!(link.worker(0).install_failed(InstallFailure::NoSynproxy), 1);
+        assert_eq!(btable.len(), 0);
+
+        let (bplan, btable, mut backup, bn, _) = setup_sp(Some([0x99; 16]));
+        let link = Arc::new(SyncLink::new(1, 16));
+        backup.set_sync(Some(Arc::clone(&link)));
+        assert!(link.worker(0).installs.push(install).is_ok());
+        backup.housekeeping(&bplan, NOW + 6, 64);
+        assert_eq!(
+            link.worker(0)
+                .installed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(btable.len(), 1);
+
+        // After the failover, both directions come out of the backup as
+        // they would have out of the master.
+        let mut data = from_server(
+            &c,
+            &syn,
+            SERVER_ISN + 1,
+            CLIENT_ISN + 1,
+            ACK | PSH,
+            100,
+            ts(800, 12410, &[1, 1]),
+        );
+        data.payload = b"hello".to_vec();
+        let (v, out) = run(&mut backup, &bplan, &bn, NOW + 7, SERVER_IF, &data.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        assert_eq!(
+            out,
+            run(&mut w, &plan, &n, NOW + 7, SERVER_IF, &data.frame()).1
+        );
+        assert_eq!(
+            (Seg::read(&out).seq, Seg::read(&out).window),
+            (cookie + 1, 400),
+            "shifted into the client's space, rescaled"
+        );
+        let mut req = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie + 6,
+            ACK | PSH,
+            1000,
+            ts(12500, tsval + 23, &[1, 1]),
+        );
+        req.payload = b"more".to_vec();
+        let (v, out) = run(&mut backup, &bplan, &bn, NOW + 7, CLIENT_IF, &req.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert_eq!(
+            out,
+            run(&mut w, &plan, &n, NOW + 7, CLIENT_IF, &req.frame()).1
+        );
+        assert_eq!(
+            Seg::read(&out).ack,
+            SERVER_ISN + 6,
+            "shifted into the server's space"
+        );
     }
 }
 

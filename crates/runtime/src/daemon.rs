@@ -604,7 +604,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             .iter()
             .find(|i| i.name == cfg.interface)
             .map_or(1500, |i| i.mtu);
-        let driver = SyncDriver::start(
+        let mut driver = SyncDriver::start(
             cfg,
             mtu,
             Arc::clone(link),
@@ -616,6 +616,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             what: format!("sync socket on {} port {}", cfg.interface, cfg.port),
             source,
         })?;
+        driver.set_synproxy(synproxy.clone());
         tracing::info!(
             "connection sync on {} port {} with {}{}",
             cfg.interface,
