@@ -225,6 +225,11 @@ impl SynProxy {
         })
     }
 
+    /// Δseq (server ISN − cookie) of proxied entry `id` once established.
+    pub(crate) fn seq_delta(&self, id: ConnId) -> Option<u32> {
+        self.load(id).filter(|s| s.established).map(|s| s.shift.seq)
+    }
+
     /// Record a synced proxied connection installed as entry `id`: only
     /// the translation, which is all an established connection needs (the
     /// handshake fields stay zero; a SYN-ACK the real server might still

@@ -781,6 +781,107 @@ fn a_synced_proxied_connection_is_translated_on_the_backup() {
     }
 }
 
+/// The IP packet inside a frame (what an ICMP error quotes).
+fn ip_packet(frame: &[u8]) -> Vec<u8> {
+    frame[14..].to_vec()
+}
+
+/// The quoted IP packet of an ICMP error frame, and whether the frame's
+/// ICMP checksum holds.
+fn quoted(frame: &[u8]) -> (Vec<u8>, bool) {
+    let info = xvs_wire::parse_frame(frame).expect("parses");
+    let err = xvs_wire::parse_icmp_error(frame, &info)
+        .expect("valid")
+        .expect("an ICMP error");
+    let ok = xvs_wire::frame::verify_icmp_checksum(frame, &info).is_ok();
+    (frame[err.inner_l3_offset..err.inner_end].to_vec(), ok)
+}
+
+/// ICMP errors about a proxied flow quote segments in the sender's
+/// sequence space; each is moved into the receiver's (the real server's
+/// Linux drops an error whose quoted sequence number it never sent), with
+/// the quoted and outer checksums still right.
+#[test]
+fn icmp_errors_about_a_proxied_flow_quote_the_receivers_sequence_numbers() {
+    for c in cases() {
+        let (plan, table, mut w, n) = setup();
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            65160,
+            Vec::new(),
+        );
+        run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+
+        // From the client's side, about a reply the director sent.
+        let mut reply = to_client(
+            &c,
+            cookie + 6,
+            CLIENT_ISN + 1,
+            ACK | PSH,
+            400,
+            ts(9, 8, &[1, 1]),
+        );
+        reply.payload = vec![b'x'; 100];
+        let err = icmp_error_frame(
+            GW_MAC,
+            DIR_CLIENT_MAC,
+            c.client(),
+            c.vip(),
+            &ip_packet(&reply.frame()),
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 6, CLIENT_IF, &err);
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let (got, checksum_ok) = quoted(&out);
+        assert!(checksum_ok, "ICMP checksum");
+        let as_sent = Seg {
+            src: c.rs(),
+            sport: c.rs_port(),
+            dst: syn.src,
+            dport: syn.sport,
+            seq: SERVER_ISN + 6,
+            ..reply.clone()
+        };
+        assert_eq!(got, ip_packet(&as_sent.frame()), "the server's own segment");
+
+        // From the real server's side, about a client segment forwarded.
+        let mut fwd = Seg {
+            seq: CLIENT_ISN + 1,
+            ack: SERVER_ISN + 6,
+            flags: ACK | PSH,
+            window: 1000,
+            options: ts(12500, tsval, &[1, 1]),
+            payload: vec![b'y'; 100],
+            ..syn.clone()
+        };
+        fwd.ttl = 63;
+        let err = icmp_error_frame(
+            rs_mac(0),
+            DIR_SERVER_MAC,
+            c.rs(),
+            syn.src,
+            &ip_packet(&fwd.frame()),
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &err);
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let (got, checksum_ok) = quoted(&out);
+        assert!(checksum_ok, "ICMP checksum");
+        let as_sent = Seg {
+            src: c.client(),
+            sport: CPORT,
+            dst: c.vip(),
+            dport: TCP_PORT,
+            ack: cookie + 6,
+            ..fwd
+        };
+        assert_eq!(got, ip_packet(&as_sent.frame()), "the client's own segment");
+    }
+}
+
 #[test]
 fn a_refusing_server_resets_the_client() {
     for c in cases() {
