@@ -492,7 +492,7 @@ fn proxied_connections_survive_a_failover() {
             );
         launch(&lab, &lab.ns_director_n(index), &format!("xvs{index}"), &y)
     };
-    let mut d1 = proxied(1, 150);
+    let d1 = proxied(1, 150);
     wait_state(&d1, &BOTH, "master", 15);
     let d2 = proxied(2, 100);
     wait_state(&d2, &BOTH, "backup", 10);

@@ -717,7 +717,7 @@ fn a_synced_proxied_connection_is_translated_on_the_backup() {
         let (bplan, btable, mut plain, _, _) = setup_sp(None);
         let link = Arc::new(SyncLink::new(1, 16));
         plain.set_sync(Some(Arc::clone(&link)));
-        assert!(link.worker(0).installs.push(install.clone()).is_ok());
+        assert!(link.worker(0).installs.push(install).is_ok());
         plain.housekeeping(&bplan, NOW + 6, 64);
         assert_eq!(link.worker(0).install_failed(InstallFailure::NoSynproxy), 1);
         assert_eq!(btable.len(), 0);
