@@ -147,6 +147,15 @@ def main():
                         ip(CLIENT4).packed, ip(VIPS4["nat"]).packed, ip(RS4).packed)
     header = struct.pack("!BBHBBH", 0, 1, 8 + len(entry), 1, 1, 0)
     write("sync_receiver", "one-entry", b"\x01" + header + entry)
+    # The same entry from an xvs master, SYN-proxied: owning worker (0x45)
+    # and the sequence translation (0x46: Δseq, Δts, four window scales).
+    opts = struct.pack("!BBH", 0x45, 2, 0) + struct.pack("!BBII4B", 0x46, 12, 0x60001234,
+                                                         0xFFFFFFF0, 9, 7, 7, 7)
+    xentry = bytearray(entry + opts)
+    struct.pack_into("!H", xentry, 2, len(xentry))
+    xentry += bytes(-len(xentry) % 4)
+    header = struct.pack("!BBHBBH", 0, 1, 8 + len(xentry), 1, 1, 0)
+    write("sync_receiver", "synproxy-entry", b"\x01" + header + bytes(xentry))
 
     # probe_replies: selector 0 = HTTP, 1 = SMTP (see the target).
     write("probe_replies", "http-200", b"\x28" + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -468,3 +468,77 @@ fn multicast_sync_keeps_connections_through_a_kill() {
     let _ = d1.xvs.wait_timeout(Duration::from_secs(2));
     assert!(bad.is_empty(), "{}\n{}", bad.join("\n"), metrics(&d2));
 }
+
+/// SYN-proxied NAT and FullNAT connections survive a failover: the
+/// backup receives each one's sequence translation with the entry (xvs
+/// sync option 0x46) and translates every later segment as the master
+/// did. Without it the backup would forward the client's acknowledgments
+/// in the proxy's sequence space, and each connection would stall.
+#[test]
+fn proxied_connections_survive_a_failover() {
+    let Some((_serial, lab)) = sync_lab("proxied_connections_survive_a_failover") else {
+        return;
+    };
+    let proxied = |index, priority| {
+        let y = yaml(&lab, index, priority, "")
+            .replace(
+                "  workers: [0]\n",
+                "  workers: [0]\n  synproxy_key: 6a1f0c9e3b7d24588e0f1a2b3c4d5e6f\n",
+            )
+            .replace("    method: nat\n", "    method: nat\n    synproxy: true\n")
+            .replace(
+                "    method: fullnat\n",
+                "    method: fullnat\n    synproxy: true\n",
+            );
+        launch(&lab, &lab.ns_director_n(index), &format!("xvs{index}"), &y)
+    };
+    let d1 = proxied(1, 150);
+    wait_state(&d1, &BOTH, "master", 15);
+    let d2 = proxied(2, 100);
+    wait_state(&d2, &BOTH, "backup", 10);
+    wait_until(
+        10,
+        "the backup's bulk transfer completes",
+        || metric_in(&metrics(&d2), "xvs_sync_bulk_state", &[]) == 2,
+        || format!("{}\n{}", metrics(&d2), d2.xvs.log()),
+    );
+
+    let holds = open_all(&lab);
+    let want = (3 * PER_METHOD) as u64;
+    wait_until(
+        20,
+        "the backup installed every established connection",
+        || sync_counter(&d2, "installed") >= want,
+        || metrics(&d2),
+    );
+    let m1 = metrics(&d1);
+    let cookies = metric_in(&m1, "xvs_synproxy_syn_acks_total", &[]);
+    assert!(
+        cookies >= (2 * PER_METHOD) as u64,
+        "the NAT and FullNAT connections were opened by the proxy: {cookies} cookie SYN-ACKs"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    d1.xvs.signal("KILL").unwrap();
+    wait_state(&d2, &BOTH, "master", 10);
+    std::thread::sleep(Duration::from_secs(3));
+
+    let m2 = metrics(&d2);
+    let mut failed = Vec::new();
+    for (method, r) in finish_all(holds) {
+        eprintln!(
+            "{method:8} proxied, across the failover: {}/{} continued {}",
+            r.continued,
+            r.opened,
+            r.summary()
+        );
+        if r.opened != PER_METHOD || r.continued != r.opened {
+            failed.push(format!("{method}: {}", r.summary()));
+        }
+    }
+    assert_eq!(sync_counter(&d2, "install_failed_no_synproxy"), 0, "{m2}");
+    assert!(
+        failed.is_empty(),
+        "every proxied connection continues on the backup:\n{}\n{m2}",
+        failed.join("\n")
+    );
+}

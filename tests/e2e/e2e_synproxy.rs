@@ -8,6 +8,9 @@
 //! - An 8 MiB download through one proxied connection arrives byte for
 //!   byte: every segment of it and every ACK went through the sequence,
 //!   timestamp, window and SACK translation.
+//! - Each client waits at the cookie SYN-ACK's zero window and sends its
+//!   request on the window update the director sends once the real server
+//!   is connected: no request is dropped as early data.
 //! - A spoofed SYN flood (20,000 SYNs in 5 s) is answered with cookies and
 //!   adds no entry to the table, while a real client opening a connection
 //!   every 100 ms keeps succeeding.
@@ -163,9 +166,18 @@ fn run(method: Method, name: &str) {
                 .to_string()
         })
         .unwrap_or_default();
+    // Each client sat at the cookie SYN-ACK's zero window until its real
+    // server was connected and the window update came: no request was sent
+    // early, dropped and retransmitted (the 200 ms a first request would
+    // otherwise wait), and every connection got its update.
+    let metrics = ask(&d.sock, "metrics").unwrap_or_default();
+    let early = metric_in(&metrics, "xvs_synproxy_early_data_total", &[]);
+    let updates = metric_in(&metrics, "xvs_synproxy_window_updates_total", &[]);
     report(&format!(
-        "{m}: 20/20 curl with timestamps, 10/10 without; {TRANSFER}-byte download from {server} intact (sha256 {sum})"
+        "{m}: 20/20 curl with timestamps, 10/10 without; {TRANSFER}-byte download from {server} intact (sha256 {sum}); window updates {updates}, early data dropped {early}"
     ));
+    assert_eq!(early, 0, "{m}: client data sent before the server answered");
+    assert_eq!(updates, 31, "{m}: one window update per proxied connection");
 
     // The flood, with a real client connecting throughout.
     let before = entries(&d);

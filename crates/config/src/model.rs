@@ -184,6 +184,21 @@ pub struct Global {
     /// metrics are only on the control socket (`xvs metrics`). Read at
     /// start.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The SYN proxy's cookie key (`global.synproxy_key`); `None` (the
+    /// default): a random key per start. Directors behind one ECMP route
+    /// share it so each accepts the ACK of a cookie another one issued.
+    /// Read at start.
+    pub synproxy_key: Option<SynproxyKey>,
+}
+
+/// A 128-bit SYN cookie (SipHash) key. Its `Debug` does not show it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SynproxyKey(pub [u8; 16]);
+
+impl std::fmt::Debug for SynproxyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SynproxyKey(..)")
+    }
 }
 
 /// The default `global.prefetch_min_live`: 4,096 entries with their index

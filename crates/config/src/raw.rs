@@ -92,6 +92,8 @@ pub struct RawGlobal {
     /// `ADDRESS:PORT` of the Prometheus endpoint (parsed in resolve, so a
     /// bad one is reported with the fix).
     pub metrics_listen: Option<String>,
+    /// The SYN cookie key, 32 hex digits (checked in resolve).
+    pub synproxy_key: Option<String>,
 }
 
 /// `global.table_pressure`: the connection table's defences against a

@@ -41,6 +41,9 @@ pub struct WorkerCounters {
     /// SYN proxy: client segments whose data was dropped because the real
     /// server had not answered yet (the client retransmits it).
     pub synproxy_early_data: AtomicU64,
+    /// SYN proxy: window updates that opened a client's window once its
+    /// real server was connected (extra frames, not verdicts).
+    pub synproxy_window_updates: AtomicU64,
     drops: [AtomicU64; DropReason::COUNT],
     /// Malformed frames by wire reason (index = `WireError::index()`).
     malformed: [AtomicU64; xvs_wire::WireError::COUNT],
@@ -72,6 +75,7 @@ impl Default for WorkerCounters {
             fast_path: AtomicU64::new(0),
             synproxy_syn_acks: AtomicU64::new(0),
             synproxy_early_data: AtomicU64::new(0),
+            synproxy_window_updates: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             malformed: std::array::from_fn(|_| AtomicU64::new(0)),
             evictions: std::array::from_fn(|_| AtomicU64::new(0)),

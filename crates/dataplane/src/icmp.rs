@@ -12,6 +12,15 @@
 //!   and the quoted packet is the one the client sent (…→ VIP:vport).
 //!
 //! The outer ICMP checksum is verified before acting, as the kernel does.
+//!
+//! A SYN-proxied connection's two halves number their bytes differently
+//! (the client saw the proxy's cookie as the server's ISN), so the quoted
+//! TCP segment is also moved into the receiver's sequence space: the
+//! server's sequence number of a quoted reply (+Δseq), the acknowledgment
+//! of a quoted client segment (−Δseq). Linux drops an error whose quoted
+//! sequence number is outside what it has in flight (tcp_v4_err,
+//! tcp_v6_err), which would lose a fragmentation-needed and black-hole
+//! the path.
 
 use xvs_config::ForwardMethod;
 use xvs_conn::ConnEntry;
@@ -62,7 +71,12 @@ impl Worker {
             Ok(p) => p,
             Err(v) => return v,
         };
-        let res = translate_to_real_server(pkt.frame_mut(), &mut info, &mut err, &e, method);
+        let res = translate_to_real_server(pkt.frame_mut(), &mut info, &mut err, &e, method)
+            .and_then(|()| match self.proxied_seq_delta(&e) {
+                // The quoted reply's sequence number, into the server's space.
+                Some(d) => rewrite::shift_icmp_inner_tcp(pkt.frame_mut(), &info, &err, d, 0),
+                None => Ok(()),
+            });
         if let Err(werr) = res {
             self.counters.count_malformed(&werr);
             return Verdict::Drop(DropReason::Malformed);
@@ -121,12 +135,32 @@ impl Worker {
             Ok(p) => p,
             Err(v) => return v,
         };
-        let res = translate_to_client(pkt.frame_mut(), &mut info, &mut err, &e);
+        let res = translate_to_client(pkt.frame_mut(), &mut info, &mut err, &e).and_then(|()| {
+            match self.proxied_seq_delta(&e) {
+                // The quoted acknowledgment, into the client's space.
+                Some(d) => rewrite::shift_icmp_inner_tcp(
+                    pkt.frame_mut(),
+                    &info,
+                    &err,
+                    0,
+                    0u32.wrapping_sub(d),
+                ),
+                None => Ok(()),
+            }
+        });
         if let Err(werr) = res {
             self.counters.count_malformed(&werr);
             return Verdict::Drop(DropReason::Malformed);
         }
         self.emit(ctx, pkt, &info, prep, None)
+    }
+
+    /// Δseq of a SYN-proxied entry whose real server has answered.
+    fn proxied_seq_delta(&self, e: &ConnEntry) -> Option<u32> {
+        if !crate::synproxy::is_proxied(e) {
+            return None;
+        }
+        self.synproxy.as_ref()?.seq_delta(e.id)
     }
 
     /// Parse the error and verify its checksum; `Ok(None)` for non-errors.

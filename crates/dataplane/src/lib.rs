@@ -11,6 +11,7 @@
 //! threads or clocks: the AF_XDP driver feeds it.
 
 mod counters;
+mod extra_frame;
 mod fast;
 mod fragment_path;
 mod fragments;

@@ -15,6 +15,8 @@
 //!
 //! [`ConnTable::resync`]: xvs_conn::ConnTable::resync
 
+use std::sync::Arc;
+
 use xvs_conn::{ConnFlags, InsertError};
 
 use crate::counters::bump;
@@ -66,6 +68,20 @@ impl Worker {
         // What a backup accepts of the master's flags, and SYNC
         // (ip_vs_proc_conn: flags & IP_VS_CONN_F_BACKUP_MASK | SYNC).
         c.flags = (c.flags & ConnFlags::BACKUP_MASK) | ConnFlags::SYNC;
+        // A SYN-proxied connection keeps its flag (the pipeline then
+        // translates it) and needs a record for its translation.
+        let synproxy = match (&install.synproxy, &self.synproxy) {
+            (None, _) => None,
+            (Some(d), Some(sp)) => Some((d, Arc::clone(sp))),
+            (Some(_), None) => return Err(InstallFailure::NoSynproxy),
+        };
+        if synproxy.is_some() {
+            c.flags |= ConnFlags::SYNPROXY;
+        }
+        let record = |id| match &synproxy {
+            Some((d, sp)) => sp.install_synced(id, d),
+            None => true,
+        };
         let dest = self.sync_dest(plan, install)?;
         let template = c.flags.contains(ConnFlags::TEMPLATE);
         let existing = if template {
@@ -87,6 +103,10 @@ impl Worker {
                         dest.shared.load.activate(self.id);
                     } else if t.became_inactive {
                         dest.shared.load.deactivate(self.id);
+                    }
+                    if !record(e.id) {
+                        self.conns.expire_now(e.id);
+                        return Err(InstallFailure::NoSynproxy);
                     }
                     return Ok(Installed::Updated);
                 }
@@ -114,13 +134,13 @@ impl Worker {
             }
             r => r,
         };
-        match id {
-            Ok(_) => {}
+        let id = match id {
+            Ok(id) => id,
             Err(InsertError::Exists(_)) => return Err(InstallFailure::Conflict),
             Err(InsertError::AddressFamilyMismatch) => return Err(InstallFailure::Family),
             // Full, or (a driver bug) no shard for this worker: no room.
             Err(_) => return Err(InstallFailure::TableFull),
-        }
+        };
         // Bound as new_conn/schedule bind what they insert (REFERENCE
         // §4.3): every connection as inactive, then active if it is not.
         if template {
@@ -130,6 +150,12 @@ impl Worker {
             if !c.flags.contains(ConnFlags::INACTIVE) {
                 dest.shared.load.activate(self.id);
             }
+        }
+        // After the binding, so the sweep that frees a refused entry
+        // unbinds what was bound.
+        if !record(id) {
+            self.conns.expire_now(id);
+            return Err(InstallFailure::NoSynproxy);
         }
         Ok(Installed::New { replaced })
     }

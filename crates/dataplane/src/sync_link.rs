@@ -42,6 +42,10 @@ pub struct Install {
     pub conn: NewConn,
     /// The plan version `conn.dest_id` was resolved against.
     pub plan_version: u64,
+    /// A SYN-proxied connection's translation (then `conn.flags` has
+    /// [`xvs_conn::ConnFlags::SYNPROXY`]); the worker records it beside
+    /// the entry, or refuses the install without a SYN proxy of its own.
+    pub synproxy: Option<xvs_wire::sync::SynproxyDelta>,
 }
 
 /// Why an [`Install`] was not installed; each has a counter in
@@ -63,10 +67,14 @@ pub enum InstallFailure {
     TableFull,
     /// Client, virtual, local and real-server addresses mix IPv4 and IPv6.
     Family,
+    /// A SYN-proxied connection, but this director runs no SYN proxy (no
+    /// service here has `synproxy: true`) or has no record for the slot:
+    /// installed untranslated, every segment would be wrong.
+    NoSynproxy,
 }
 
 impl InstallFailure {
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
     /// Every reason, in counter order.
     pub const ALL: [InstallFailure; Self::COUNT] = [
         InstallFailure::NoDest,
@@ -74,6 +82,7 @@ impl InstallFailure {
         InstallFailure::Conflict,
         InstallFailure::TableFull,
         InstallFailure::Family,
+        InstallFailure::NoSynproxy,
     ];
 
     /// The stable name metrics and `xvs status` use.
@@ -84,6 +93,7 @@ impl InstallFailure {
             InstallFailure::Conflict => "conflict",
             InstallFailure::TableFull => "table_full",
             InstallFailure::Family => "family",
+            InstallFailure::NoSynproxy => "no_synproxy",
         }
     }
 }
@@ -250,6 +260,7 @@ mod tests {
                 ("conflict", 0),
                 ("table_full", 1),
                 ("family", 0),
+                ("no_synproxy", 0),
             ]
         );
         assert_eq!(w.install_failed(InstallFailure::TableFull), 1);
@@ -281,6 +292,7 @@ mod tests {
             let i = Install {
                 conn,
                 plan_version: v,
+                synproxy: None,
             };
             assert!(link.worker(0).installs.push(i).is_ok());
         }

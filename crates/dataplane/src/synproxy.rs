@@ -12,16 +12,25 @@
 //!    handshake (it never reaches the client, which is already
 //!    established), the sequence/timestamp/window translation
 //!    ([`xvs_synproxy::Shift`]) is recorded, and the entry is ESTABLISHED.
-//!    A RST instead becomes a RST to the client.
+//!    The same frame also yields a window update to the client (a second
+//!    frame, [`crate::extra_frame`]). A RST instead becomes a RST to the
+//!    client.
 //! 4. Every later segment is translated in its direction on top of the
 //!    address rewrite.
 //!
-//! A client segment that arrives before the real server answered (an HTTP
-//! request right behind the ACK) is turned into a retransmission of the
+//! The cookie SYN-ACK offers the client a zero window, as Linux's SYNPROXY
+//! target does: the client completes its handshake but sends no data until
+//! the window update, which leaves the director once the real server is
+//! connected. So a client's first request is neither lost nor delayed by a
+//! retransmission timeout. Holding the early segment instead (DPVS) would
+//! need a buffer per connection that a worker other than the one receiving
+//! the server's SYN-ACK could release, and the zero window costs nothing.
+//! Should a client send data anyway (a zero-window probe, a stack that
+//! ignores the window), the segment is turned into a retransmission of the
 //! SYN: its data is dropped, counted, and the client retransmits it once
-//! the connection is up. Holding it would need a buffer per connection
-//! that a worker other than the one receiving the server's SYN-ACK could
-//! release; re-sending the SYN also recovers a lost one.
+//! the connection is up; re-sending the SYN also recovers a lost one. If
+//! the window update is lost, the client's zero-window probes reach the
+//! real server once the entry is established and its ACK opens the window.
 //!
 //! Layer: dataplane. The per-connection records live in [`SynProxy`], an
 //! array of atomics beside the connection table indexed like its slots,
@@ -35,9 +44,11 @@ use xvs_config::ForwardMethod;
 use xvs_conn::{ConnEntry, ConnFlags, ConnId, ConnTable, Direction};
 use xvs_synproxy::options::{self, MAX_OPTIONS_LEN};
 use xvs_synproxy::{Flow, Shift, SynCookies, SynOptions};
+use xvs_wire::sync::SynproxyDelta;
 use xvs_wire::{checksum, ip_proto, parse_frame, tcp, Fragment, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
+use crate::extra_frame::EXTRA_HEADROOM;
 use crate::frame_buf::FrameBuf;
 use crate::inbound::entry_method;
 use crate::plan::PlanDest;
@@ -195,6 +206,55 @@ impl SynProxy {
                 server_sees_scale: ((scales >> 12) & 0xf) as u8,
             },
         })
+    }
+}
+
+impl SynProxy {
+    /// The translation of proxied entry `id` for connection sync: `None`
+    /// until the real server has answered (the entry is not in a synced
+    /// state before either).
+    pub fn synced_delta(&self, id: ConnId) -> Option<SynproxyDelta> {
+        let s = self.load(id).filter(|s| s.established)?;
+        Some(SynproxyDelta {
+            seq: s.shift.seq,
+            ts: s.shift.ts,
+            server_scale: s.shift.server_scale,
+            client_sees_scale: s.shift.client_sees_scale,
+            client_scale: s.shift.client_scale,
+            server_sees_scale: s.shift.server_sees_scale,
+        })
+    }
+
+    /// Δseq (server ISN − cookie) of proxied entry `id` once established.
+    pub(crate) fn seq_delta(&self, id: ConnId) -> Option<u32> {
+        self.load(id).filter(|s| s.established).map(|s| s.shift.seq)
+    }
+
+    /// Record a synced proxied connection installed as entry `id`: only
+    /// the translation, which is all an established connection needs (the
+    /// handshake fields stay zero; a SYN-ACK the real server might still
+    /// retransmit then fails the handshake check and is dropped, counted).
+    pub(crate) fn install_synced(&self, id: ConnId, d: &SynproxyDelta) -> bool {
+        let state = State {
+            client_isn: 0,
+            cookie: 0,
+            proxy_ts: 0,
+            client_ts: 0,
+            has_ts: false,
+            sack: false,
+            client_ws: None,
+            mss: 0,
+            established: true,
+            shift: Shift {
+                seq: d.seq,
+                ts: d.ts,
+                server_scale: d.server_scale,
+                client_sees_scale: d.client_sees_scale,
+                client_scale: d.client_scale,
+                server_sees_scale: d.server_sees_scale,
+            },
+        };
+        self.store(id, &state)
     }
 }
 
@@ -391,7 +451,9 @@ impl Worker {
             seq: cookie,
             ack: h.seq.wrapping_add(1),
             flags: tcp::flags::SYN | tcp::flags::ACK,
-            window: u16::MAX,
+            // Zero: no data until the real server is connected (see the
+            // module docs; RFC 9293 §3.8.6.1 keeps the client probing).
+            window: 0,
             options: &opts[..n],
         };
         let Some(mut out) = rewrite_segment(pkt, info, &seg) else {
@@ -592,6 +654,8 @@ impl Worker {
             if !sp.store(e.id, &state) {
                 return Some(Verdict::Drop(DropReason::SynproxyNoRecord));
             }
+            let server_ts = server.timestamp.map(|(val, _)| val);
+            self.window_update(ctx, pkt, info, e, &state, h.window, server_ts);
         }
         let mut opts = [0u8; MAX_OPTIONS_LEN];
         let server_ts = server.timestamp.filter(|_| state.has_ts);
@@ -627,6 +691,66 @@ impl Worker {
             );
         }
         Some(self.forward_to_real_server(ctx, pkt, &mut ack, e, dest))
+    }
+
+    /// Build the window update that lets the client send (its window was
+    /// zero since the cookie SYN-ACK) from a copy of the real server's
+    /// SYN-ACK in `pkt`, into the worker's extra frame. It is what the
+    /// server's first ACK would look like translated: seq cookie + 1, the
+    /// server's window (a SYN-ACK's is unscaled, RFC 7323 §2.2) in the
+    /// scale the client was told, the server's TSval shifted to the
+    /// proxy's clock, echoing the client's latest TSval.
+    #[allow(clippy::too_many_arguments)] // the frame, its flow and what the window update carries
+    fn window_update<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        pkt: &FrameBuf<'_>,
+        info: &FrameInfo,
+        e: &ConnEntry,
+        state: &State,
+        server_window: u16,
+        server_ts: Option<u32>,
+    ) {
+        let mut buf = std::mem::take(&mut self.extra.buf);
+        let (at, len) = (EXTRA_HEADROOM, pkt.len());
+        if let Some(copy) = buf.get_mut(at..at + len) {
+            copy.copy_from_slice(pkt.frame());
+            let mut opts = [0u8; MAX_OPTIONS_LEN];
+            let ts = server_ts
+                .filter(|_| state.has_ts)
+                .map(|val| (val.wrapping_sub(state.shift.ts), state.client_ts));
+            let n = options::ack(&mut opts, ts);
+            let seg = Segment {
+                src: e.vaddr,
+                sport: e.vport,
+                dst: e.caddr,
+                dport: e.cport,
+                seq: state.cookie.wrapping_add(1),
+                ack: state.client_isn.wrapping_add(1),
+                flags: tcp::flags::ACK,
+                window: xvs_synproxy::shift::rescale(
+                    server_window,
+                    0,
+                    state.shift.client_sees_scale,
+                ),
+                options: &opts[..n],
+            };
+            if let Some(mut fb) = FrameBuf::new(&mut buf, at, len) {
+                let verdict = match rewrite_segment(&mut fb, info, &seg) {
+                    Some(mut out) => self.send_to_client(ctx, &mut fb, &mut out),
+                    None => Verdict::Drop(DropReason::NoHeadroom),
+                };
+                match verdict {
+                    Verdict::Forward { .. } | Verdict::NeedNeighbor { .. } => {
+                        WorkerCounters::count(&self.counters.synproxy_window_updates);
+                        self.extra.ready = Some((fb.start(), fb.len(), verdict));
+                    }
+                    Verdict::Drop(reason) => self.counters.count_drop(reason),
+                    _ => {}
+                }
+            }
+        }
+        self.extra.buf = buf;
     }
 
     /// Route a segment the proxy wrote to the client.

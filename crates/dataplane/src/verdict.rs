@@ -84,6 +84,6 @@ drop_reasons! {
     VrrpStandby => "vrrp_standby", "To a VIP whose VRRP instance is not master here (backup or fault): another director serves it.";
     SynproxyBadCookie => "synproxy_bad_cookie", "An ACK with no entry to a SYN-proxied service whose acknowledgment is no valid cookie (forged, stale or foreign).";
     SynproxyHandshake => "synproxy_handshake", "A segment of a SYN-proxied connection the real server has not answered yet that opens nothing (RST, FIN, SYN), or a server segment other than its SYN-ACK or RST.";
-    SynproxyNoRecord => "synproxy_no_record", "A SYN-proxied entry without its translation record (synced from a peer, or no record slot).";
+    SynproxyNoRecord => "synproxy_no_record", "A SYN-proxied entry without its translation record (no record slot, or the SYN proxy off).";
     ReplyKeyInUse => "reply_key_in_use", "A new NAT flow whose reply tuple (real server:port, client:port) another connection already has: replies could not be told apart.";
 }

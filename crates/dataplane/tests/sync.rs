@@ -158,6 +158,7 @@ impl Director {
         let install = Install {
             conn,
             plan_version: self.plan.version,
+            synproxy: None,
         };
         assert!(self.link.worker(w).installs.push(install).is_ok());
         self.workers[w].housekeeping(&self.plan, now, 64);
@@ -603,6 +604,7 @@ fn installs_that_cannot_be_applied_are_counted_by_reason() {
             ..good
         },
         plan_version: d.plan.version + 1,
+        synproxy: None,
     };
     assert!(d.link.worker(0).installs.push(install).is_ok());
     d.workers[0].housekeeping(&d.plan, 1, 64);
@@ -617,6 +619,7 @@ fn installs_that_cannot_be_applied_are_counted_by_reason() {
             ("conflict", 1),
             ("table_full", 0),
             ("family", 1),
+            ("no_synproxy", 0),
         ]
     );
     assert_eq!(
@@ -663,7 +666,8 @@ fn a_real_server_removed_by_a_reload_refuses_installs_and_a_full_shard_is_counte
             .installs
             .push(Install {
                 conn,
-                plan_version: plan.version
+                plan_version: plan.version,
+                synproxy: None,
             })
             .is_ok());
     }

@@ -20,6 +20,26 @@ const SERVER_ISN: u32 = 0x7000_0000;
 
 /// The fixture with the SYN proxy on for its TCP NAT and FullNAT services.
 fn setup() -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
+    setup_keyed([0x5a; 16])
+}
+
+/// [`setup`] with cookie key `key`: a director of its own (table, records).
+fn setup_keyed(key: [u8; 16]) -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
+    let (plan, table, w, n, _) = setup_sp(Some(key));
+    (plan, table, w, n)
+}
+
+/// [`setup_keyed`], also returning the SYN proxy; `None`: the worker runs
+/// without one.
+fn setup_sp(
+    key: Option<[u8; 16]>,
+) -> (
+    Plan,
+    Arc<ConnTable>,
+    Worker,
+    StaticNeighbors,
+    Option<Arc<SynProxy>>,
+) {
     let mut yaml = LAB_YAML.to_string();
     for name in ["nat4-tcp", "fullnat4-tcp", "nat6-tcp", "fullnat6-tcp"] {
         let line = format!("  - name: {name}\n");
@@ -29,8 +49,9 @@ fn setup() -> (Plan, Arc<ConnTable>, Worker, StaticNeighbors) {
     let (plan, _) = plan_from_yaml(&yaml, 1);
     let (table, mut ws) = workers(&plan, 1);
     let mut w = ws.remove(0);
-    w.set_synproxy(Some(Arc::new(SynProxy::new([0x5a; 16], &table))));
-    (plan, table, w, lab_neighbors())
+    let sp = key.map(|k| Arc::new(SynProxy::new(k, &table)));
+    w.set_synproxy(sp.clone());
+    (plan, table, w, lab_neighbors(), sp)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -252,7 +273,9 @@ fn open(
     opts.extend(c.mss().to_be_bytes());
     opts.extend(ts(tsval, 12345, &[4, 2]));
     opts.extend([1, 3, 3, 7]);
-    let expected = to_client(c, cookie, CLIENT_ISN + 1, SYN | ACK, 65535, opts);
+    // Window zero: the client sends nothing until the real server is
+    // connected and the proxy opens it.
+    let expected = to_client(c, cookie, CLIENT_ISN + 1, SYN | ACK, 0, opts);
     assert_eq!(out, expected.frame(), "cookie SYN-ACK");
     assert_eq!(table.len(), 0, "a SYN costs no entry");
     assert_eq!(
@@ -432,6 +455,21 @@ fn handshake_and_translation_both_ways() {
             ..syn.clone()
         };
         assert_eq!(out, ack.frame(), "ACK completing the server's handshake");
+        // And the client's window opens: the server's window (65160, a
+        // SYN-ACK's is unscaled) in the client's scale 7, the server's
+        // TSval on the proxy's clock, the client's latest TSval echoed.
+        let update = to_client(
+            &c,
+            cookie + 1,
+            CLIENT_ISN + 1,
+            ACK,
+            65160 >> 7,
+            ts(tsval, 12410, &[1, 1]),
+        );
+        let (v, out) = take_extra(&mut w).expect("a window update for the client");
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        assert_eq!(out, update.frame(), "window update to the client");
+        assert!(take_extra(&mut w).is_none(), "taken once");
 
         // Server → client: seq − Δseq, TSval − Δts, window from scale 9 to 7.
         let mut data = from_server(
@@ -481,6 +519,366 @@ fn handshake_and_translation_both_ways() {
         };
         assert_eq!(out, to_server.frame(), "client data to the server");
         assert_eq!(table.len(), 1);
+    }
+}
+
+/// The mechanism that keeps a proxied connection's first request from
+/// waiting for a retransmission: the client, at a zero window, sends its
+/// request only after the window update, which leaves together with the
+/// ACK completing the real server's handshake, so the request is passed on
+/// at once; nothing is dropped as early data.
+#[test]
+fn the_first_request_follows_the_window_update_without_loss() {
+    for c in cases() {
+        let (plan, table, mut w, n) = setup();
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+        assert!(take_extra(&mut w).is_none(), "no second frame before");
+        let mut sopts = vec![2, 4, 0x05, 0xb4];
+        sopts.extend(ts(5000, 12400, &[4, 2]));
+        sopts.extend([1, 3, 3, 7]);
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            64000,
+            sopts,
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert_eq!(
+            Seg::read(&out).flags,
+            ACK,
+            "the server's handshake completes"
+        );
+        let (v, out) = take_extra(&mut w).expect("window update");
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let update = Seg::read(&out);
+        assert_eq!(
+            (update.seq, update.ack, update.flags, update.window),
+            (cookie + 1, CLIENT_ISN + 1, ACK, 64000 >> 7)
+        );
+        // The request, sent on the window update: straight to the server.
+        let mut req = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie + 1,
+            ACK | PSH,
+            502,
+            ts(12420, tsval, &[1, 1]),
+        );
+        req.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        let (v, out) = run(&mut w, &plan, &n, NOW + 5, CLIENT_IF, &req.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let sent = Seg::read(&out);
+        assert_eq!((sent.seq, sent.ack), (CLIENT_ISN + 1, SERVER_ISN + 1));
+        assert_eq!(sent.payload, req.payload, "the first request, whole");
+        assert!(take_extra(&mut w).is_none());
+        // A retransmitted SYN-ACK (our ACK lost) is acknowledged again; the
+        // client's window is open already.
+        let (v, _) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &syn_ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert!(take_extra(&mut w).is_none(), "one window update");
+        let c = w.counters();
+        assert_eq!(
+            c.synproxy_early_data
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        assert_eq!(
+            c.synproxy_window_updates
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+}
+
+/// Directors behind one ECMP route: the client's SYN may reach one and
+/// its ACK another. With the same `global.synproxy_key` the second
+/// accepts the first's cookie and opens the connection; with different
+/// keys (each director's random one) it drops the ACK as a bad cookie.
+#[test]
+fn directors_sharing_a_key_accept_each_others_cookies() {
+    for c in cases() {
+        let key = [0x3c; 16];
+        let (plan, _, mut a, n) = setup_keyed(key);
+        let syn = from_client(&c, CLIENT_ISN, 0, SYN, 64240, linux_syn_options(1));
+        let (v, out) = run(&mut a, &plan, &n, NOW, CLIENT_IF, &syn.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let cookie = Seg::read(&out).seq;
+        let tsval = u32::from_be_bytes(Seg::read(&out).options[8..12].try_into().unwrap());
+        let ack = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie.wrapping_add(1),
+            ACK,
+            502,
+            ts(2, tsval, &[1, 1]),
+        );
+        let (_, table_b, mut b, _) = setup_keyed(key);
+        let (v, out) = run(&mut b, &plan, &n, NOW + 1, CLIENT_IF, &ack.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF }, "same key");
+        let sent = Seg::read(&out);
+        assert_eq!((sent.flags, sent.seq), (SYN, CLIENT_ISN));
+        assert_eq!(table_b.len(), 1);
+        let (_, table_c, mut other, _) = setup_keyed([0x3d; 16]);
+        let (v, _) = run(&mut other, &plan, &n, NOW + 1, CLIENT_IF, &ack.frame());
+        assert_eq!(
+            v,
+            Verdict::Drop(DropReason::SynproxyBadCookie),
+            "another key"
+        );
+        assert_eq!(table_c.len(), 0);
+    }
+}
+
+/// Failover of a proxied connection: the master's entry and its
+/// translation, carried in the xvs sync option 0x46 through a sync
+/// datagram, installed on a backup (another table, another cookie key),
+/// which then translates both directions exactly as the master does. A
+/// backup without a SYN proxy refuses the install, counted.
+#[test]
+fn a_synced_proxied_connection_is_translated_on_the_backup() {
+    use xvs_conn::{ConnFlags, NewConn};
+    use xvs_dataplane::{Install, InstallFailure, SyncLink};
+    use xvs_wire::sync::{self, SyncEntry, SyncOption};
+    for c in cases() {
+        let (plan, table, mut w, n, sp) = setup_sp(Some([0x5a; 16]));
+        let sp = sp.expect("proxy");
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+        let mut id = None;
+        table.for_each(|e| id = Some(e.id));
+        let id = id.expect("one entry");
+        assert_eq!(
+            sp.synced_delta(id),
+            None,
+            "nothing to sync before the server answers"
+        );
+        let mut sopts = vec![2, 4, 0x05, 0xb4];
+        sopts.extend(ts(777, 12400, &[4, 2]));
+        sopts.extend([1, 3, 3, 9]);
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            65160,
+            sopts,
+        );
+        run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+        let e = table.get(id).expect("entry");
+        let delta = sp.synced_delta(id).expect("established: a translation");
+
+        // Through the wire, as the sync sender writes it.
+        let entry = SyncEntry {
+            ipv6: c.v6,
+            protocol: 6,
+            flags: 0,
+            state: 1,
+            cport: e.cport,
+            vport: e.vport,
+            dport: e.dport,
+            fwmark: 0,
+            timeout: 900,
+            caddr: e.caddr,
+            vaddr: e.vaddr,
+            daddr: e.daddr,
+            options: vec![SyncOption::xvs_synproxy(&delta)],
+        };
+        let mut datagram = Vec::new();
+        sync::build(&mut datagram, 7, &[entry]);
+        let (_, parsed) = sync::parse(&datagram).expect("parses");
+        let received = parsed[0].as_ref().expect("entry").options[0].as_xvs_synproxy();
+        assert_eq!(received, Some(delta));
+        let install = Install {
+            conn: NewConn {
+                protocol: 6,
+                caddr: e.caddr,
+                cport: e.cport,
+                vaddr: e.vaddr,
+                vport: e.vport,
+                laddr: e.laddr,
+                lport: e.lport,
+                daddr: e.daddr,
+                dport: e.dport,
+                flags: (e.flags & ConnFlags::BACKUP_MASK) | ConnFlags::SYNC,
+                dest_id: e.dest_id,
+                controller: None,
+                state: e.state,
+                timeout_secs: e.timeout_secs,
+            },
+            plan_version: plan.version,
+            synproxy: received,
+        };
+
+        // A backup without a SYN proxy cannot carry it.
+        let (bplan, btable, mut plain, _, _) = setup_sp(None);
+        let link = Arc::new(SyncLink::new(1, 16));
+        plain.set_sync(Some(Arc::clone(&link)));
+        assert!(link.worker(0).installs.push(install).is_ok());
+        plain.housekeeping(&bplan, NOW + 6, 64);
+        assert_eq!(link.worker(0).install_failed(InstallFailure::NoSynproxy), 1);
+        assert_eq!(btable.len(), 0);
+
+        let (bplan, btable, mut backup, bn, _) = setup_sp(Some([0x99; 16]));
+        let link = Arc::new(SyncLink::new(1, 16));
+        backup.set_sync(Some(Arc::clone(&link)));
+        assert!(link.worker(0).installs.push(install).is_ok());
+        backup.housekeeping(&bplan, NOW + 6, 64);
+        assert_eq!(
+            link.worker(0)
+                .installed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(btable.len(), 1);
+
+        // After the failover, both directions come out of the backup as
+        // they would have out of the master.
+        let mut data = from_server(
+            &c,
+            &syn,
+            SERVER_ISN + 1,
+            CLIENT_ISN + 1,
+            ACK | PSH,
+            100,
+            ts(800, 12410, &[1, 1]),
+        );
+        data.payload = b"hello".to_vec();
+        let (v, out) = run(&mut backup, &bplan, &bn, NOW + 7, SERVER_IF, &data.frame());
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        assert_eq!(
+            out,
+            run(&mut w, &plan, &n, NOW + 7, SERVER_IF, &data.frame()).1
+        );
+        assert_eq!(
+            (Seg::read(&out).seq, Seg::read(&out).window),
+            (cookie + 1, 400),
+            "shifted into the client's space, rescaled"
+        );
+        let mut req = from_client(
+            &c,
+            CLIENT_ISN + 1,
+            cookie + 6,
+            ACK | PSH,
+            1000,
+            ts(12500, tsval + 23, &[1, 1]),
+        );
+        req.payload = b"more".to_vec();
+        let (v, out) = run(&mut backup, &bplan, &bn, NOW + 7, CLIENT_IF, &req.frame());
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        assert_eq!(
+            out,
+            run(&mut w, &plan, &n, NOW + 7, CLIENT_IF, &req.frame()).1
+        );
+        assert_eq!(
+            Seg::read(&out).ack,
+            SERVER_ISN + 6,
+            "shifted into the server's space"
+        );
+    }
+}
+
+/// The IP packet inside a frame (what an ICMP error quotes).
+fn ip_packet(frame: &[u8]) -> Vec<u8> {
+    frame[14..].to_vec()
+}
+
+/// The quoted IP packet of an ICMP error frame, and whether the frame's
+/// ICMP checksum holds.
+fn quoted(frame: &[u8]) -> (Vec<u8>, bool) {
+    let info = xvs_wire::parse_frame(frame).expect("parses");
+    let err = xvs_wire::parse_icmp_error(frame, &info)
+        .expect("valid")
+        .expect("an ICMP error");
+    let ok = xvs_wire::frame::verify_icmp_checksum(frame, &info).is_ok();
+    (frame[err.inner_l3_offset..err.inner_end].to_vec(), ok)
+}
+
+/// ICMP errors about a proxied flow quote segments in the sender's
+/// sequence space; each is moved into the receiver's (the real server's
+/// Linux drops an error whose quoted sequence number it never sent), with
+/// the quoted and outer checksums still right.
+#[test]
+fn icmp_errors_about_a_proxied_flow_quote_the_receivers_sequence_numbers() {
+    for c in cases() {
+        let (plan, table, mut w, n) = setup();
+        let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
+        let syn_ack = from_server(
+            &c,
+            &syn,
+            SERVER_ISN,
+            CLIENT_ISN + 1,
+            SYN | ACK,
+            65160,
+            Vec::new(),
+        );
+        run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
+
+        // From the client's side, about a reply the director sent.
+        let mut reply = to_client(
+            &c,
+            cookie + 6,
+            CLIENT_ISN + 1,
+            ACK | PSH,
+            400,
+            ts(9, 8, &[1, 1]),
+        );
+        reply.payload = vec![b'x'; 100];
+        let err = icmp_error_frame(
+            GW_MAC,
+            DIR_CLIENT_MAC,
+            c.client(),
+            c.vip(),
+            &ip_packet(&reply.frame()),
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 6, CLIENT_IF, &err);
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
+        let (got, checksum_ok) = quoted(&out);
+        assert!(checksum_ok, "ICMP checksum");
+        let as_sent = Seg {
+            src: c.rs(),
+            sport: c.rs_port(),
+            dst: syn.src,
+            dport: syn.sport,
+            seq: SERVER_ISN + 6,
+            ..reply.clone()
+        };
+        assert_eq!(got, ip_packet(&as_sent.frame()), "the server's own segment");
+
+        // From the real server's side, about a client segment forwarded.
+        let mut fwd = Seg {
+            seq: CLIENT_ISN + 1,
+            ack: SERVER_ISN + 6,
+            flags: ACK | PSH,
+            window: 1000,
+            options: ts(12500, tsval, &[1, 1]),
+            payload: vec![b'y'; 100],
+            ..syn.clone()
+        };
+        fwd.ttl = 63;
+        let err = icmp_error_frame(
+            rs_mac(0),
+            DIR_SERVER_MAC,
+            c.rs(),
+            syn.src,
+            &ip_packet(&fwd.frame()),
+        );
+        let (v, out) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &err);
+        assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+        let (got, checksum_ok) = quoted(&out);
+        assert!(checksum_ok, "ICMP checksum");
+        let as_sent = Seg {
+            src: c.client(),
+            sport: CPORT,
+            dst: c.vip(),
+            dport: TCP_PORT,
+            ack: cookie + 6,
+            ..fwd
+        };
+        assert_eq!(got, ip_packet(&as_sent.frame()), "the client's own segment");
     }
 }
 

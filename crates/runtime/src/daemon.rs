@@ -113,18 +113,20 @@ fn resolve_system(snap: &mut Snapshot) -> Result<(), RunError> {
     Ok(())
 }
 
-/// A reload may change services, real servers and tunables; interfaces,
-/// workers and the table size need a restart. Copies the system-resolved
-/// MACs into `new`.
 /// Whether any service of `snap` has the SYN proxy on.
 fn uses_synproxy(snap: &Snapshot) -> bool {
     snap.services.iter().any(|s| s.synproxy)
 }
 
-/// A random SYN cookie key, drawn once per process so cookies cannot be
-/// forged or replayed against another start.
-fn synproxy_key() -> Result<[u8; 16], RunError> {
+/// The SYN cookie key: `global.synproxy_key` when set (directors behind
+/// one ECMP route accept each other's cookies), else random, drawn once
+/// per process so cookies cannot be forged or replayed against another
+/// start.
+fn synproxy_key(global: &xvs_config::Global) -> Result<[u8; 16], RunError> {
     use std::io::Read;
+    if let Some(key) = global.synproxy_key {
+        return Ok(key.0);
+    }
     let mut key = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
@@ -135,6 +137,9 @@ fn synproxy_key() -> Result<[u8; 16], RunError> {
     Ok(key)
 }
 
+/// A reload may change services, real servers and tunables; interfaces,
+/// workers and the table size need a restart. Copies the system-resolved
+/// MACs into `new`.
 pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result<(), String> {
     if new.global.workers != current.global.workers
         || new.global.conn_capacity != current.global.conn_capacity
@@ -142,9 +147,10 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
         || new.global.ring_size != current.global.ring_size
         || new.global.health != current.global.health
         || new.global.metrics_listen != current.global.metrics_listen
+        || new.global.synproxy_key != current.global.synproxy_key
     {
         return Err(
-            "workers, conn_capacity, umem_frames, ring_size, health.max_in_flight and metrics_listen need a restart"
+            "workers, conn_capacity, umem_frames, ring_size, health.max_in_flight, metrics_listen and synproxy_key need a restart"
                 .into(),
         );
     }
@@ -363,7 +369,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         .map_err(|e| RunError::Table(e.to_string()))?,
     );
     let synproxy = if uses_synproxy(&snap) {
-        Some(Arc::new(SynProxy::new(synproxy_key()?, &table)))
+        Some(Arc::new(SynProxy::new(synproxy_key(&snap.global)?, &table)))
     } else {
         None
     };
@@ -598,7 +604,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             .iter()
             .find(|i| i.name == cfg.interface)
             .map_or(1500, |i| i.mtu);
-        let driver = SyncDriver::start(
+        let mut driver = SyncDriver::start(
             cfg,
             mtu,
             Arc::clone(link),
@@ -610,6 +616,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             what: format!("sync socket on {} port {}", cfg.interface, cfg.port),
             source,
         })?;
+        driver.set_synproxy(synproxy.clone());
         tracing::info!(
             "connection sync on {} port {} with {}{}",
             cfg.interface,
@@ -663,4 +670,27 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
 /// Default control socket path.
 pub fn default_control_socket() -> PathBuf {
     Path::new("/run/xvs/xvs.sock").to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_cookie_key_is_used_else_a_random_one() {
+        let keyed = xvs_config::load_str(
+            "global:\n  synproxy_key: 0102030405060708090a0b0c0d0e0f10\n",
+            "k.yaml",
+        )
+        .expect("valid");
+        let expected: [u8; 16] = std::array::from_fn(|i| i as u8 + 1);
+        assert_eq!(synproxy_key(&keyed.global).expect("key"), expected);
+        let plain = xvs_config::load_str("{}\n", "p.yaml").expect("valid");
+        let (a, b) = (
+            synproxy_key(&plain.global).expect("key"),
+            synproxy_key(&plain.global).expect("key"),
+        );
+        assert_ne!(a, b, "a fresh random key each time");
+        assert_ne!(a, expected);
+    }
 }

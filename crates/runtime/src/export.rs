@@ -29,6 +29,10 @@ pub fn record(shared: &Shared, conn_entries: &[usize]) {
             ("xvs_fast_path_packets_total", &c.fast_path),
             ("xvs_synproxy_syn_acks_total", &c.synproxy_syn_acks),
             ("xvs_synproxy_early_data_total", &c.synproxy_early_data),
+            (
+                "xvs_synproxy_window_updates_total",
+                &c.synproxy_window_updates,
+            ),
             ("xvs_not_ours_packets_total", &c.passed),
         ] {
             set(name, cell);
@@ -234,6 +238,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "xvs_synproxy_early_data_total",
         Kind::Counter,
         "Client segments of SYN-proxied connections whose data was dropped before the real server answered (the client retransmits).",
+    ),
+    (
+        "xvs_synproxy_window_updates_total",
+        Kind::Counter,
+        "Window updates the SYN proxy sent clients, held at a zero window, once their real server was connected.",
     ),
     (
         "xvs_not_ours_packets_total",

@@ -28,8 +28,8 @@ use std::time::Instant;
 
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
 use xvs_config::{ConnSync, ForwardMethod, SyncMode};
-use xvs_conn::{ConnFlags, ConnTable, NewConn};
-use xvs_dataplane::{Install, Plan, SyncLink};
+use xvs_conn::{ConnEntry, ConnFlags, ConnTable, NewConn};
+use xvs_dataplane::{Install, Plan, SynProxy, SyncLink};
 use xvs_sync::{
     mode, Bulk, BulkConfig, BulkState, Origin, Received, Receiver, ReceiverConfig, Sender,
     SenderConfig, Synced,
@@ -151,6 +151,16 @@ pub struct SyncDriver {
     next_sweep: Instant,
     stats: DriverStats,
     buf: Vec<u8>,
+    /// The SYN proxy's records, whose translations proxied entries carry.
+    synproxy: Option<Arc<SynProxy>>,
+}
+
+/// A proxied entry's translation into its sync view (none yet: the real
+/// server has not answered, and the entry is not in a synced state).
+fn fill_synproxy(sp: Option<&SynProxy>, e: &ConnEntry, s: &mut Synced) {
+    if e.flags.contains(ConnFlags::SYNPROXY) {
+        s.synproxy = sp.and_then(|sp| sp.synced_delta(e.id));
+    }
 }
 
 impl SyncDriver {
@@ -209,7 +219,14 @@ impl SyncDriver {
             next_sweep: now + cfg.sweep_interval,
             stats: DriverStats::default(),
             buf: vec![0; 65536],
+            synproxy: None,
         })
+    }
+
+    /// Carry the SYN proxy's translations of proxied entries (sent) and
+    /// install them with the entries received (through the workers).
+    pub fn set_synproxy(&mut self, sp: Option<Arc<SynProxy>>) {
+        self.synproxy = sp;
     }
 
     pub fn fds(&self) -> Vec<RawFd> {
@@ -253,7 +270,9 @@ impl SyncDriver {
                 let Some(id) = q.pop() else { break };
                 if let Some(e) = self.table.get(id) {
                     if self.offered(plan, &e, Origin::Event) && !e.is_expired(now_secs) {
-                        self.sender.offer(&e, now);
+                        let sp = self.synproxy.as_deref();
+                        self.sender
+                            .offer_with(&e, now, |s| fill_synproxy(sp, &e, s));
                     }
                 }
             }
@@ -269,13 +288,14 @@ impl SyncDriver {
     fn sweep(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
         let (sender, moved) = (&mut self.sender, &mut self.moved);
         let (vrrp, mode) = (self.vrrp, self.cfg.mode);
+        let sp = self.synproxy.as_deref();
         sender.begin_sweep();
         moved.begin_sweep();
         self.table.for_each(|e| {
             let here = mode == SyncMode::AllToAll && moved.moved_here(e);
             let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Sweep, here);
             if offered && !e.is_expired(now_secs) {
-                sender.offer(e, now);
+                sender.offer_with(e, now, |s| fill_synproxy(sp, e, s));
             } else if mode == SyncMode::AllToAll && e.flags.contains(ConnFlags::SYNC) {
                 // The peers have this copy: a refresh counts from it.
                 sender.note(e);
@@ -289,11 +309,14 @@ impl SyncDriver {
     /// VIPs served here, then the done marker.
     fn answer_bulk(&mut self, plan: &Plan, now_secs: u32, now: Instant) {
         let (sender, vrrp, mode) = (&mut self.sender, self.vrrp, self.cfg.mode);
+        let sp = self.synproxy.as_deref();
         let mut n = 0u64;
         self.table.for_each(|e| {
             let offered = mode::offered(mode, serves(plan, vrrp, e.vaddr), e, Origin::Bulk, false);
             if offered && !e.is_expired(now_secs) && xvs_sync::syncable(e) {
-                sender.push(&Synced::from_entry(e), now);
+                let mut s = Synced::from_entry(e);
+                fill_synproxy(sp, e, &mut s);
+                sender.push(&s, now);
                 n += 1;
             }
         });
@@ -346,6 +369,7 @@ impl SyncDriver {
                 let install = Install {
                     conn,
                     plan_version: plan.version,
+                    synproxy: s.synproxy,
                 };
                 if self.link.worker(w).installs.push(install).is_err() {
                     self.stats.bump("install_queue_full");
@@ -602,6 +626,7 @@ services:
             state: ConnState::Established,
             timeout_secs: 900,
             worker: Some(3),
+            synproxy: None,
         }
     }
 

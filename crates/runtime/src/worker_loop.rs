@@ -246,6 +246,9 @@ impl WorkerLoop {
                         .process(&plan, &**neighbors, now, ingress, &mut fb);
                     let (start, len) = (fb.start(), fb.len());
                     self.dispatch(verdict, chunk, start, len, ingress, &mut tx, &mut pending);
+                    if self.pipeline.has_extra_frame() {
+                        self.send_extra_frame(ingress, &mut tx, &mut pending);
+                    }
                 }
                 // Fragments that waited for the first of their datagram,
                 // which this burst brought: each in a frame of its own.
@@ -397,6 +400,32 @@ impl WorkerLoop {
         let (start, len) = (fb.start(), fb.len());
         self.dispatch(verdict, chunk, start, len, ingress, tx, pending);
         true
+    }
+
+    /// Send the second frame the last processed frame produced (a SYN
+    /// proxy window update) from a free frame. Without a free frame it is
+    /// lost, as a frame on a full TX ring is (TCP recovers either).
+    fn send_extra_frame(
+        &mut self,
+        ingress: usize,
+        tx: &mut [Vec<Desc>],
+        pending: &mut VecDeque<Pending>,
+    ) {
+        let Some(chunk) = self.pool.alloc() else {
+            self.pipeline.take_extra_frame(&mut []);
+            DriverCounters::add(&self.counters.tx_ring_full, 1);
+            return;
+        };
+        let Some((frame, _)) = self.umem.frame_mut(chunk) else {
+            self.pipeline.take_extra_frame(&mut []);
+            self.pool.free(chunk);
+            return;
+        };
+        let at = RELEASE_HEADROOM.min(frame.len());
+        match self.pipeline.take_extra_frame(&mut frame[at..]) {
+            Some((len, verdict)) => self.dispatch(verdict, chunk, at, len, ingress, tx, pending),
+            None => self.pool.free(chunk),
+        }
     }
 
     fn release_pending<N: Neighbors + ?Sized>(

@@ -135,13 +135,27 @@ impl Sender {
     /// Queues `e` if the send policy says it is due (and records it as
     /// sent); returns whether it was queued.
     pub fn offer(&mut self, e: &ConnEntry, now: Instant) -> bool {
+        self.offer_with(e, now, |_| {})
+    }
+
+    /// [`Sender::offer`], with `fill` completing the entry's sync view
+    /// from what lives outside the table (the SYN proxy's translation)
+    /// when it is due.
+    pub fn offer_with(
+        &mut self,
+        e: &ConnEntry,
+        now: Instant,
+        fill: impl FnOnce(&mut Synced),
+    ) -> bool {
         match self.tracker.due_reason(e, self.cfg.refresh_secs) {
             None => false,
             Some(reason) => {
                 if reason == DueReason::Refresh {
                     self.stats.refreshes += 1;
                 }
-                self.push(&Synced::from_entry(e), now);
+                let mut s = Synced::from_entry(e);
+                fill(&mut s);
+                self.push(&s, now);
                 true
             }
         }

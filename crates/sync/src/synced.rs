@@ -5,13 +5,13 @@
 //! this module maps it to and from the connection table's vocabulary
 //! ([`ConnFlags`], [`ConnState`]) the way `ip_vs_sync.c` does
 //! (`ip_vs_sync_conn_v1` on the master, `ip_vs_proc_sync_conn` on the
-//! backup), plus xvs's FullNAT local address and owning worker carried in
-//! the optional TLVs 0x44 and 0x45.
+//! backup), plus xvs's FullNAT local address, owning worker and SYN proxy
+//! translation carried in the optional TLVs 0x44, 0x45 and 0x46.
 
 use std::net::IpAddr;
 
 use xvs_conn::{ConnEntry, ConnFlags, ConnState};
-use xvs_wire::sync::{SyncEntry, SyncOption};
+use xvs_wire::sync::{SyncEntry, SyncOption, SynproxyDelta};
 
 /// IP protocol numbers xvs balances.
 pub const TCP: u8 = 6;
@@ -49,6 +49,11 @@ pub struct Synced {
     /// The worker owning the entry on the sender (xvs peers only; IPVS
     /// does not send it).
     pub worker: Option<u16>,
+    /// The sequence translation of a SYN-proxied NAT or FullNAT
+    /// connection (xvs peers only). `from_entry` cannot know it (it lives
+    /// beside the table); the sender's caller fills it in. Received, it
+    /// sets [`ConnFlags::SYNPROXY`].
+    pub synproxy: Option<SynproxyDelta>,
 }
 
 /// Why a received entry is not believed. Stable names for counters
@@ -127,6 +132,7 @@ impl Synced {
             timeout_secs: e.timeout_secs,
             // ConnId packs the worker in 7 bits.
             worker: u16::try_from(e.id.worker()).ok(),
+            synproxy: None,
         }
     }
 
@@ -151,6 +157,9 @@ impl Synced {
         }
         if let Some(w) = self.worker {
             options.push(SyncOption::xvs_worker(w));
+        }
+        if let Some(d) = &self.synproxy {
+            options.push(SyncOption::xvs_synproxy(d));
         }
         SyncEntry {
             ipv6: self.caddr.is_ipv6(),
@@ -223,6 +232,20 @@ impl Synced {
         } else {
             None
         };
+        // A translation only means something on a connection the backup
+        // forwards both ways (NAT, FullNAT); elsewhere it is ignored.
+        let proxied = !template
+            && (method == ConnFlags::FWD_MASQ.bits() || method == ConnFlags::FWD_FULLNAT.bits());
+        let synproxy = e
+            .options
+            .iter()
+            .find_map(SyncOption::as_xvs_synproxy)
+            .filter(|_| proxied);
+        let flags = if synproxy.is_some() {
+            flags | ConnFlags::SYNPROXY
+        } else {
+            flags
+        };
         if !template && e.cport == 0 {
             return Err(Invalid::ClientPort);
         }
@@ -242,6 +265,7 @@ impl Synced {
             state,
             timeout_secs: e.timeout.min(MAX_TIMEOUT_SECS),
             worker: e.options.iter().find_map(SyncOption::as_xvs_worker),
+            synproxy,
         })
     }
 }

@@ -419,3 +419,41 @@ fn reasons_are_unique() {
     r.dedup();
     assert_eq!(r.len(), Invalid::REASONS.len());
 }
+
+/// A SYN-proxied FullNAT connection carries its translation in option
+/// 0x46 and comes back with it and the SYNPROXY flag (the flag itself is
+/// not sent: IPVS has no such bit); on a method the backup cannot
+/// translate (DR), or on a template, the option is ignored.
+#[test]
+fn synproxy_translation_round_trips() {
+    let d = SynproxyDelta {
+        seq: 0x1234_5678,
+        ts: 99,
+        server_scale: 9,
+        client_sees_scale: 7,
+        client_scale: 7,
+        server_sees_scale: 7,
+    };
+    let mut e = fullnat4();
+    e.flags |= ConnFlags::SYNPROXY;
+    let mut s = Synced::from_entry(&e);
+    assert_eq!(s.synproxy, None, "the caller fills it in");
+    s.synproxy = Some(d);
+    let wire = s.to_wire();
+    assert_eq!(wire.flags & ConnFlags::SYNPROXY.bits(), 0);
+    let mut datagram = Vec::new();
+    build(&mut datagram, 1, std::slice::from_ref(&wire));
+    let got = Synced::from_wire(parse(&datagram).unwrap().1[0].as_ref().unwrap()).unwrap();
+    assert_eq!(got.synproxy, Some(d));
+    assert!(got.flags.contains(ConnFlags::SYNPROXY));
+    let plain = Synced::from_wire(&Synced::from_entry(&fullnat4()).to_wire()).unwrap();
+    assert!(!plain.flags.contains(ConnFlags::SYNPROXY));
+    assert_eq!(plain.synproxy, None);
+    for other in [dr6_udp(), template4()] {
+        let mut s = Synced::from_entry(&other);
+        s.synproxy = Some(d);
+        let got = Synced::from_wire(&s.to_wire()).unwrap();
+        assert_eq!(got.synproxy, None);
+        assert!(!got.flags.contains(ConnFlags::SYNPROXY));
+    }
+}

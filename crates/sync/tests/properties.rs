@@ -79,6 +79,7 @@ fn valid_synced() -> impl Strategy<Value = Synced> {
                         state,
                         timeout_secs,
                         worker,
+                        synproxy: None,
                     }
                 },
             )

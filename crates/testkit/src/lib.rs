@@ -333,6 +333,15 @@ pub fn run(
     (v, pkt.frame().to_vec())
 }
 
+/// The second frame the last frame [`run`] processed produced, if any
+/// (see `Worker::take_extra_frame`): its verdict and bytes.
+pub fn take_extra(worker: &mut Worker) -> Option<(Verdict, Vec<u8>)> {
+    let mut buf = vec![0u8; BUFFER];
+    let (len, v) = worker.take_extra_frame(&mut buf)?;
+    buf.truncate(len);
+    Some((v, buf))
+}
+
 /// Parse the IPv4/IPv6 header of an Ethernet frame (tests read fields of output frames).
 pub fn ip_headers(frame: &[u8]) -> Option<(Option<Ipv4Header>, Option<Ipv6Header>, IpNumber)> {
     let sliced = etherparse::SlicedPacket::from_ethernet(frame).ok()?;

@@ -306,6 +306,55 @@ fn rewrite_inner(
     Ok(())
 }
 
+/// Add `seq` and `ack` (mod 2³²) to the sequence and acknowledgment
+/// numbers of a quoted TCP segment, as far as the quote reaches them,
+/// with the quoted TCP checksum (when quoted) and the ICMP checksum
+/// patched (RFC 1624). The SYN proxy's translation of an error about a
+/// proxied flow: the host receiving it checks the quoted sequence number
+/// against what it sent (Linux's tcp_v4_err drops one out of window). A
+/// quote that is not of TCP, or of a later fragment, is left alone.
+pub fn shift_icmp_inner_tcp(
+    frame: &mut [u8],
+    info: &FrameInfo,
+    err: &IcmpErrorInfo,
+    seq: u32,
+    ack: u32,
+) -> Result<(), WireError> {
+    if err.protocol != ip_proto::TCP || err.fragment == Fragment::NotFirst {
+        return Ok(());
+    }
+    let msg = frame
+        .get_mut(info.l4_offset..info.ip_end())
+        .ok_or(WireError::FrameMismatch)?;
+    let l4 = err
+        .inner_l4_offset
+        .checked_sub(info.l4_offset)
+        .ok_or(WireError::FrameMismatch)?;
+    if msg.len() < 4 {
+        return Err(WireError::FrameMismatch);
+    }
+    let mut hc = word(msg, 2);
+    let ck_at = l4 + tcp::field::CHECKSUM.start;
+    let mut inner_ck = (ck_at + 2 <= msg.len()).then(|| word(msg, ck_at));
+    for (field, delta) in [(tcp::field::SEQ, seq), (tcp::field::ACK, ack)] {
+        let at = l4 + field.start;
+        if delta == 0 || at + 4 > msg.len() {
+            continue;
+        }
+        let old: [u8; 4] = msg[at..at + 4].try_into().unwrap_or([0; 4]);
+        let new = u32::from_be_bytes(old).wrapping_add(delta).to_be_bytes();
+        if let Some(c) = inner_ck.as_mut() {
+            *c = checksum::update_bytes(*c, &old, &new);
+        }
+        replace(msg, at, &new, &mut hc);
+    }
+    if let Some(c) = inner_ck {
+        replace(msg, ck_at, &c.to_be_bytes(), &mut hc);
+    }
+    msg[2..4].copy_from_slice(&hc.to_be_bytes());
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "rewrite_tests.rs"]
 mod tests;

@@ -310,3 +310,56 @@ proptest! {
         prop_assert_eq!(info, parse_frame(&want).unwrap());
     }
 }
+
+/// The SYN proxy's shift of a quoted TCP segment: whole quotes get seq,
+/// ack and the quoted checksum patched as if built that way; a quote cut
+/// after 8 bytes of TCP (RFC 792's minimum) gets only its seq, with the
+/// ICMP checksum still right; UDP quotes are left alone.
+#[test]
+fn icmp_inner_tcp_shift() {
+    let router = Ipv4Addr::new(203, 0, 113, 1);
+    let segment = |seq: u32, ack: u32| {
+        let mut p = Vec::new();
+        PacketBuilder::ipv4(VIP4, CIP4, 63)
+            .tcp(80, 40000, seq, 1000)
+            .ack(ack)
+            .write(&mut p, b"response body")
+            .unwrap();
+        p
+    };
+    let error_about = |pkt: &[u8]| {
+        let mut buf = [0u8; 600];
+        let n =
+            icmp::build_error(&mut buf, icmp::ErrorKind::PortUnreachable, router, 3, pkt).unwrap();
+        eth(0x0800, &buf[..n])
+    };
+    let mut f = error_about(&segment(0xffff_fff0, 5));
+    let info = parse_frame(&f).unwrap();
+    let err = parse_icmp_error(&f, &info).unwrap().unwrap();
+    shift_icmp_inner_tcp(&mut f, &info, &err, 0x20, 0u32.wrapping_sub(3)).unwrap();
+    assert_eq!(f, error_about(&segment(0x10, 2)));
+
+    // Cut after the TCP sequence number.
+    let short = |seq: u32| {
+        let p = segment(seq, 5);
+        error_about(&p[..28])
+    };
+    let mut f = short(100);
+    let info = parse_frame(&f).unwrap();
+    let err = parse_icmp_error(&f, &info).unwrap().unwrap();
+    shift_icmp_inner_tcp(&mut f, &info, &err, 7, 9).unwrap();
+    assert_eq!(f, short(107));
+    assert_eq!(crate::frame::verify_icmp_checksum(&f, &info), Ok(()));
+
+    let mut udp = Vec::new();
+    PacketBuilder::ipv4(VIP4, CIP4, 63)
+        .udp(53, 40000)
+        .write(&mut udp, b"answer")
+        .unwrap();
+    let mut f = error_about(&udp);
+    let before = f.clone();
+    let info = parse_frame(&f).unwrap();
+    let err = parse_icmp_error(&f, &info).unwrap().unwrap();
+    shift_icmp_inner_tcp(&mut f, &info, &err, 7, 9).unwrap();
+    assert_eq!(f, before);
+}

@@ -26,9 +26,10 @@
 //!
 //! Option types: the kernel masks the optional bit 0x40 *before* matching
 //! the known types, so 0x41–0x43 are read as seq data, PE data and PE name
-//! just like 1–3. The xvs extensions therefore use 0x44 and 0x45
-//! ([`OPT_XVS_LOCAL`], [`OPT_XVS_WORKER`]): optional, and not one of the
-//! known types once masked, so IPVS backups skip them.
+//! just like 1–3. The xvs extensions therefore use 0x44, 0x45 and 0x46
+//! ([`OPT_XVS_LOCAL`], [`OPT_XVS_WORKER`], [`OPT_XVS_SYNPROXY`]):
+//! optional, and not one of the known types once masked, so IPVS backups
+//! skip them.
 //!
 //! xvs control datagrams ([`Control`], [`build_control`],
 //! [`parse_control`]) ask a peer for its whole table and mark the end of
@@ -80,6 +81,33 @@ pub const OPT_XVS_LOCAL: u8 = OPT_F_OPTIONAL | 0x04;
 /// xvs extension (optional, ignored by IPVS): the worker owning the
 /// connection, a u16.
 pub const OPT_XVS_WORKER: u8 = OPT_F_OPTIONAL | 0x05;
+/// xvs extension (optional, ignored by IPVS): the sequence translation of
+/// a SYN-proxied connection, [`SYNPROXY_DELTA_LEN`] bytes
+/// ([`SynproxyDelta`]).
+pub const OPT_XVS_SYNPROXY: u8 = OPT_F_OPTIONAL | 0x06;
+/// Length of the [`OPT_XVS_SYNPROXY`] option's data.
+pub const SYNPROXY_DELTA_LEN: usize = 12;
+
+/// What a director needs to carry on a SYN-proxied connection it did not
+/// open: the client saw the proxy's cookie as the server's ISN and the
+/// proxy's timestamps, so every segment is shifted by these deltas, and
+/// windows rescaled between the scales each side announced (0 = none).
+/// On the wire: Δseq, Δts (u32 each), then the four scales, one byte each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SynproxyDelta {
+    /// Server ISN − cookie.
+    pub seq: u32,
+    /// Server's TSval − the proxy's TSval, at the handshake.
+    pub ts: u32,
+    /// The real server's window scale.
+    pub server_scale: u8,
+    /// The scale the proxy announced to the client.
+    pub client_sees_scale: u8,
+    /// The client's window scale.
+    pub client_scale: u8,
+    /// The scale the proxy announced to the real server.
+    pub server_sees_scale: u8,
+}
 
 /// Largest sync datagram a master sends on a link of this MTU, header
 /// included: `4 + 24·min(255, (MTU − 20 − 8 − 4 − 20) / 24)` (1444 at MTU
@@ -152,6 +180,47 @@ impl SyncOption {
             kind: OPT_XVS_WORKER,
             data: worker.to_be_bytes().to_vec(),
         }
+    }
+
+    /// The xvs SYN proxy option ([`OPT_XVS_SYNPROXY`]).
+    pub fn xvs_synproxy(d: &SynproxyDelta) -> SyncOption {
+        let mut data = Vec::with_capacity(SYNPROXY_DELTA_LEN);
+        data.extend_from_slice(&d.seq.to_be_bytes());
+        data.extend_from_slice(&d.ts.to_be_bytes());
+        data.extend_from_slice(&[
+            d.server_scale,
+            d.client_sees_scale,
+            d.client_scale,
+            d.server_sees_scale,
+        ]);
+        SyncOption::Other {
+            kind: OPT_XVS_SYNPROXY,
+            data,
+        }
+    }
+
+    /// The SYN proxy's translation, if this is a well-formed
+    /// [`OPT_XVS_SYNPROXY`] option (scales above 14, RFC 7323's limit,
+    /// are refused).
+    pub fn as_xvs_synproxy(&self) -> Option<SynproxyDelta> {
+        let SyncOption::Other {
+            kind: OPT_XVS_SYNPROXY,
+            data,
+        } = self
+        else {
+            return None;
+        };
+        if data.len() != SYNPROXY_DELTA_LEN || data[8..].iter().any(|&s| s > 14) {
+            return None;
+        }
+        Some(SynproxyDelta {
+            seq: be32(data, 0),
+            ts: be32(data, 4),
+            server_scale: data[8],
+            client_sees_scale: data[9],
+            client_scale: data[10],
+            server_sees_scale: data[11],
+        })
     }
 
     /// The local address and port, if this is a well-formed

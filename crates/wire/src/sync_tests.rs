@@ -593,3 +593,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn golden_xvs_synproxy_option() {
+    let d = SynproxyDelta {
+        seq: 0x6000_1234,
+        ts: 0xffff_fff0,
+        server_scale: 9,
+        client_sees_scale: 7,
+        client_scale: 8,
+        server_sees_scale: 8,
+    };
+    let option = SyncOption::xvs_synproxy(&d);
+    let entry = SyncEntry {
+        options: vec![option.clone()],
+        ..tcp4()
+    };
+    let mut golden = vec![
+        0x00, 0x07, // reserved, SyncID 7
+        0x00, 0x3c, // size: 8 + 52 = 60
+        0x01, 0x01, 0x00, 0x00, // one entry, version 1, spare
+    ];
+    golden.extend(tcp4_fixed(0x32)); // entry size 36 + 14 = 50
+    golden.extend([
+        0x46, 0x0c, // xvs SYN proxy translation, 12 bytes
+        0x60, 0x00, 0x12, 0x34, // Δseq
+        0xff, 0xff, 0xff, 0xf0, // Δts
+        9, 7, 8, 8, // scales: server, client sees, client, server sees
+        0x00, 0x00, // padding to 52
+    ]);
+    assert_eq!(built(7, std::slice::from_ref(&entry)), golden);
+    assert_eq!(parse(&golden).unwrap().1, ok(vec![entry]));
+    assert_eq!(option.as_xvs_synproxy(), Some(d));
+    assert_eq!(SyncOption::xvs_worker(3).as_xvs_synproxy(), None);
+    // A scale past RFC 7323's 14, or a short option, is not a translation.
+    let mut bad = SyncOption::xvs_synproxy(&SynproxyDelta {
+        server_scale: 15,
+        ..d
+    });
+    assert_eq!(bad.as_xvs_synproxy(), None);
+    if let SyncOption::Other { data, .. } = &mut bad {
+        data.truncate(8);
+    }
+    assert_eq!(bad.as_xvs_synproxy(), None);
+    // Optional and unknown to the kernel once the bit is masked.
+    assert_ne!(OPT_XVS_SYNPROXY & OPT_F_OPTIONAL, 0);
+    assert!(!(1..=3).contains(&(OPT_XVS_SYNPROXY & !OPT_F_OPTIONAL)));
+}

@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use super::{Ctx, Result};
 use crate::health::HealthGlobal;
 use crate::model::{
-    Global, IdlePolicy, Interface, IpNet, LocalAddressPool, TablePressure, Timeouts, Tunables,
-    DEFAULT_PREFETCH_MIN_LIVE,
+    Global, IdlePolicy, Interface, IpNet, LocalAddressPool, SynproxyKey, TablePressure, Timeouts,
+    Tunables, DEFAULT_PREFETCH_MIN_LIVE,
 };
 use crate::raw::{IdleText, RawGlobal, RawInterface, RawPool, RawTablePressure, RawTimeouts};
 use crate::text::NumRange;
@@ -117,7 +117,43 @@ pub(super) fn resolve_global(raw: &RawGlobal, ctx: &Ctx<'_>) -> Result<Global> {
         prefetch_min_live,
         health,
         metrics_listen: resolve_metrics_listen(raw.metrics_listen.as_deref(), ctx)?,
+        synproxy_key: resolve_synproxy_key(raw.synproxy_key.as_deref(), ctx)?,
     })
+}
+
+/// `global.synproxy_key`: exactly 32 hex digits, the 128-bit SipHash key
+/// of the SYN cookies. Shorter keys are refused rather than padded: a
+/// guessable key lets anyone forge cookies and open entries without a
+/// handshake. All zeros is refused as the mark of a placeholder.
+fn resolve_synproxy_key(raw: Option<&str>, ctx: &Ctx<'_>) -> Result<Option<SynproxyKey>> {
+    const KEY: &str = "global.synproxy_key";
+    let Some(text) = raw else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    let hint =
+        "write 32 hex digits (128 bits), e.g. from `od -An -tx1 -N16 /dev/urandom | tr -d ' \\n'`";
+    if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ctx.err(
+            KEY,
+            format!(
+                "is not a key: {} characters, not 32 hex digits; {hint}",
+                text.len()
+            ),
+        ));
+    }
+    let mut key = [0u8; 16];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+            .map_err(|_| ctx.err(KEY, format!("is not a key; {hint}")))?;
+    }
+    if key == [0; 16] {
+        return Err(ctx.err(
+            KEY,
+            format!("all zeros is a placeholder, not a key; {hint}"),
+        ));
+    }
+    Ok(Some(SynproxyKey(key)))
 }
 
 /// `global.metrics_listen`: `127.0.0.1:9100`, `[::1]:9100`, `0.0.0.0:9100`.
