@@ -76,6 +76,9 @@ pub struct Worker {
     pub(crate) frag_first: Option<ConnEntry>,
     /// The SYN proxy's cookies and records ([`Worker::set_synproxy`]).
     pub(crate) synproxy: Option<Arc<crate::synproxy::SynProxy>>,
+    /// Outer fragments after the first of a tunnelled packet, for the
+    /// driver ([`crate::extra_tx`]).
+    pub(crate) extra_tx: crate::extra_tx::ExtraTx,
 }
 
 impl Worker {
@@ -106,6 +109,7 @@ impl Worker {
             frags: Fragments::new(),
             frag_first: None,
             synproxy: None,
+            extra_tx: crate::extra_tx::ExtraTx::new(),
         }
     }
 

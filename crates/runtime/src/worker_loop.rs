@@ -246,6 +246,9 @@ impl WorkerLoop {
                         .process(&plan, &**neighbors, now, ingress, &mut fb);
                     let (start, len) = (fb.start(), fb.len());
                     self.dispatch(verdict, chunk, start, len, ingress, &mut tx, &mut pending);
+                    if self.pipeline.has_extra_tx() {
+                        self.send_extra_tx(ingress, &mut tx, &mut pending);
+                    }
                 }
                 // Fragments that waited for the first of their datagram,
                 // which this burst brought: each in a frame of its own.
@@ -396,7 +399,36 @@ impl WorkerLoop {
             .process_released(plan, neighbors, now, ingress, &mut fb);
         let (start, len) = (fb.start(), fb.len());
         self.dispatch(verdict, chunk, start, len, ingress, tx, pending);
+        if self.pipeline.has_extra_tx() {
+            self.send_extra_tx(ingress, tx, pending);
+        }
         true
+    }
+
+    /// Send the frames the pipeline queued besides the one it was handed
+    /// (a tunnelled packet's later outer fragments), each in a free frame
+    /// of its own, right behind that one. Without a free frame the rest
+    /// stay queued for the next call.
+    fn send_extra_tx(
+        &mut self,
+        ingress: usize,
+        tx: &mut [Vec<Desc>],
+        pending: &mut VecDeque<Pending>,
+    ) {
+        while self.pipeline.has_extra_tx() {
+            let Some(chunk) = self.pool.alloc() else {
+                return;
+            };
+            let Some((frame, _)) = self.umem.frame_mut(chunk) else {
+                self.pool.free(chunk);
+                return;
+            };
+            let Some((len, verdict)) = self.pipeline.take_extra_tx(frame) else {
+                self.pool.free(chunk);
+                return;
+            };
+            self.dispatch(verdict, chunk, 0, len, ingress, tx, pending);
+        }
     }
 
     fn release_pending<N: Neighbors + ?Sized>(
