@@ -11,29 +11,15 @@ use crate::{
     ConnFlags, ConnId, ConnState, ConnTable, Direction, Eviction, InsertError, NewConn, TableConfig,
 };
 
-const TCP: u8 = 6;
+use crate::tests_fixtures::{flow4, ip, TCP};
 const UDP: u8 = 17;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
 
 fn conn(proto: u8, cport: u16, state: ConnState) -> NewConn {
     NewConn {
         protocol: proto,
-        caddr: ip("198.51.100.50"),
-        cport,
-        vaddr: ip("198.18.10.100"),
-        vport: 80,
-        laddr: ip("198.51.100.50"),
-        lport: cport,
-        daddr: ip("10.0.0.11"),
-        dport: 8080,
-        flags: ConnFlags::for_method(ForwardMethod::Nat),
-        dest_id: 7,
-        controller: None,
         state,
         timeout_secs: 60,
+        ..flow4(ForwardMethod::Nat, cport)
     }
 }
 
@@ -119,37 +105,54 @@ fn half_open_goes_first_then_closing_and_established_and_busy_templates_never() 
     assert_eq!(t.len(), 3);
 }
 
-/// A spoofed SYN to a persistent service: its template, and the half-open
-/// connection it controls.
+/// Insert `c`; into a full table, make room first (sparing `spare`), as
+/// the worker's insert_making_room does.
+fn ins_making_room(t: &ConnTable, c: &NewConn, now: u32, spare: Option<ConnId>) -> ConnId {
+    match t.insert(0, c, now) {
+        Ok(id) => id,
+        Err(InsertError::Full) => {
+            let got = t.make_room(0, false, now, 64, spare, |_, _| {});
+            assert!(got.is_some(), "no room for {c:?}");
+            ins(t, c, now)
+        }
+        Err(e) => panic!("insert {c:?}: {e}"),
+    }
+}
+
+/// A client of a persistent service from 203.0.113.`n`: its template, and
+/// the half-open connection it controls, each inserted making room.
 fn spoofed(t: &ConnTable, n: u16, now: u32) -> (ConnId, ConnId) {
     let src = IpAddr::from([203, 0, 113, n as u8]);
-    let tpl = ins(
-        t,
-        &NewConn {
-            caddr: src,
-            laddr: src,
-            ..template()
-        },
-        now,
-    );
+    let tpl = NewConn {
+        caddr: src,
+        laddr: src,
+        ..template()
+    };
+    let tpl = ins_making_room(t, &tpl, now, None);
     let c = NewConn {
         caddr: src,
         laddr: src,
         controller: Some(tpl),
         ..conn(TCP, 1000 + n, ConnState::SynRecv)
     };
-    (tpl, ins(t, &c, now))
+    (tpl, ins_making_room(t, &c, now, Some(tpl)))
+}
+
+/// As [`spoofed`], but the client's ACK completes the handshake.
+fn real_client(t: &ConnTable, n: u16, now: u32) -> (ConnId, ConnId) {
+    let (tpl, c) = spoofed(t, n, now);
+    assert!(t
+        .tcp_transition(c, Direction::Input, ACK, &Timeouts::default(), now)
+        .is_some());
+    assert_eq!(t.get(c).map(|e| e.state), Some(ConnState::Established));
+    (tpl, c)
 }
 
 #[test]
 fn a_template_left_without_connections_gives_way_but_one_holding_a_connection_never() {
     let t = table(4);
     // A real client: template and an established connection.
-    let (real_tpl, real) = spoofed(&t, 1, 10);
-    assert!(t
-        .tcp_transition(real, Direction::Input, ACK, &Timeouts::default(), 10)
-        .is_some());
-    assert_eq!(t.get(real).map(|e| e.state), Some(ConnState::Established));
+    let (real_tpl, real) = real_client(&t, 1, 10);
     // A spoofed source: template and SYN_RECV.
     let (spoof_tpl, spoof) = spoofed(&t, 2, 10);
     assert_eq!(t.len(), 4);
@@ -185,35 +188,9 @@ fn a_spoofed_flood_on_a_persistent_service_keeps_finding_room() {
     // Each spoofed SYN needs two slots; without template eviction the
     // table fills with templates after the first evictions.
     let t = table(8);
-    let (real_tpl, real) = spoofed(&t, 0, 10);
-    assert!(t
-        .tcp_transition(real, Direction::Input, ACK, &Timeouts::default(), 10)
-        .is_some());
-    let now = 10;
+    let (real_tpl, real) = real_client(&t, 0, 10);
     for n in 1..200u16 {
-        // Room for the template, then for the connection, as the worker's
-        // insert_making_room does before each.
-        if t.len() == 8 {
-            assert!(room(&t, now, 64).0.is_some(), "no room for template {n}");
-        }
-        let src = IpAddr::from([203, 0, 113, n as u8]);
-        let tpl = NewConn {
-            caddr: src,
-            laddr: src,
-            ..template()
-        };
-        let tpl = ins(&t, &tpl, now);
-        if t.len() == 8 {
-            let got = t.make_room(0, false, now, 64, Some(tpl), |_, _| {});
-            assert!(got.is_some(), "no room for SYN {n}");
-        }
-        let c = NewConn {
-            caddr: src,
-            laddr: src,
-            controller: Some(tpl),
-            ..conn(TCP, 1000 + n, ConnState::SynRecv)
-        };
-        ins(&t, &c, now);
+        spoofed(&t, n, 10);
     }
     assert!(t.get(real_tpl).is_some() && t.get(real).is_some());
 }

@@ -160,10 +160,8 @@ fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
         for v6 in [false, true] {
             for tcp in [false, true] {
                 let what = format!("{method} v6={v6} tcp={tcp}");
-                let (plan, _reg) = lab_plan(1);
-                let n = lab_neighbors();
-                let (_t, mut ws) = workers(&plan, 1);
-                let w = &mut ws[0];
+                let (plan, n, mut worker) = lab_worker();
+                let w = &mut worker;
                 let client = pick(v6, CLIENT4, CLIENT6);
                 let rs = pick(v6, RS4[0], RS6[0]);
                 let lip = pick(v6, LIP4, LIP6);
@@ -232,10 +230,8 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
     for method in ["nat", "fullnat"] {
         for v6 in [false, true] {
             let what = format!("{method} v6={v6}");
-            let (plan, _reg) = lab_plan(1);
-            let n = lab_neighbors();
-            let (_t, mut ws) = workers(&plan, 1);
-            let w = &mut ws[0];
+            let (plan, n, mut worker) = lab_worker();
+            let w = &mut worker;
             let client = pick(v6, CLIENT4, CLIENT6);
             let rs = pick(v6, RS4[0], RS6[0]);
             let lip = pick(v6, LIP4, LIP6);
@@ -293,10 +289,8 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
 
 #[test]
 fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     // UDP port 9 has no service on the VIP.
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), 9, false);
     let frags = framed(&input, IDENT, GW_MAC, DIR_CLIENT_MAC);
@@ -322,10 +316,8 @@ fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
 
 #[test]
 fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
     let ip = ip_of(&input);
     let (mut held, mut refused) = (0u64, 0u64);
@@ -367,10 +359,8 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
 
 #[test]
 fn unfinished_datagrams_filling_the_map_do_not_lock_a_new_one_out() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
     let ip = ip_of(&input);
     // Three times the map's 1,024 entries: first fragments whose datagrams
@@ -416,10 +406,8 @@ fn extra_frames(w: &mut Worker) -> Vec<(Verdict, Vec<u8>)> {
 /// is compared with the outer packet cut afresh here.
 #[test]
 fn full_size_ipv4_fragments_through_tun_leave_as_outer_fragments_golden() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     let input = datagram(CLIENT4.into(), CPORT, VIP4_TUN.into(), UDP_PORT, false);
     let inner = cut(&ip_of(&input), IDENT, 1480);
     assert_eq!(
@@ -458,10 +446,8 @@ fn full_size_ipv4_fragments_through_tun_leave_as_outer_fragments_golden() {
 /// nothing on, as ip_vs_tunnel_xmit() does; no outer fragment is queued.
 #[test]
 fn a_full_size_packet_with_df_to_tun_gets_frag_needed_not_fragments() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     let input = Spec::udp(CLIENT4.into(), CPORT, VIP4_TUN.into(), UDP_PORT).payload(&[7; 1472]);
     let ip = input.ip_packet();
     assert_eq!(ip.len(), 1500);
