@@ -33,18 +33,11 @@ import socket
 import struct
 import sys
 
+from lab_net import checksum
+
 IPPROTO_UDP = 17
 IPV6_FRAGMENT = 44
 REPLY_TIMEOUT = 5.0
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def udp_datagram(src, dst, sport, dport, payload, v6):

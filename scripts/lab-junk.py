@@ -35,23 +35,12 @@ import socket
 import struct
 import time
 
+from lab_net import checksum, mac
+
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
 ETH_P_8021Q = 0x8100
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (~total) & 0xFFFF
-
-
-def mac(text: str) -> bytes:
-    return bytes(int(b, 16) for b in text.split(":"))
 
 
 def ipv4(src, dst, proto, payload, ihl=5, version=4, extra_len=0, frag=0):

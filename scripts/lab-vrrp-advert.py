@@ -21,16 +21,9 @@ import socket
 import struct
 import time
 
+from lab_net import checksum
+
 IPPROTO_VRRP = 112
-
-
-def ones_complement(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (~total) & 0xFFFF
 
 
 def advert(args) -> bytes:
@@ -41,7 +34,7 @@ def advert(args) -> bytes:
                            auth_type, int(args.interval), 0)
         auth = (args.auth or "").encode()[:8].ljust(8, b"\0")
         body = head + b"".join(addrs) + auth
-        csum = ones_complement(body)
+        csum = checksum(body)
     else:
         centis = int(round(args.interval * 100)) & 0x0FFF
         head = struct.pack("!BBBBHH", 0x31, args.vrid, args.priority, len(addrs), centis, 0)
@@ -49,9 +42,9 @@ def advert(args) -> bytes:
         if args.checksum == "pseudo":
             pseudo = (ipaddress.IPv4Address(args.src).packed + ipaddress.IPv4Address(args.dst).packed
                       + struct.pack("!BBH", 0, IPPROTO_VRRP, len(body)))
-            csum = ones_complement(pseudo + body)
+            csum = checksum(pseudo + body)
         else:
-            csum = ones_complement(body)
+            csum = checksum(body)
     return body[:6] + struct.pack("!H", csum) + body[8:]
 
 

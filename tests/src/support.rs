@@ -413,10 +413,17 @@ pub fn metric_in(text: &str, name: &str, labels: &[&str]) -> u64 {
         .sum()
 }
 
-/// Run `xvs decap` for both VIPs on every real server (TUN mode).
+/// Run `xvs decap` for both VIPs on every real server (TUN mode), and
+/// scripts/lab-ipip-rx.py for the IPv4 VIP: the lab kernel has no ipip
+/// module, and the XDP decap cannot take an outer packet the director
+/// fragmented, which the stack reassembles and the script decapsulates.
 pub fn start_decap(r: &mut Running) {
     for i in 1..=r.lab.spec().real_servers {
         let ns = r.lab.ns_rs(i);
+        let rx = xvs_lab::scripts_dir().join("lab-ipip-rx.py");
+        let rx = rx.to_string_lossy();
+        let p = r.lab.spawn(&ns, &["python3", &rx, VIP4]).unwrap();
+        r.decap.push(p);
         let p = r
             .lab
             .spawn(

@@ -7,10 +7,11 @@
 //! deterministically and boundedly per packet: [`ConnTable::make_room`]
 //! examines at most `scan` slots of the inserting worker's own store from
 //! a rolling cursor and frees the first entry that is already expired or
-//! embryonic, else the first closing one it saw. Established entries and
-//! persistence templates are never taken (IPVS may drop an ESTABLISHED
-//! entry that carried few packets; a flood must not cost a real client
-//! its connection). A freed entry goes through the expiry teardown —
+//! embryonic or an unused persistence template, else the first closing one
+//! it saw. Established entries, and templates that still control a
+//! connection, are never taken (IPVS may drop an ESTABLISHED entry that
+//! carried few packets; a flood must not cost a real client its
+//! connection). A freed entry goes through the expiry teardown —
 //! unindexed under every key, its controller's count dropped, a final copy
 //! handed to the caller to unbind the real server's counters — so the only
 //! difference from an expiry is the moment.
@@ -24,6 +25,21 @@
 //! DNS-style query and answer loses nothing when its entry goes after the
 //! answer, and a spoofed-source UDP flood creates exactly such entries.
 //! Closing: FIN_WAIT, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK.
+//!
+//! Unused templates: a persistent service gives every new client network a
+//! template that outlives its connections by the persistence timeout, so a
+//! spoofed SYN flood leaves one template per forged source behind each
+//! evicted SYN_RECV entry and fills the table with them all the same. IPVS
+//! answers this in drop_entry by expiring the dropped entry's controlling
+//! template with it (ip_vs_conn_expire_now() on cp->control, which frees it
+//! once nothing else holds it); xvs's table may hold the template in
+//! another worker's shard, which only its owner may free, so instead a
+//! template that controls nothing (`n_controlled` 0: its connections were
+//! evicted, expired or closed) gives way like an embryonic entry, as
+//! [`Eviction::Template`]. What is lost is only affinity: the client's next
+//! connection is scheduled afresh. The caller names the template the new
+//! connection is about to bind to (`spare`), so making room for it never
+//! takes that one.
 
 use crate::entry::{ConnEntry, ConnId};
 use crate::flags::ConnFlags;
@@ -45,14 +61,18 @@ pub enum Eviction {
     Embryonic,
     /// A TCP connection already closing.
     Closing,
+    /// A persistence template that controls no connection (see the module
+    /// docs).
+    Template,
 }
 
 /// What an entry with this protocol, flags and state byte may give way
-/// as, if anything (`None`: established or a template, never evicted).
+/// as, if anything (`None`: established, never evicted). A template's
+/// class holds only while it controls nothing, which the caller checks.
 pub(crate) fn evictable(proto: u8, flags: u32, state: u8) -> Option<Eviction> {
     let flags = ConnFlags(flags);
     if flags.contains(ConnFlags::TEMPLATE) {
-        return None;
+        return Some(Eviction::Template);
     }
     if proto != TCP {
         return (!flags.contains(ConnFlags::REFRESHED)).then_some(Eviction::Embryonic);
@@ -91,19 +111,22 @@ impl ConnTable {
     /// (see the module docs for the order). The freed entry's final copy
     /// and the reason go to `on_free`, as [`ConnTable::expire_step`] hands
     /// expired ones, so the caller unbinds the real server's counters.
-    /// `None` if nothing among the examined slots may give way.
+    /// `spare` is the template the new entry will name as its controller,
+    /// if any: it is never taken. `None` if nothing among the examined
+    /// slots may give way.
     pub fn make_room(
         &self,
         worker: usize,
         v6: bool,
         now_secs: u32,
         scan: usize,
+        spare: Option<ConnId>,
         mut on_free: impl FnMut(&ConnEntry, Eviction),
     ) -> Option<Eviction> {
         if v6 {
-            self.make_room_in::<V6_WORDS>(worker, now_secs, scan, &mut on_free)
+            self.make_room_in::<V6_WORDS>(worker, now_secs, scan, spare, &mut on_free)
         } else {
-            self.make_room_in::<V4_WORDS>(worker, now_secs, scan, &mut on_free)
+            self.make_room_in::<V4_WORDS>(worker, now_secs, scan, spare, &mut on_free)
         }
     }
 
@@ -112,6 +135,7 @@ impl ConnTable {
         worker: usize,
         now: u32,
         scan: usize,
+        spare: Option<ConnId>,
         on_free: &mut impl FnMut(&ConnEntry, Eviction),
     ) -> Option<Eviction>
     where
@@ -132,13 +156,17 @@ impl ConnTable {
                 start + k
             };
             let Some(f) = store.read(i) else { continue };
+            // i < capacity ≤ 2^24.
+            if spare.is_some_and(|s| s == ConnId::new(f.seq, W == V6_WORDS, worker, i as u32)) {
+                continue;
+            }
             let taken = match class_at(&f, now) {
                 Some(Eviction::Expired) => self
                     .expire_slot::<W>(worker, i, now, &mut |e| on_free(e, Eviction::Expired))
                     .then_some(Eviction::Expired),
-                Some(Eviction::Embryonic) => self
-                    .evict_slot::<W>(worker, i, &f, Eviction::Embryonic, on_free)
-                    .then_some(Eviction::Embryonic),
+                Some(class @ (Eviction::Embryonic | Eviction::Template)) => self
+                    .evict_slot::<W>(worker, i, &f, class, on_free)
+                    .then_some(class),
                 Some(Eviction::Closing) => {
                     closing = closing.or(Some((i, f)));
                     None

@@ -53,6 +53,8 @@ pub use update::{opened_tcp, CONTROLLER_REARM_SECS};
 #[cfg(test)]
 mod tests_evict;
 #[cfg(test)]
+mod tests_fixtures;
+#[cfg(test)]
 mod tests_model;
 #[cfg(test)]
 mod tests_resync;

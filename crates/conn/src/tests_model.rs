@@ -8,8 +8,8 @@
 //! with `Full` when its shard's family has no unfreed slot left; a sweep
 //! frees expired entries in slot order from the cursor and re-arms
 //! controllers for 60 s; making room frees, from the eviction cursor and
-//! within the scan bound, the first entry that is expired or half-open and
-//! controls nothing (every connection here stays in NONE, so each is
+//! within the scan bound, the first entry that is expired, half-open or a
+//! template, and controls nothing (every connection here stays in NONE, so each is
 //! half-open; the closing/established order has its own tests). Half the cases run with a hash under which every
 //! key collides, so that index overflow chains are exercised too.
 
@@ -269,7 +269,8 @@ impl World {
 
     /// `make_room` with the model's prediction: the slots from the
     /// store's eviction cursor, at most `scan` of them, and the first
-    /// entry there that is expired or a connection, controlling nothing.
+    /// entry there that is expired, a connection or a template, controlling
+    /// nothing.
     fn make_room(&mut self, worker: usize, v6: bool, scan: usize) -> Result<(), TestCaseError> {
         let shard = &self.t.shards[worker];
         let (cap, cursor) = if v6 {
@@ -289,8 +290,10 @@ impl World {
             let e = &self.m[i];
             let class = if self.now >= e.expires && e.n_ctl == 0 {
                 Eviction::Expired
-            } else if e.template.is_some() || e.n_ctl > 0 {
+            } else if e.n_ctl > 0 {
                 continue;
+            } else if e.template.is_some() {
+                Eviction::Template
             } else {
                 Eviction::Embryonic
             };
@@ -300,7 +303,7 @@ impl World {
         let mut got = Vec::new();
         let class = self
             .t
-            .make_room(worker, v6, self.now, scan, |e, c| got.push((e.id, c)));
+            .make_room(worker, v6, self.now, scan, None, |e, c| got.push((e.id, c)));
         prop_assert_eq!(class, want.map(|(_, c)| c));
         prop_assert_eq!(
             got,

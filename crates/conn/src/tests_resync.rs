@@ -3,35 +3,19 @@
 //! timeout and timer, the active/inactive report, templates, stale ids,
 //! and updates from another thread than the owner.
 
-use std::net::IpAddr;
-
 use xvs_config::{ForwardMethod, Timeouts};
 
 use crate::tcp_state::tcp_flags::{ACK, SYN};
 use crate::{ConnFlags, ConnState, ConnTable, Direction, NewConn, INITIAL_TIMEOUT_SECS};
 
-const TCP: u8 = 6;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
+use crate::tests_fixtures::flow4;
 
 fn conn(m: ForwardMethod, cport: u16) -> NewConn {
     NewConn {
-        protocol: TCP,
-        caddr: ip("198.51.100.50"),
-        cport,
-        vaddr: ip("198.18.10.100"),
-        vport: 80,
-        laddr: ip("198.51.100.50"),
-        lport: cport,
-        daddr: ip("10.0.0.11"),
-        dport: 8080,
         flags: ConnFlags::for_method(m) | ConnFlags::SYNC,
-        dest_id: 7,
-        controller: None,
         state: ConnState::SynRecv,
         timeout_secs: 60,
+        ..flow4(m, cport)
     }
 }
 

@@ -8,44 +8,14 @@ use xvs_config::{ForwardMethod, Timeouts};
 use crate::tcp_state::tcp_flags::{ACK, FIN, RST, SYN};
 use crate::{
     ConnEntry, ConnFlags, ConnId, ConnState, ConnTable, Direction, InsertError, NewConn,
-    TableConfig, TableError, CONTROLLER_REARM_SECS, INITIAL_TIMEOUT_SECS,
+    TableConfig, TableError, CONTROLLER_REARM_SECS,
 };
 
-const TCP: u8 = 6;
+use crate::tests_fixtures::{flow, flow4, ip, TCP};
 const UDP: u8 = 17;
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
-
-/// A new TCP flow client → VIP:80 → RIP:8080 with `m`.
-fn flow(m: ForwardMethod, c: &str, cport: u16, v: &str, d: &str) -> NewConn {
-    NewConn {
-        protocol: TCP,
-        caddr: ip(c),
-        cport,
-        vaddr: ip(v),
-        vport: 80,
-        laddr: ip(c),
-        lport: cport,
-        daddr: ip(d),
-        dport: 8080,
-        flags: ConnFlags::for_method(m),
-        dest_id: 7,
-        controller: None,
-        state: ConnState::None,
-        timeout_secs: INITIAL_TIMEOUT_SECS,
-    }
-}
-
 fn nat4(cport: u16) -> NewConn {
-    flow(
-        ForwardMethod::Nat,
-        "198.51.100.50",
-        cport,
-        "198.18.10.100",
-        "10.0.0.11",
-    )
+    flow4(ForwardMethod::Nat, cport)
 }
 
 fn template(cnet: &str, v: &str, d: &str, timeout: u32) -> NewConn {

@@ -57,10 +57,11 @@ pub struct WorkerCounters {
 
 /// Why an entry gave way to a new one, in counter order, with the names
 /// metrics use.
-pub const EVICTION_REASONS: [(Eviction, &str); 3] = [
+pub const EVICTION_REASONS: [(Eviction, &str); 4] = [
     (Eviction::Embryonic, "embryonic"),
     (Eviction::Closing, "closing"),
     (Eviction::Expired, "expired"),
+    (Eviction::Template, "template"),
 ];
 
 impl Default for WorkerCounters {

@@ -351,7 +351,21 @@ impl Worker {
             timeout_secs,
         };
         // open() is only reached after the input key missed.
-        let id = match self.insert_making_room(plan, &new, ctx.now, true) {
+        let inserted = match self.insert_making_room(plan, &new, ctx.now, true) {
+            // Another worker freed the template to make room in its shard
+            // between our lookup and this insert: the connection goes
+            // where it was scheduled, uncontrolled, as when the template
+            // could not be inserted at all.
+            Err(InsertError::ControllerUnavailable) => {
+                let alone = NewConn {
+                    controller: None,
+                    ..new
+                };
+                self.insert_making_room(plan, &alone, ctx.now, true)
+            }
+            r => r,
+        };
+        let id = match inserted {
             Ok(id) => id,
             Err(InsertError::Full) => return Err(DropReason::ConnTableFull),
             // The input key just missed, so this is another connection

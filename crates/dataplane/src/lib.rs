@@ -11,7 +11,7 @@
 //! threads or clocks: the AF_XDP driver feeds it.
 
 mod counters;
-mod extra_frame;
+mod extra_tx;
 mod fast;
 mod fragment_path;
 mod fragments;

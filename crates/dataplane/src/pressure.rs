@@ -1,6 +1,7 @@
 //! A worker's defences when its connection-table shard fills up
 //! (`global.table_pressure`): a new connection that finds the shard full
-//! makes room by evicting a half-open, else a closing entry
+//! makes room by evicting a half-open entry or a template that controls
+//! nothing, else a closing entry
 //! ([`xvs_conn::ConnTable::make_room`], IPVS's drop_entry idea), and while
 //! the shard is under pressure new and refreshed SYN_RECV entries get a
 //! short timeout (IPVS's secure_tcp idea, ip_vs_proto_tcp.c: under memory
@@ -67,7 +68,8 @@ impl Worker {
 
     /// Insert `new` into this worker's shard (`unseen`: the caller just
     /// missed its input key, [`xvs_conn::ConnTable::insert_unseen`]); if
-    /// the shard is full and eviction is on, free one half-open or closing
+    /// the shard is full and eviction is on, free one half-open entry,
+    /// template controlling nothing (never the one `new` names) or closing
     /// entry — unbinding its real server's counters as its expiry would,
     /// counting why — and try once more. A SYN still refused is the
     /// caller's `conn_table_full` drop.
@@ -90,12 +92,17 @@ impl Worker {
                 let worker = self.id;
                 let counters: &WorkerCounters = &self.counters;
                 let scan = settings(plan).evict_scan as usize;
-                let freed =
-                    self.conns
-                        .make_room(worker, new.caddr.is_ipv6(), now, scan, |e, why| {
-                            unbind_expired(plan, worker, e);
-                            counters.count_eviction(why);
-                        });
+                let freed = self.conns.make_room(
+                    worker,
+                    new.caddr.is_ipv6(),
+                    now,
+                    scan,
+                    new.controller,
+                    |e, why| {
+                        unbind_expired(plan, worker, e);
+                        counters.count_eviction(why);
+                    },
+                );
                 match freed {
                     Some(_) => insert(),
                     None => Err(InsertError::Full),

@@ -9,7 +9,8 @@
 //! in place when it names the same real server ([`ConnTable::resync`]:
 //! flags, state, timeout, timer) and replaced when it names another; a
 //! new one is inserted into the worker's own shard and bound to the real
-//! server's counters as a scheduled one is. Installed entries are not
+//! server's counters as a scheduled one is; a full shard makes room by the
+//! same rules as for a scheduled connection (`global.table_pressure`). Installed entries are not
 //! counted as new connections in the statistics: they were scheduled on
 //! the master.
 //!
@@ -18,6 +19,7 @@
 use std::sync::Arc;
 
 use xvs_conn::{ConnFlags, InsertError};
+use xvs_wire::ip_proto;
 
 use crate::counters::bump;
 use crate::plan::{Plan, PlanDest};
@@ -124,13 +126,24 @@ impl Worker {
                 replaced = true;
             }
         }
-        let id = match self.conns.insert(self.id, &c, now) {
+        // A synced UDP connection is one the master saw live across a
+        // sweep (what it waits for before sending one, as TCP waits for
+        // ESTABLISHED): on this side it is no one-burst flow to evict.
+        if c.protocol == ip_proto::UDP && !template {
+            c.flags |= ConnFlags::REFRESHED;
+        }
+        // A full shard makes room by the master's rules (`insert_making_room`:
+        // expired, half-open, unused templates, then closing entries; never
+        // an established one), so the entries the master evicted — which
+        // v1 sync cannot announce, see crates/sync/README.md — give way
+        // here to what it still holds instead of refusing its installs.
+        let id = match self.insert_making_room(plan, &c, now, false) {
             Err(InsertError::ControllerUnavailable) => {
                 // The template the control thread named is gone: the
                 // connection stands on its own (a backup's synced entries
                 // need no controller to forward).
                 c.controller = None;
-                self.conns.insert(self.id, &c, now)
+                self.insert_making_room(plan, &c, now, false)
             }
             r => r,
         };

@@ -13,7 +13,7 @@
 //!    established), the sequence/timestamp/window translation
 //!    ([`xvs_synproxy::Shift`]) is recorded, and the entry is ESTABLISHED.
 //!    The same frame also yields a window update to the client (a second
-//!    frame, [`crate::extra_frame`]). A RST instead becomes a RST to the
+//!    frame, [`crate::extra_tx`]). A RST instead becomes a RST to the
 //!    client.
 //! 4. Every later segment is translated in its direction on top of the
 //!    address rewrite.
@@ -48,7 +48,7 @@ use xvs_wire::sync::SynproxyDelta;
 use xvs_wire::{checksum, ip_proto, parse_frame, tcp, Fragment, FrameInfo, FrameKind};
 
 use crate::counters::WorkerCounters;
-use crate::extra_frame::EXTRA_HEADROOM;
+use crate::extra_tx::EXTRA_HEADROOM;
 use crate::frame_buf::FrameBuf;
 use crate::inbound::entry_method;
 use crate::plan::PlanDest;
@@ -711,7 +711,12 @@ impl Worker {
         server_window: u16,
         server_ts: Option<u32>,
     ) {
-        let mut buf = std::mem::take(&mut self.extra.buf);
+        // A full queue loses the update; the client's zero-window probes
+        // recover the connection.
+        let Some(mut buf) = self.extra_tx.lend() else {
+            return;
+        };
+        let mut ready = None;
         let (at, len) = (EXTRA_HEADROOM, pkt.len());
         if let Some(copy) = buf.get_mut(at..at + len) {
             copy.copy_from_slice(pkt.frame());
@@ -743,14 +748,14 @@ impl Worker {
                 match verdict {
                     Verdict::Forward { .. } | Verdict::NeedNeighbor { .. } => {
                         WorkerCounters::count(&self.counters.synproxy_window_updates);
-                        self.extra.ready = Some((fb.start(), fb.len(), verdict));
+                        ready = Some((fb.start(), fb.len(), verdict));
                     }
                     Verdict::Drop(reason) => self.counters.count_drop(reason),
                     _ => {}
                 }
             }
         }
-        self.extra.buf = buf;
+        self.extra_tx.commit(buf, ready);
     }
 
     /// Route a segment the proxy wrote to the client.

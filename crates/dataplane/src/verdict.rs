@@ -75,7 +75,7 @@ drop_reasons! {
     FragOrphan => "frag_orphan", "A later fragment of a datagram whose first fragment was dropped.";
     NoRoute => "no_route", "No interface or gateway reaches the destination.";
     TtlExceeded => "ttl_exceeded", "TTL/hop limit ran out (an ICMP time-exceeded was sent when possible).";
-    TooBig => "too_big", "Larger than the egress MTU with DF set (ICMP frag-needed/PTB sent).";
+    TooBig => "too_big", "Larger than the egress MTU with DF set (ICMP frag-needed/PTB sent), or a tunnelled packet to fragment whose fragments found no room to wait for transmission.";
     NoHeadroom => "no_headroom", "No room in front of the frame for the tunnel header.";
     IcmpBadChecksum => "icmp_bad_checksum", "ICMP error with a bad checksum.";
     IcmpNoConn => "icmp_no_conn", "ICMP error about a flow we do not know.";

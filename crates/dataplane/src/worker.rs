@@ -76,8 +76,10 @@ pub struct Worker {
     pub(crate) frag_first: Option<ConnEntry>,
     /// The SYN proxy's cookies and records ([`Worker::set_synproxy`]).
     pub(crate) synproxy: Option<Arc<crate::synproxy::SynProxy>>,
-    /// A second frame the last processed frame produced ([`crate::extra_frame`]).
-    pub(crate) extra: crate::extra_frame::ExtraFrame,
+    /// Frames to send besides the one processed (a tunnelled packet's
+    /// later outer fragments, a SYN proxy's window update), for the
+    /// driver ([`crate::extra_tx`]).
+    pub(crate) extra_tx: crate::extra_tx::ExtraTx,
 }
 
 impl Worker {
@@ -108,7 +110,7 @@ impl Worker {
             frags: Fragments::new(),
             frag_first: None,
             synproxy: None,
-            extra: crate::extra_frame::ExtraFrame::new(),
+            extra_tx: crate::extra_tx::ExtraTx::new(),
         }
     }
 
@@ -358,21 +360,6 @@ impl Worker {
             ip_proto::ICMP | ip_proto::ICMPV6 => self.icmp_not_to_vip(ctx, pkt, info),
             _ => Verdict::Pass,
         }
-    }
-
-    /// Whether the frame just processed produced a second frame to send.
-    #[inline(always)]
-    pub fn has_extra_frame(&self) -> bool {
-        self.extra.ready.is_some()
-    }
-
-    /// Copy the second frame the frame just processed produced (see
-    /// [`crate::extra_frame`]) to the start of `out`: its length and what
-    /// to do with it (`Forward` or `NeedNeighbor`, already counted). The
-    /// driver calls this after acting on each frame's own verdict; the
-    /// slot is empty afterwards.
-    pub fn take_extra_frame(&mut self, out: &mut [u8]) -> Option<(usize, Verdict)> {
-        self.extra.take(out)
     }
 
     /// A fresh IPv4 identification value.

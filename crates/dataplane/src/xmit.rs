@@ -1,7 +1,8 @@
 //! Transmission: the last steps every forwarded frame takes, shared by all
 //! methods and both directions — MTU check, TTL decrement, optional IPIP
-//! encapsulation, egress choice, and the new Ethernet header — plus the ICMP
-//! errors the director itself originates towards a client.
+//! encapsulation (fragmenting an IPv4 outer packet that exceeds the MTU
+//! with DF clear), egress choice, and the new Ethernet header — plus the
+//! ICMP errors the director itself originates towards a client.
 //!
 //! Order, as ip_vs_xmit.c: the MTU check quotes the packet as the client
 //! sent it, so it comes before any rewrite; then the TTL is decremented
@@ -12,7 +13,10 @@
 use std::net::IpAddr;
 
 use xvs_config::MacAddr;
-use xvs_wire::{ethernet, icmp, icmpv6, ipip, rewrite, FrameInfo, FrameKind};
+use xvs_wire::{
+    ethernet, icmp, icmpv6, ipip, keep_first_ipv4_fragment, rewrite, split_ipv4, FrameInfo,
+    FrameKind, Ipv4Split,
+};
 
 use crate::frame_buf::FrameBuf;
 use crate::plan::{NextHop, PlanDest};
@@ -71,12 +75,21 @@ impl Worker {
             (Encap::Ipip, true) => IPV6_HEADER,
         };
         if info.ip_len + overhead > usize::from(egress.mtu) {
-            // IPv4 without DF may be fragmented by a router, but we do not
-            // fragment on the fast path: drop and count. With DF, or for
-            // IPv6, tell the sender the size that fits (RFC 1191, RFC 8201).
-            // TUN copies DF only with pmtu_disc (REFERENCE §5 MTU).
+            // With DF, or for IPv6, tell the sender the size that fits
+            // (RFC 1191, RFC 8201). TUN copies DF only with pmtu_disc
+            // (REFERENCE §5 MTU).
             let df =
                 info.dont_fragment && (encap == Encap::None || ctx.plan.tunables.pmtu_disc || v6);
+            // IPv4 into a tunnel with the outer DF clear: the kernel's
+            // tunnel transmit fragments the outer packet
+            // (ensure_mtu_is_adequate() lets it through, ip_local_out()
+            // fragments it); `emit` does ([`crate::extra_tx`]).
+            if !df && !v6 && encap == Encap::Ipip {
+                return self.prepared_hop(ctx, pkt, info, egress, encap, route_dst);
+            }
+            // Other IPv4 without DF could be fragmented by a router too;
+            // xvs does not fragment a packet it forwards as it is: drop
+            // and count.
             let mtu = u32::from(egress.mtu).saturating_sub(overhead as u32);
             return Err(if df {
                 self.reply_icmp(
@@ -90,6 +103,20 @@ impl Worker {
                 Verdict::Drop(DropReason::TooBig)
             });
         }
+        self.prepared_hop(ctx, pkt, info, egress, encap, route_dst)
+    }
+
+    /// The end of [`Worker::prepare`] once the packet may go: decrement
+    /// the TTL (answering time-exceeded).
+    fn prepared_hop<N: Neighbors + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, N>,
+        pkt: &mut FrameBuf<'_>,
+        info: &mut FrameInfo,
+        egress: Egress,
+        encap: Encap,
+        route_dst: IpAddr,
+    ) -> Result<Prepared, Verdict> {
         match rewrite::decrement_hop_limit(pkt.frame_mut(), info) {
             Ok(Some(_)) => {}
             Ok(None) => {
@@ -184,10 +211,65 @@ impl Worker {
         {
             return Verdict::Drop(DropReason::NoHeadroom);
         }
-        pkt.set_bounds(l2_start, ETH_HEADER + ip_len);
-        match dst_mac {
+        let verdict = match dst_mac {
             Some(_) => Verdict::Forward { iface },
             None => Verdict::NeedNeighbor { iface, next_hop },
+        };
+        if ip_len > usize::from(prep.egress.mtu) {
+            // Only a tunnelled IPv4 packet with the outer DF clear gets
+            // here (`prepare`).
+            return self.emit_outer_fragments(pkt, l2_start, ip_len, prep.egress.mtu, verdict);
+        }
+        pkt.set_bounds(l2_start, ETH_HEADER + ip_len);
+        verdict
+    }
+
+    /// Cut the outer IPv4 packet of `ip_len` bytes behind the Ethernet
+    /// header at `l2_start` into fragments that fit `mtu` (RFC 791 §3.2):
+    /// the first stays in the frame, the others queue in
+    /// [`crate::extra_tx`] with the same `verdict` and Ethernet header.
+    /// All or nothing: without room for every fragment the packet is
+    /// dropped as `too_big`.
+    fn emit_outer_fragments(
+        &mut self,
+        pkt: &mut FrameBuf<'_>,
+        l2_start: usize,
+        ip_len: usize,
+        mtu: u16,
+        verdict: Verdict,
+    ) -> Verdict {
+        let Some(split) = Ipv4Split::new(ip_len, IPV4_HEADER, usize::from(mtu)) else {
+            return Verdict::Drop(DropReason::TooBig);
+        };
+        if split.count - 1 > self.extra_tx.room() {
+            return Verdict::Drop(DropReason::TooBig);
+        }
+        let buf = pkt.buffer_mut();
+        let Some(frame) = buf.get_mut(l2_start..l2_start + ETH_HEADER + ip_len) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        for k in 1..split.count {
+            let queued = self.extra_tx.push(verdict, |out| {
+                out.get_mut(..ETH_HEADER)?
+                    .copy_from_slice(&frame[..ETH_HEADER]);
+                let n =
+                    split_ipv4(&frame[ETH_HEADER..], &split, k, out.get_mut(ETH_HEADER..)?).ok()?;
+                Some(ETH_HEADER + n)
+            });
+            if !queued {
+                self.extra_tx.unpush(k - 1);
+                return Verdict::Drop(DropReason::TooBig);
+            }
+        }
+        match keep_first_ipv4_fragment(&mut frame[ETH_HEADER..], &split) {
+            Ok(n) => {
+                pkt.set_bounds(l2_start, ETH_HEADER + n);
+                verdict
+            }
+            Err(_) => {
+                self.extra_tx.unpush(split.count - 1);
+                Verdict::Drop(DropReason::TooBig)
+            }
         }
     }
 

@@ -160,10 +160,8 @@ fn every_fragment_of_a_datagram_to_a_vip_is_forwarded_in_every_method_golden() {
         for v6 in [false, true] {
             for tcp in [false, true] {
                 let what = format!("{method} v6={v6} tcp={tcp}");
-                let (plan, _reg) = lab_plan(1);
-                let n = lab_neighbors();
-                let (_t, mut ws) = workers(&plan, 1);
-                let w = &mut ws[0];
+                let (plan, n, mut worker) = lab_worker();
+                let w = &mut worker;
                 let client = pick(v6, CLIENT4, CLIENT6);
                 let rs = pick(v6, RS4[0], RS6[0]);
                 let lip = pick(v6, LIP4, LIP6);
@@ -232,10 +230,8 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
     for method in ["nat", "fullnat"] {
         for v6 in [false, true] {
             let what = format!("{method} v6={v6}");
-            let (plan, _reg) = lab_plan(1);
-            let n = lab_neighbors();
-            let (_t, mut ws) = workers(&plan, 1);
-            let w = &mut ws[0];
+            let (plan, n, mut worker) = lab_worker();
+            let w = &mut worker;
             let client = pick(v6, CLIENT4, CLIENT6);
             let rs = pick(v6, RS4[0], RS6[0]);
             let lip = pick(v6, LIP4, LIP6);
@@ -293,10 +289,8 @@ fn fragmented_replies_are_translated_back_in_nat_and_fullnat_golden() {
 
 #[test]
 fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     // UDP port 9 has no service on the VIP.
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), 9, false);
     let frags = framed(&input, IDENT, GW_MAC, DIR_CLIENT_MAC);
@@ -322,10 +316,8 @@ fn fragments_of_a_datagram_whose_first_is_dropped_are_dropped_as_orphans() {
 
 #[test]
 fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
     let ip = ip_of(&input);
     let (mut held, mut refused) = (0u64, 0u64);
@@ -367,10 +359,8 @@ fn a_flood_of_later_fragments_is_bounded_counted_and_times_out() {
 
 #[test]
 fn unfinished_datagrams_filling_the_map_do_not_lock_a_new_one_out() {
-    let (plan, _reg) = lab_plan(1);
-    let n = lab_neighbors();
-    let (_t, mut ws) = workers(&plan, 1);
-    let w = &mut ws[0];
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
     let input = datagram(CLIENT4.into(), CPORT, VIP4_NAT.into(), UDP_PORT, false);
     let ip = ip_of(&input);
     // Three times the map's 1,024 entries: first fragments whose datagrams
@@ -394,4 +384,79 @@ fn unfinished_datagrams_filling_the_map_do_not_lock_a_new_one_out() {
         .iter()
         .all(|(v, _)| *v == Verdict::Forward { iface: SERVER_IF }));
     assert_eq!(w.counters().drops(DropReason::FragMapFull), 0);
+}
+
+/// The frames the worker queued besides the one it returned, as the
+/// driver takes them.
+fn extra_frames(w: &mut Worker) -> Vec<(Verdict, Vec<u8>)> {
+    let mut out = Vec::new();
+    while w.has_extra_tx() {
+        let mut buf = vec![0u8; 4096];
+        let (len, v) = w.take_extra_tx(&mut buf).expect("an extra frame fits");
+        out.push((v, buf[..len].to_vec()));
+    }
+    out
+}
+
+/// Full-size fragments (1480 data bytes: 1500-byte packets on a 1500-byte
+/// link) to a TUN service: each one's IPIP packet is 1520 bytes, so the
+/// director fragments the outer packet as the kernel's tunnel transmit
+/// does (inner DF clear, outer DF clear): a 1500-byte first outer fragment
+/// in the frame, a 40-byte second one queued for the driver. Every frame
+/// is compared with the outer packet cut afresh here.
+#[test]
+fn full_size_ipv4_fragments_through_tun_leave_as_outer_fragments_golden() {
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
+    let input = datagram(CLIENT4.into(), CPORT, VIP4_TUN.into(), UDP_PORT, false);
+    let inner = cut(&ip_of(&input), IDENT, 1480);
+    assert_eq!(
+        inner.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1500, 1500, 71]
+    );
+    let to_rs = cut(&ip_of(&input.clone().ttl(63)), IDENT, 1480);
+    for (i, frag) in inner.iter().enumerate() {
+        let (v, out) = feed(w, &plan, &n, 100, CLIENT_IF, &from_client4(frag));
+        assert_eq!(v, Verdict::Forward { iface: SERVER_IF }, "fragment {i}");
+        let whole = tunnel_frame(&to_rs[i], false, &out, false);
+        let extra = extra_frames(w);
+        if to_rs[i].len() + 20 <= 1500 {
+            assert_eq!(out, whole, "fragment {i} fits as it is");
+            assert!(extra.is_empty());
+            continue;
+        }
+        let outer_ident = u32::from(u16::from_be_bytes([out[18], out[19]]));
+        let want: Vec<Vec<u8>> = cut(&whole[14..], outer_ident, 1480)
+            .iter()
+            .map(|p| eth(DIR_SERVER_MAC, rs_mac(0), false, p))
+            .collect();
+        assert_eq!(want.iter().map(Vec::len).collect::<Vec<_>>(), [1514, 54]);
+        assert_eq!(out, want[0], "fragment {i}: first outer fragment");
+        assert_eq!(
+            extra,
+            vec![(Verdict::Forward { iface: SERVER_IF }, want[1].clone())],
+            "fragment {i}: second outer fragment"
+        );
+    }
+    assert_eq!(w.counters().drops(DropReason::TooBig), 0);
+}
+
+/// With DF set on a full-size IPv4 packet (and pmtu_disc, the default)
+/// the director answers frag-needed with the tunnel's MTU and sends
+/// nothing on, as ip_vs_tunnel_xmit() does; no outer fragment is queued.
+#[test]
+fn a_full_size_packet_with_df_to_tun_gets_frag_needed_not_fragments() {
+    let (plan, n, mut worker) = lab_worker();
+    let w = &mut worker;
+    let input = Spec::udp(CLIENT4.into(), CPORT, VIP4_TUN.into(), UDP_PORT).payload(&[7; 1472]);
+    let ip = input.ip_packet();
+    assert_eq!(ip.len(), 1500);
+    assert!(Ipv4Header::from_slice(&ip).unwrap().0.dont_fragment);
+    let (v, out) = feed(w, &plan, &n, 100, CLIENT_IF, &from_client4(&ip));
+    assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
+    // ICMP type 3 code 4, next-hop MTU 1480.
+    assert_eq!((out[34], out[35]), (3, 4));
+    assert_eq!(u16::from_be_bytes([out[40], out[41]]), 1480);
+    assert!(!w.has_extra_tx());
+    assert_eq!(w.counters().drops(DropReason::TooBig), 1);
 }

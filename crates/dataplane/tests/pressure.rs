@@ -1,6 +1,7 @@
 //! A full connection-table shard under a SYN flood (`global.table_pressure`):
-//! half-open entries give way to new connections, then closing ones,
-//! never established ones or templates; real servers' counters stay
+//! half-open entries and templates that control nothing give way to new
+//! connections, then closing ones, never established ones or the
+//! templates that control them; real servers' counters stay
 //! right through evictions, each eviction is counted by reason, and
 //! SYN_RECV timeouts shorten while the shard is under pressure.
 
@@ -22,15 +23,13 @@ fn plan(cap: usize, pressure: &str) -> Plan {
 
 /// A spoofed SYN from source number `i` to the NAT service.
 fn spoofed_syn(i: u32) -> Vec<u8> {
+    spoofed_syn_to(VIP4_NAT, TCP_PORT, i)
+}
+
+/// A spoofed SYN from source number `i` to `vip:port`.
+fn spoofed_syn_to(vip: Ipv4Addr, port: u16, i: u32) -> Vec<u8> {
     let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 19, 100, 0)) + i);
-    Spec::tcp(
-        src.into(),
-        1024 + (i % 60000) as u16,
-        VIP4_NAT.into(),
-        TCP_PORT,
-        SYN,
-    )
-    .frame()
+    Spec::tcp(src.into(), 1024 + (i % 60000) as u16, vip.into(), port, SYN).frame()
 }
 
 /// Open an established NAT connection from the client's port `cport`.
@@ -87,7 +86,12 @@ fn a_syn_flood_never_locks_out_new_connections_or_costs_established_ones() {
     assert_eq!(table.len(), 16);
     assert_eq!(
         evictions(w),
-        vec![("embryonic", 1000 - 12), ("closing", 0), ("expired", 0)]
+        vec![
+            ("embryonic", 1000 - 12),
+            ("closing", 0),
+            ("expired", 0),
+            ("template", 0)
+        ]
     );
     assert_eq!(w.counters().drops(DropReason::ConnTableFull), 0);
     // The real server's counters match what the table holds.
@@ -133,7 +137,12 @@ fn closing_entries_give_way_when_no_half_open_one_is_left() {
     // closing one.
     assert_eq!(
         evictions(w),
-        vec![("embryonic", 2), ("closing", 1), ("expired", 0)]
+        vec![
+            ("embryonic", 2),
+            ("closing", 1),
+            ("expired", 0),
+            ("template", 0)
+        ]
     );
     // Six established, one CLOSE_WAIT, one SYN_RECV.
     assert_eq!(load(&plan), (6, 2));
@@ -167,7 +176,12 @@ fn a_table_of_established_connections_refuses_the_syn_and_counts_it() {
     assert_eq!(w.counters().drops(DropReason::ConnTableFull), 1);
     assert_eq!(
         evictions(w),
-        vec![("embryonic", 0), ("closing", 0), ("expired", 0)]
+        vec![
+            ("embryonic", 0),
+            ("closing", 0),
+            ("expired", 0),
+            ("template", 0)
+        ]
     );
     assert_eq!(load(&plan), (4, 0));
 }
@@ -188,42 +202,74 @@ fn with_eviction_off_the_flood_locks_new_clients_out() {
     );
     assert_eq!(
         evictions(w),
-        vec![("embryonic", 0), ("closing", 0), ("expired", 0)]
+        vec![
+            ("embryonic", 0),
+            ("closing", 0),
+            ("expired", 0),
+            ("template", 0)
+        ]
     );
 }
 
 #[test]
-fn persistence_templates_survive_the_flood() {
+fn a_flood_on_a_persistent_service_evicts_spoofed_templates_but_not_a_real_clients() {
     let plan = plan(8, "{}");
     let n = lab_neighbors();
     let (table, mut ws) = workers(&plan, 1);
     let w = &mut ws[0];
-    // One client of the persistent service: a template and a connection.
-    let syn = Spec::tcp(CLIENT4.into(), 5000, VIP4_PERSIST.into(), 443, SYN).frame();
-    assert!(matches!(
-        run(w, &plan, &n, 1, CLIENT_IF, &syn).0,
-        Verdict::Forward { .. }
-    ));
-    let template = || {
-        let mut t = None;
-        table.for_each(|e| {
-            if e.is_template() {
-                t = Some(e.id);
-            }
-        });
-        t
-    };
-    let tpl = template();
-    assert!(tpl.is_some());
-    for i in 0..100 {
-        run(w, &plan, &n, 2, CLIENT_IF, &spoofed_syn(i));
+    // One client of the persistent service: a template and a connection,
+    // ESTABLISHED by its ACK (IPVS: SYN_RECV + ACK from the client).
+    let (c, vip): (IpAddr, IpAddr) = (CLIENT4.into(), VIP4_PERSIST.into());
+    for flags in [SYN, ACK] {
+        let f = Spec::tcp(c, 5000, vip, 443, flags).frame();
+        assert!(matches!(
+            run(w, &plan, &n, 1, CLIENT_IF, &f).0,
+            Verdict::Forward { .. }
+        ));
     }
-    assert_eq!(template(), tpl, "the template is never evicted");
-    // Its half-open connection was, and its count went down with it.
-    assert_eq!(
-        tpl.and_then(|id| table.get(id)).map(|e| e.n_controlled),
-        Some(0)
+    let entries = || {
+        let mut v = Vec::new();
+        table.for_each(|e| v.push(*e));
+        v
+    };
+    let real_tpl = entries()
+        .into_iter()
+        .find(|e| e.is_template())
+        .map(|e| e.id);
+    assert!(real_tpl.is_some());
+    // Each spoofed source costs a template and a half-open entry: without
+    // templates giving way, the table would be all orphaned templates after
+    // a few SYNs. Ten SYNs a second, so earlier seconds' templates are free
+    // to go (one armed this second is about to be named by its connection).
+    for i in 0..100 {
+        assert!(
+            matches!(
+                run(
+                    w,
+                    &plan,
+                    &n,
+                    2 + i / 10,
+                    CLIENT_IF,
+                    &spoofed_syn_to(VIP4_PERSIST, 443, i)
+                )
+                .0,
+                Verdict::Forward { .. }
+            ),
+            "spoofed SYN {i}"
+        );
+    }
+    assert_eq!(w.counters().drops(DropReason::ConnTableFull), 0);
+    let counts: Vec<(&str, u64)> = evictions(w);
+    assert!(
+        counts.iter().any(|&(why, n)| why == "template" && n >= 90),
+        "{counts:?}"
     );
+    // The real client's template and connection are both still there.
+    let tpl = real_tpl.and_then(|id| table.get(id));
+    assert_eq!(tpl.map(|e| e.n_controlled), Some(1));
+    assert!(entries()
+        .iter()
+        .any(|e| !e.is_template() && e.caddr == c && e.state == ConnState::Established));
 }
 
 #[test]

@@ -654,13 +654,10 @@ fn a_real_server_removed_by_a_reload_refuses_installs_and_a_full_shard_is_counte
     assert_eq!(d.link.worker(0).install_failed(InstallFailure::NoDest), 1);
 
     // A table with room for one IPv4 entry.
-    let (plan, _reg) = plan_from_yaml(SYNC_YAML, 1);
-    let table = Arc::new(ConnTable::new(1, 1));
-    let mut w = Worker::new(0, table, Arc::new(WorkerCounters::default()), 1);
-    let link = Arc::new(SyncLink::new(1, 8));
-    w.set_sync(Some(Arc::clone(&link)));
+    let b = Backup::new(1);
+    let (plan, w, link) = (&b.plan, &mut { b.worker }, &b.link);
     for cport in [1, 2] {
-        let conn = synced(&plan, VIP4_DR, SERVER_B, cport);
+        let conn = synced(plan, VIP4_DR, SERVER_B, cport);
         assert!(link
             .worker(0)
             .installs
@@ -671,11 +668,114 @@ fn a_real_server_removed_by_a_reload_refuses_installs_and_a_full_shard_is_counte
             })
             .is_ok());
     }
-    assert_eq!(w.drain_installs(&plan, 1, 1), 1, "the budget is kept");
-    assert_eq!(w.drain_installs(&plan, 1, 10), 1);
-    assert_eq!(w.drain_installs(&plan, 1, 10), 0, "empty");
+    assert_eq!(w.drain_installs(plan, 1, 1), 1, "the budget is kept");
+    assert_eq!(w.drain_installs(plan, 1, 10), 1);
+    assert_eq!(w.drain_installs(plan, 1, 10), 0, "empty");
     assert_eq!(link.worker(0).installed.load(Ordering::Relaxed), 1);
     assert_eq!(link.worker(0).install_failed(InstallFailure::TableFull), 1);
+}
+
+/// A backup worker alone with a table of `cap` IPv4 entries.
+struct Backup {
+    plan: Plan,
+    table: Arc<ConnTable>,
+    worker: Worker,
+    link: Arc<SyncLink>,
+}
+
+impl Backup {
+    fn new(cap: usize) -> Backup {
+        let (plan, _reg) = plan_from_yaml(SYNC_YAML, 1);
+        let table = Arc::new(ConnTable::new(cap, 1));
+        let mut worker = Worker::new(
+            0,
+            Arc::clone(&table),
+            Arc::new(WorkerCounters::default()),
+            1,
+        );
+        let link = Arc::new(SyncLink::new(1, 8));
+        worker.set_sync(Some(Arc::clone(&link)));
+        Backup {
+            plan,
+            table,
+            worker,
+            link,
+        }
+    }
+
+    /// Install `conn` at `now`; true if it was installed.
+    fn install(&mut self, conn: NewConn, now: u32) -> bool {
+        let ws = self.link.worker(0);
+        let before = ws.installed.load(Ordering::Relaxed);
+        let install = Install {
+            conn,
+            plan_version: self.plan.version,
+            synproxy: None,
+        };
+        assert!(ws.installs.push(install).is_ok());
+        assert_eq!(self.worker.drain_installs(&self.plan, now, 10), 1);
+        ws.installed.load(Ordering::Relaxed) > before
+    }
+
+    fn evictions(&self) -> Vec<(&'static str, u64)> {
+        self.worker
+            .counters()
+            .evictions()
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+}
+
+/// The master evicts by its table's rules and v1 sync cannot tell the
+/// backup; the backup's full shard makes room for the master's installs by
+/// the same rules: an unused template and a closing entry give way, an
+/// established one never.
+#[test]
+fn a_full_backup_shard_makes_room_for_installs_by_the_masters_rules() {
+    let mut b = Backup::new(4);
+    let est = synced(&b.plan, VIP4_NAT, SERVER_B, 1);
+    assert!(b.install(est, 10));
+    let mut tpl = synced(&b.plan, VIP4_PERSIST, SERVER_B, 0);
+    tpl.flags = ConnFlags::TEMPLATE | ConnFlags::FWD_MASQ | ConnFlags::SYNC;
+    tpl.state = ConnState::None;
+    tpl.timeout_secs = 300;
+    assert!(b.install(tpl, 10));
+    let mut closing = synced(&b.plan, VIP4_NAT, SERVER_B, 2);
+    closing.state = ConnState::TimeWait;
+    closing.flags.insert(ConnFlags::INACTIVE);
+    closing.timeout_secs = 120;
+    assert!(b.install(closing, 10));
+    // A synced UDP flow is live on the master: not a one-burst flow here.
+    let mut udp = synced(&b.plan, VIP4_NAT, 0, 3);
+    udp.protocol = 17;
+    udp.vport = 53;
+    udp.dport = 5353;
+    udp.state = ConnState::Udp;
+    udp.flags.insert(ConnFlags::INACTIVE);
+    udp.timeout_secs = 300;
+    let si = b
+        .plan
+        .find_service(17, VIP4_NAT.into(), 53)
+        .expect("udp svc");
+    udp.dest_id = b.plan.services[si].dest_ids[0];
+    udp.daddr = RS4[0].into();
+    assert!(b.install(udp, 10));
+    assert_eq!(b.table.len(), 4);
+    // Full: the unused template goes first, then the closing entry.
+    assert!(b.install(synced(&b.plan, VIP4_NAT, SERVER_B, 4), 11));
+    assert_eq!(b.evictions(), vec![("template", 1)]);
+    assert!(b.install(synced(&b.plan, VIP4_NAT, SERVER_B, 5), 11));
+    assert_eq!(b.evictions(), vec![("closing", 1), ("template", 1)]);
+    // Established connections and the UDP flow: nothing gives way.
+    assert!(!b.install(synced(&b.plan, VIP4_NAT, SERVER_B, 6), 11));
+    assert_eq!(
+        b.link.worker(0).install_failed(InstallFailure::TableFull),
+        1
+    );
+    let mut kept = Vec::new();
+    b.table.for_each(|e| kept.push((e.protocol, e.cport)));
+    kept.sort();
+    assert_eq!(kept, vec![(6, 1), (6, 4), (6, 5), (17, 3)]);
 }
 
 #[test]

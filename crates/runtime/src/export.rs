@@ -367,7 +367,7 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     (
         "xvs_conn_evictions_total",
         Kind::Counter,
-        "Entries a worker freed to admit a new connection into its full table shard, by reason (embryonic, closing, expired).",
+        "Entries a worker freed to admit a new connection into its full table shard, by reason (embryonic, closing, expired, template).",
     ),
     (
         "xvs_conn_pressure",

@@ -246,8 +246,8 @@ impl WorkerLoop {
                         .process(&plan, &**neighbors, now, ingress, &mut fb);
                     let (start, len) = (fb.start(), fb.len());
                     self.dispatch(verdict, chunk, start, len, ingress, &mut tx, &mut pending);
-                    if self.pipeline.has_extra_frame() {
-                        self.send_extra_frame(ingress, &mut tx, &mut pending);
+                    if self.pipeline.has_extra_tx() {
+                        self.send_extra_tx(ingress, &mut tx, &mut pending);
                     }
                 }
                 // Fragments that waited for the first of their datagram,
@@ -399,32 +399,36 @@ impl WorkerLoop {
             .process_released(plan, neighbors, now, ingress, &mut fb);
         let (start, len) = (fb.start(), fb.len());
         self.dispatch(verdict, chunk, start, len, ingress, tx, pending);
+        if self.pipeline.has_extra_tx() {
+            self.send_extra_tx(ingress, tx, pending);
+        }
         true
     }
 
-    /// Send the second frame the last processed frame produced (a SYN
-    /// proxy window update) from a free frame. Without a free frame it is
-    /// lost, as a frame on a full TX ring is (TCP recovers either).
-    fn send_extra_frame(
+    /// Send the frames the pipeline queued besides the one it was handed
+    /// (a tunnelled packet's later outer fragments, a SYN proxy's window
+    /// update), each in a free frame
+    /// of its own, right behind that one. Without a free frame the rest
+    /// stay queued for the next call.
+    fn send_extra_tx(
         &mut self,
         ingress: usize,
         tx: &mut [Vec<Desc>],
         pending: &mut VecDeque<Pending>,
     ) {
-        let Some(chunk) = self.pool.alloc() else {
-            self.pipeline.take_extra_frame(&mut []);
-            DriverCounters::add(&self.counters.tx_ring_full, 1);
-            return;
-        };
-        let Some((frame, _)) = self.umem.frame_mut(chunk) else {
-            self.pipeline.take_extra_frame(&mut []);
-            self.pool.free(chunk);
-            return;
-        };
-        let at = RELEASE_HEADROOM.min(frame.len());
-        match self.pipeline.take_extra_frame(&mut frame[at..]) {
-            Some((len, verdict)) => self.dispatch(verdict, chunk, at, len, ingress, tx, pending),
-            None => self.pool.free(chunk),
+        while self.pipeline.has_extra_tx() {
+            let Some(chunk) = self.pool.alloc() else {
+                return;
+            };
+            let Some((frame, _)) = self.umem.frame_mut(chunk) else {
+                self.pool.free(chunk);
+                return;
+            };
+            let Some((len, verdict)) = self.pipeline.take_extra_tx(frame) else {
+                self.pool.free(chunk);
+                return;
+            };
+            self.dispatch(verdict, chunk, 0, len, ingress, tx, pending);
         }
     }
 

@@ -84,6 +84,15 @@ pub fn workers(plan: &Plan, workers: usize) -> (Arc<ConnTable>, Vec<Worker>) {
     (table, ws)
 }
 
+/// The fixture's plan, its neighbours and one worker (index 0) with a
+/// table of its own: the setup of most single-worker pipeline tests.
+pub fn lab_worker() -> (Plan, StaticNeighbors, Worker) {
+    let (plan, _registry) = lab_plan(1);
+    let (_table, mut ws) = workers(&plan, 1);
+    let w = ws.pop().expect("workers(_, 1) makes one worker");
+    (plan, lab_neighbors(), w)
+}
+
 /// Transport of a test frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum L4 {
@@ -334,10 +343,10 @@ pub fn run(
 }
 
 /// The second frame the last frame [`run`] processed produced, if any
-/// (see `Worker::take_extra_frame`): its verdict and bytes.
+/// (see `Worker::take_extra_tx`): its verdict and bytes.
 pub fn take_extra(worker: &mut Worker) -> Option<(Verdict, Vec<u8>)> {
     let mut buf = vec![0u8; BUFFER];
-    let (len, v) = worker.take_extra_frame(&mut buf)?;
+    let (len, v) = worker.take_extra_tx(&mut buf)?;
     buf.truncate(len);
     Some((v, buf))
 }

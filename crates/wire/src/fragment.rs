@@ -11,6 +11,10 @@
 //! ⟨source, destination, identification⟩ for IPv6 (RFC 8200 §4.5, the
 //! kernel's reassembly.c); [`FragmentId`] carries what both need.
 //!
+//! [`split_ipv4`] goes the other way: it cuts an IPv4 packet with DF
+//! clear into fragments that fit an MTU (RFC 791 §3.2), as the kernel's
+//! ip_do_fragment() does for a tunnel's outer packet.
+//!
 //! Layer: wire. No allocation; every offset is checked against the frame.
 
 use crate::frame::{Fragment, FrameInfo, FrameKind};
@@ -32,6 +36,91 @@ pub struct FragmentId {
     /// the IPv4 header, or after the IPv6 Fragment header (RFC 8200 §4.5:
     /// the fragmentable part).
     pub data_len: u32,
+}
+
+/// How an IPv4 packet of `ip_len` bytes with an `header_len`-byte header
+/// is cut to fit `mtu` (RFC 791 §3.2): each fragment but the last carries
+/// `step` payload bytes (a multiple of 8, as offsets count 8-octet units),
+/// `count` fragments in all. `None` if the packet fits, or if no payload
+/// fits beside the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Split {
+    pub step: usize,
+    pub count: usize,
+}
+
+impl Ipv4Split {
+    pub fn new(ip_len: usize, header_len: usize, mtu: usize) -> Option<Ipv4Split> {
+        if ip_len <= mtu {
+            return None;
+        }
+        let step = mtu.checked_sub(header_len)? & !7;
+        let data = ip_len.checked_sub(header_len)?;
+        // 13-bit offsets: a payload beyond 65,528 bytes cannot be cut.
+        if step == 0 || data > 0xFFFF {
+            return None;
+        }
+        Some(Ipv4Split {
+            step,
+            count: data.div_ceil(step),
+        })
+    }
+
+    /// The payload range of fragment `k` (0-based) of a packet whose
+    /// payload is `data` bytes.
+    pub fn piece(&self, k: usize, data: usize) -> core::ops::Range<usize> {
+        let start = (k * self.step).min(data);
+        start..(start + self.step).min(data)
+    }
+}
+
+/// Write fragment `k` of `split` of the IPv4 packet `packet` (DF clear,
+/// not itself a fragment: the header is copied whole, options included,
+/// which is right for the option-less headers xvs builds) into `out`:
+/// header with total length, offset and MF set, then its payload bytes.
+/// Returns the fragment's length.
+pub fn split_ipv4(
+    packet: &[u8],
+    split: &Ipv4Split,
+    k: usize,
+    out: &mut [u8],
+) -> Result<usize, WireError> {
+    let ip = ipv4::Packet::new_checked(packet)?;
+    let hl = ip.header_len();
+    let payload = ip.payload();
+    let range = split.piece(k, payload.len());
+    let len = hl + range.len();
+    let out = out.get_mut(..len).ok_or(WireError::TooLong)?;
+    out[..hl].copy_from_slice(&packet[..hl]);
+    out[hl..].copy_from_slice(&payload[range.clone()]);
+    // len ≤ hl + step < 2^16; offset / 8 < 2^13 (checked in `new`).
+    out[ipv4::field::TOTAL_LEN].copy_from_slice(&(len as u16).to_be_bytes());
+    let df = u16::from_be_bytes([packet[6], packet[7]]) & ipv4::FLAG_DF;
+    let mf = if k + 1 < split.count {
+        ipv4::FLAG_MF
+    } else {
+        0
+    };
+    let word = df | mf | (range.start / 8) as u16;
+    out[ipv4::field::FLAGS_FRAG].copy_from_slice(&word.to_be_bytes());
+    ipv4::Packet::new_checked(&mut out[..])?.fill_checksum();
+    Ok(len)
+}
+
+/// Make the IPv4 packet at the start of `packet` the first fragment of
+/// `split` in place (its payload already sits where the first fragment's
+/// does): total length, MF and checksum. Write the later fragments with
+/// [`split_ipv4`] first, as they read the packet's header. Returns the
+/// first fragment's length.
+pub fn keep_first_ipv4_fragment(packet: &mut [u8], split: &Ipv4Split) -> Result<usize, WireError> {
+    let hl = ipv4::Packet::new_checked(&packet[..])?.header_len();
+    let len = hl + split.step;
+    // len ≤ the packet's total length < 2^16 (`Ipv4Split::new`: step < data).
+    packet[ipv4::field::TOTAL_LEN].copy_from_slice(&(len as u16).to_be_bytes());
+    let word = u16::from_be_bytes([packet[6], packet[7]]) | ipv4::FLAG_MF;
+    packet[ipv4::field::FLAGS_FRAG].copy_from_slice(&word.to_be_bytes());
+    ipv4::Packet::new_checked(&mut packet[..len])?.fill_checksum();
+    Ok(len)
 }
 
 /// The fragmentation fields of a fragment described by `info` (from
@@ -231,5 +320,59 @@ mod tests {
             Err(WireError::Ipv6ExtensionTruncated)
         );
         assert_eq!(ipv6_fragment_header(&f[14..]), Ok(None));
+    }
+
+    #[test]
+    fn split_cuts_at_multiples_of_eight_and_reassembles() {
+        // A 1520-byte IPIP packet (20-byte outer header, 1500 inner) for a
+        // 1500-byte MTU: 1480 + 20 payload bytes.
+        let mut pkt = vec![0x45, 0, 0x05, 0xF0, 0xAB, 0xCD, 0, 0, 64, 4, 0, 0];
+        pkt.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        pkt.extend((0..1500u32).map(|i| (i * 7) as u8));
+        ipv4::Packet::new_checked(&mut pkt[..])
+            .unwrap()
+            .fill_checksum();
+        let split = Ipv4Split::new(pkt.len(), 20, 1500).unwrap();
+        assert_eq!(
+            split,
+            Ipv4Split {
+                step: 1480,
+                count: 2
+            }
+        );
+        let mut data = Vec::new();
+        let mut seen = Vec::new();
+        for k in 0..split.count {
+            let mut out = [0u8; 1600];
+            let n = split_ipv4(&pkt, &split, k, &mut out).unwrap();
+            let ip = ipv4::Packet::new_checked(&out[..n]).unwrap();
+            assert!(ip.verify_checksum());
+            assert_eq!(ip.total_len(), n);
+            assert!(n <= 1500);
+            assert_eq!((ip.ident(), ip.protocol(), ip.ttl()), (0xABCD, 4, 64));
+            assert!(!ip.dont_fragment());
+            seen.push((ip.fragment_offset(), ip.more_fragments(), n));
+            data.extend_from_slice(ip.payload());
+        }
+        assert_eq!(seen, vec![(0, true, 1500), (1480, false, 40)]);
+        assert_eq!(data, pkt[20..]);
+        // The first fragment made in place is the one split_ipv4 writes.
+        let mut first = [0u8; 1600];
+        let n = split_ipv4(&pkt, &split, 0, &mut first).unwrap();
+        let mut in_place = pkt.clone();
+        assert_eq!(keep_first_ipv4_fragment(&mut in_place, &split), Ok(n));
+        assert_eq!(in_place[..n], first[..n]);
+        // Fits, or nothing fits beside the header: no split.
+        assert_eq!(Ipv4Split::new(1500, 20, 1500), None);
+        assert_eq!(Ipv4Split::new(1520, 20, 27), None);
+        // Three pieces for a small MTU; the last is the remainder.
+        let s = Ipv4Split::new(1520, 20, 576).unwrap();
+        assert_eq!((s.step, s.count), (552, 3));
+        assert_eq!(s.piece(2, 1500), 1104..1500);
+        // Too short an output buffer is an error, not a panic.
+        assert_eq!(
+            split_ipv4(&pkt, &split, 0, &mut [0u8; 100]),
+            Err(WireError::TooLong)
+        );
     }
 }

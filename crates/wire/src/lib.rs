@@ -61,7 +61,7 @@ mod testutil;
 
 pub use error::WireError;
 pub use ethernet::MacAddr;
-pub use fragment::{fragment_id, FragmentId};
+pub use fragment::{fragment_id, keep_first_ipv4_fragment, split_ipv4, FragmentId, Ipv4Split};
 pub use frame::{parse_frame, parse_icmp_error, Fragment, FrameInfo, FrameKind, IcmpErrorInfo};
 
 /// IANA protocol numbers (IPv4 protocol / IPv6 next header) used here.
