@@ -44,13 +44,23 @@ fn all_three(e: &Ecmp) -> BTreeSet<String> {
 
 #[test]
 fn flows_spread_and_a_killed_director_is_withdrawn() {
-    let Some((_serial, e)) = ecmp_lab("flows_spread_and_a_killed_director_is_withdrawn")
-    else {
+    let Some((_serial, e)) = ecmp_lab("flows_spread_and_a_killed_director_is_withdrawn") else {
         return;
     };
-    // BFD runs between the router's BIRD and each director's.
-    let bfd = e.router.ctl(&e.lab, &["show", "bfd", "sessions"]);
-    assert_eq!(bfd.matches(" Up ").count(), 3, "BFD sessions:\n{bfd}");
+    // BFD runs between the router's BIRD and each director's (it may
+    // come up a moment after BGP).
+    wait_until(
+        30,
+        "three BFD sessions up at the router",
+        || {
+            e.router
+                .ctl(&e.lab, &["show", "bfd", "sessions"])
+                .matches(" Up ")
+                .count()
+                == 3
+        },
+        || e.router.ctl(&e.lab, &["show", "bfd", "sessions"]),
+    );
 
     // New flows spread over all three directors.
     let before: Vec<u64> = (1..=3).map(|i| e.connections(i)).collect();
@@ -82,7 +92,9 @@ fn flows_spread_and_a_killed_director_is_withdrawn() {
     );
     // Its BIRD still runs and its BGP session is up: the withdrawal came
     // from the route, not from the session.
-    let p = e.directors[2].bird.ctl(&e.lab, &["show", "protocols", "router1"]);
+    let p = e.directors[2]
+        .bird
+        .ctl(&e.lab, &["show", "protocols", "router1"]);
     assert!(p.contains("Established"), "director 3's BGP session:\n{p}");
     // No new connection fails once the route is gone.
     assert_eq!(e.failed_requests(60), 0, "{}", e.diagnostics());
@@ -108,13 +120,17 @@ fn flows_spread_and_a_killed_director_is_withdrawn() {
     let only_one: BTreeSet<String> = [e.directors[0].addr.clone()].into();
     e.wait_next_hops(&only_one, 30, "the router dropped director 2");
     let p = e.router.ctl(&e.lab, &["show", "protocols", "all", "dir2"]);
-    assert!(p.contains("BFD session down"), "router's session to director 2:\n{p}");
+    assert!(
+        p.contains("BFD session down"),
+        "router's session to director 2:\n{p}"
+    );
     assert_eq!(e.failed_requests(30), 0, "{}", e.diagnostics());
 }
 
 #[test]
 fn a_drained_director_takes_no_new_flows_and_stop_withdraws_first() {
-    let Some((_serial, e)) = ecmp_lab("a_drained_director_takes_no_new_flows_and_stop_withdraws_first")
+    let Some((_serial, e)) =
+        ecmp_lab("a_drained_director_takes_no_new_flows_and_stop_withdraws_first")
     else {
         return;
     };
@@ -134,7 +150,11 @@ fn a_drained_director_takes_no_new_flows_and_stop_withdraws_first() {
     assert_eq!(status["vips"][0]["withheld"], "drained", "{status}");
     let before = e.connections(2);
     assert_eq!(e.failed_requests(60), 0, "{}", e.diagnostics());
-    assert_eq!(e.connections(2), before, "a drained director takes no new flow");
+    assert_eq!(
+        e.connections(2),
+        before,
+        "a drained director takes no new flow"
+    );
     // Its established flows finish: the router moved them, they keep their
     // real server.
     let report = h.finish().expect("hold report");
@@ -163,7 +183,8 @@ fn a_drained_director_takes_no_new_flows_and_stop_withdraws_first() {
             .unwrap_or_else(|| panic!("no {what:?} in the log:\n{log}"))
     };
     assert!(
-        at("withdrew 198.18.3.100") < at("drain time over") && at("drain time over") < at("stopped"),
+        at("withdrew 198.18.3.100") < at("drain time over")
+            && at("drain time over") < at("stopped"),
         "{log}"
     );
 }
@@ -199,7 +220,11 @@ fn a_director_whose_real_servers_all_fail_their_checks_withdraws() {
             .exec(&ns, &["ip", "route", "del", "blackhole", &rs])
             .unwrap();
     }
-    e.wait_next_hops(&all_three(&e), 30, "its real servers back, it announces again");
+    e.wait_next_hops(
+        &all_three(&e),
+        30,
+        "its real servers back, it announces again",
+    );
     wait_until(
         10,
         "status says announced",
