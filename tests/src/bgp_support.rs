@@ -86,7 +86,16 @@ pub fn start_bird(lab: &Lab, ns: &str, tag: &str, conf: &str) -> Bird {
     let process = lab
         .spawn(
             ns,
-            &[BIRD, "-f", "-c", &s(&path), "-s", &s(&socket), "-P", &s(&pid)],
+            &[
+                BIRD,
+                "-f",
+                "-c",
+                &s(&path),
+                "-s",
+                &s(&socket),
+                "-P",
+                &s(&pid),
+            ],
         )
         .expect("spawn bird");
     let bird = Bird {
@@ -210,7 +219,9 @@ pub fn ecmp_lab(test: &str) -> Option<(MutexGuard<'static, ()>, Ecmp)> {
             "{test}: {BIRD} is missing (apt-get install bird2) and {}=1",
             xvs_lab::REQUIRE_ENV
         );
-        eprintln!("\n*** SKIP {test}: {BIRD} is missing (scripts/install-deps.sh installs bird2) ***");
+        eprintln!(
+            "\n*** SKIP {test}: {BIRD} is missing (scripts/install-deps.sh installs bird2) ***"
+        );
         return None;
     }
     let guard = serial();
@@ -232,7 +243,11 @@ pub fn ecmp_lab(test: &str) -> Option<(MutexGuard<'static, ()>, Ecmp)> {
         directors,
     };
     let all: BTreeSet<String> = addrs.into_iter().collect();
-    e.wait_next_hops(&all, 60, "the router learnt the VIP from all three directors");
+    e.wait_next_hops(
+        &all,
+        60,
+        "the router learnt the VIP from all three directors",
+    );
     Some((guard, e))
 }
 
@@ -241,7 +256,10 @@ impl Ecmp {
     pub fn next_hops(&self) -> BTreeSet<String> {
         let out = self
             .lab
-            .exec(&self.lab.ns_router(), &["ip", "-4", "route", "show", BGP_VIP])
+            .exec(
+                &self.lab.ns_router(),
+                &["ip", "-4", "route", "show", BGP_VIP],
+            )
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
         parse_next_hops(&out)
@@ -279,7 +297,8 @@ impl Ecmp {
             s.push_str(&format!(
                 "--- director {}: BIRD\n{}\n--- xvs log (tail)\n{}\n",
                 i + 1,
-                n.bird.ctl(&self.lab, &["show", "route", "table", "xvs_vips"]),
+                n.bird
+                    .ctl(&self.lab, &["show", "route", "table", "xvs_vips"]),
                 tail(&n.xvs.xvs.log(), 15),
             ));
         }

@@ -236,9 +236,7 @@ impl Announcer {
 /// served when every service on it has its quorum (a router sends every
 /// port of the VIP to the director, so one service without real servers
 /// would black-hole its share of that service's flows).
-pub fn fold_services(
-    services: impl IntoIterator<Item = (IpAddr, bool)>,
-) -> BTreeMap<IpAddr, bool> {
+pub fn fold_services(services: impl IntoIterator<Item = (IpAddr, bool)>) -> BTreeMap<IpAddr, bool> {
     let mut vips = BTreeMap::new();
     for (vip, quorum_up) in services {
         let entry = vips.entry(vip).or_insert(true);

@@ -25,7 +25,11 @@ fn serving(vips: &[(u8, bool)]) -> Input {
 fn running(t0: Instant) -> Announcer {
     let mut a = Announcer::new(Duration::from_secs(5));
     a.handle(serving(&[(1, true), (2, true)]), t0);
-    assert_eq!(drain(&mut a, t0), vec![], "no worker yet: nothing announced");
+    assert_eq!(
+        drain(&mut a, t0),
+        vec![],
+        "no worker yet: nothing announced"
+    );
     a.handle(Input::Workers(1), t0);
     assert_eq!(
         drain(&mut a, t0),

@@ -60,7 +60,11 @@ fn every_key_is_taken() {
     assert_eq!(a.drain_time, Duration::from_millis(500));
     assert_eq!(a.vips, vec![ip("198.18.0.101")]);
     let a = accepts(&with("  drain_time: 0\n")).announce.unwrap();
-    assert_eq!(a.drain_time, Duration::ZERO, "0: exit right after withdrawing");
+    assert_eq!(
+        a.drain_time,
+        Duration::ZERO,
+        "0: exit right after withdrawing"
+    );
 }
 
 #[test]
@@ -101,6 +105,11 @@ fn rejections_name_the_key() {
         "announce.device",
         "not an interface name",
     );
-    rejects(&with("  drain_time: -1\n"), "12:3", "announce.drain_time", "");
+    rejects(
+        &with("  drain_time: -1\n"),
+        "12:3",
+        "announce.drain_time",
+        "",
+    );
     rejects(&with("  devcie: x\n"), "12:3", "", "devcie");
 }

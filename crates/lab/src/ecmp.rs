@@ -123,10 +123,19 @@ pub(crate) fn build_client(names: &Names) -> Result<(), LabError> {
     let cl = names.client();
     ip(
         &cl,
-        &["addr", "add", &format!("{ECMP_CLIENT4}/{PREFIX_LEN4}"), "dev", "eth0"],
+        &[
+            "addr",
+            "add",
+            &format!("{ECMP_CLIENT4}/{PREFIX_LEN4}"),
+            "dev",
+            "eth0",
+        ],
     )?;
     for a in ecmp_client_extra4() {
-        ip(&cl, &["addr", "add", &format!("{a}/{PREFIX_LEN4}"), "dev", "eth0"])?;
+        ip(
+            &cl,
+            &["addr", "add", &format!("{a}/{PREFIX_LEN4}"), "dev", "eth0"],
+        )?;
     }
     ip(
         &cl,
@@ -143,10 +152,23 @@ pub(crate) fn build_client(names: &Names) -> Result<(), LabError> {
     full_checksums(&cl, "eth0")?;
     ip(
         &cl,
-        &["route", "add", "default", "via", &ROUTER_CLIENT4.to_string()],
+        &[
+            "route",
+            "add",
+            "default",
+            "via",
+            &ROUTER_CLIENT4.to_string(),
+        ],
     )?;
     ip(
         &cl,
-        &["-6", "route", "add", "default", "via", &ROUTER_CLIENT6.to_string()],
+        &[
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &ROUTER_CLIENT6.to_string(),
+        ],
     )
 }

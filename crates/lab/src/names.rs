@@ -230,7 +230,8 @@ mod tests {
         assert_eq!(n.role_of("ars12"), Some(Role::RealServer(12)));
         // Namespaces of other prefixes that start with "a".
         for other in [
-            "arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl", "adir1", "adir4", "adir2x", "art1",
+            "arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl", "adir1", "adir4", "adir2x",
+            "art1",
         ] {
             assert_eq!(n.role_of(other), None, "{other}");
         }

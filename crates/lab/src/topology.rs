@@ -220,7 +220,13 @@ fn bridge(switch: &str, name: &str) -> Result<(), LabError> {
 
 /// A veth pair from `ns` (`local`) to `peer_ns` (`peer`), both ends with
 /// `queues` RX and TX queues.
-pub(crate) fn veth(ns: &str, local: &str, peer: &str, peer_ns: &str, queues: u32) -> Result<(), LabError> {
+pub(crate) fn veth(
+    ns: &str,
+    local: &str,
+    peer: &str,
+    peer_ns: &str,
+    queues: u32,
+) -> Result<(), LabError> {
     let q = queues.to_string();
     let queues = ["numtxqueues", q.as_str(), "numrxqueues", q.as_str()];
     let mut args = vec!["link", "add", local];

@@ -76,11 +76,10 @@ impl RouteDevice {
     /// routes in kernel table `table` with route protocol `protocol`.
     pub fn create(name: &str, table: u32, protocol: u8) -> Result<RouteDevice, RouteError> {
         let fd = tun::create(name)?;
-        let ifindex =
-            nix::net::if_::if_nametoindex(name).map_err(|source| RouteError::Index {
-                name: name.to_string(),
-                source,
-            })?;
+        let ifindex = nix::net::if_::if_nametoindex(name).map_err(|source| RouteError::Index {
+            name: name.to_string(),
+            source,
+        })?;
         netlink::request(
             &netlink::encode_link_up(1, ifindex),
             1,
@@ -111,7 +110,11 @@ impl RouteDevice {
     /// Install `vip`'s host route (replacing an identical one).
     pub fn announce(&self, vip: IpAddr) -> Result<(), RouteError> {
         let msg = netlink::encode_route(2, &self.spec(vip), true);
-        netlink::request(&msg, 2, &format!("adding the route to {vip} via {}", self.name))
+        netlink::request(
+            &msg,
+            2,
+            &format!("adding the route to {vip} via {}", self.name),
+        )
     }
 
     /// Remove `vip`'s host route (already gone is fine).

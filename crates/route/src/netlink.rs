@@ -178,8 +178,12 @@ pub(crate) fn request(msg: &[u8], seq: u32, what: &str) -> Result<(), RouteError
     })?;
     let mut buf = vec![0u8; 8192];
     loop {
-        let n = recv(sock.as_raw_fd(), &mut buf, MsgFlags::empty())
-            .map_err(|source| RouteError::Socket { call: "recv", source })?;
+        let n = recv(sock.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(|source| {
+            RouteError::Socket {
+                call: "recv",
+                source,
+            }
+        })?;
         match parse_ack(buf.get(..n).unwrap_or(&[]), seq)? {
             Some(Ok(())) => return Ok(()),
             Some(Err(errno)) => {
@@ -208,7 +212,10 @@ mod tests {
         };
         let m = encode_route(9, &r, true);
         assert_eq!(m.len(), 16 + 12 + 8 + 8 + 8);
-        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
         assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWROUTE);
         assert_eq!(u16::from_ne_bytes([m[6], m[7]]), 0x505);
         // rtmsg: IPv4, /32, table above 255 → 0 in the header, proto, scope, type.
@@ -263,7 +270,10 @@ mod tests {
         let mut two = error_msg(4, 0);
         two.extend(error_msg(5, -3));
         assert_eq!(parse_ack(&two, 5).unwrap(), Some(Err(3)));
-        assert!(parse_ack(&[0xff; 20], 5).is_err(), "length beyond the buffer");
+        assert!(
+            parse_ack(&[0xff; 20], 5).is_err(),
+            "length beyond the buffer"
+        );
         let mut short = error_msg(5, 0);
         short.truncate(16);
         short[0..4].copy_from_slice(&16u32.to_ne_bytes());

@@ -44,6 +44,9 @@ fn routes_live_and_die_with_the_device() {
     dev.announce(vip).expect("add again");
     drop(dev);
     assert_eq!(table(t).trim(), "", "the route went with the device");
-    let links = Command::new("ip").args(["link", "show", &name]).output().unwrap();
+    let links = Command::new("ip")
+        .args(["link", "show", &name])
+        .output()
+        .unwrap();
     assert!(!links.status.success(), "the device is gone");
 }

@@ -128,7 +128,9 @@ impl AnnounceDriver {
             .filter(|v| v.announced)
             .count();
         match (was, on) {
-            (false, true) => "drained: every VIP withdrawn; established connections keep being forwarded".into(),
+            (false, true) => {
+                "drained: every VIP withdrawn; established connections keep being forwarded".into()
+            }
             (true, true) => "already drained".into(),
             (true, false) => format!("undrained: {announced} VIP(s) announced"),
             (false, false) => format!("not drained; {announced} VIP(s) announced"),
@@ -172,8 +174,11 @@ impl AnnounceDriver {
     pub fn record(&self) {
         let status = self.announcer.status();
         for v in &status.vips {
-            metrics::gauge!("xvs_announced", "vip" => v.vip.to_string())
-                .set(if v.announced { 1.0 } else { 0.0 });
+            metrics::gauge!("xvs_announced", "vip" => v.vip.to_string()).set(if v.announced {
+                1.0
+            } else {
+                0.0
+            });
         }
         metrics::gauge!("xvs_drained").set(if status.drained { 1.0 } else { 0.0 });
     }

@@ -4,7 +4,9 @@
 //! neighbour table and the plan to the workers, reloads the configuration
 //! on SIGHUP (a bad file is rejected and the running plan stays), folds the
 //! health checker's verdicts into the plan, records counters in the
-//! metrics facade, and tells systemd about reloads and the stop.
+//! metrics facade, and tells systemd about reloads and the stop. With
+//! `announce:` it also drives the BGP announcement of the VIPs
+//! (crate::announce) and answers `xvs drain` / `xvs undrain`.
 //!
 //! The plan the workers run is always `xvs_health::apply(file, view)`: the
 //! configuration file as last loaded, with what health checking makes of

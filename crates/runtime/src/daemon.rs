@@ -11,7 +11,9 @@
 //!    `index(q) % workers` — registered in the steering program's XSKMAP.
 //! 5. Start the pinned workers, the control-socket thread, the health-check
 //!    thread, tell systemd `READY=1` (sd_notify), and run the control thread
-//!    until SIGINT/SIGTERM; SIGHUP reloads.
+//!    until SIGINT/SIGTERM; SIGHUP reloads. With `announce:` the signal
+//!    first withdraws the VIPs from the routers and the director forwards
+//!    for the drain time before stopping (crate::announce).
 //! 6. On the way out: stop and join the workers (their sockets close), detach
 //!    the XDP programs, remove the control socket.
 
@@ -418,9 +420,11 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         &stop
     };
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(signal_flag)).map_err(|source| RunError::Io {
-            what: "signal handler".into(),
-            source,
+        signal_hook::flag::register(sig, Arc::clone(signal_flag)).map_err(|source| {
+            RunError::Io {
+                what: "signal handler".into(),
+                source,
+            }
         })?;
         let w = stop_write.try_clone().map_err(|source| RunError::Io {
             what: "signal pipe".into(),

@@ -10,8 +10,8 @@
 //! checks what the sections say about each other (workers against queues,
 //! one address in two roles).
 
-mod conflicts;
 mod announce;
+mod conflicts;
 mod conn_sync;
 mod global;
 mod health;
