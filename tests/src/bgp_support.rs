@@ -115,7 +115,7 @@ pub fn start_bird(lab: &Lab, ns: &str, tag: &str, conf: &str) -> Bird {
     bird
 }
 
-/// The router's BIRD: a BGP session with BFD to each director, every
+/// The router's BIRD: BGP with BFD to each director, every
 /// learnt VIP into the kernel's main table with ECMP.
 pub fn router_conf(directors: &[String]) -> String {
     let mut c = format!(

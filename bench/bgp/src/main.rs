@@ -17,7 +17,7 @@
 //!   route go and withdraws.
 //! - `term`: SIGTERM to xvs: it withdraws first, then drains.
 //! - `link`: the director's link to the router goes down (the machine
-//!   dead, as the router sees it): BFD, 100 ms x 3, ends the session.
+//!   dead, as the router sees it): BFD, 100 ms x 3, ends the peering.
 //!
 //! See bench/README.md for the figures.
 
@@ -131,17 +131,17 @@ fn one(e: &mut Ecmp, kind: &str) -> Result<Sample> {
     let all = e.hops_without(None);
     e.wait_next_hops(&all, 60, "director 3 announced again");
     // BGP may be back before BFD: a failure then would only be seen by
-    // the hold time. Start the next run with every BFD session up.
+    // the hold time. Start the next run with BFD up with every director.
     let t = Instant::now();
     while e
         .router
-        .ctl(&e.lab, &["show", "bfd", "sessions"])
+        .ctl(&e.lab, &["show", "bfd", "s"])
         .matches(" Up ")
         .count()
         < 3
     {
         if t.elapsed() > Duration::from_secs(30) {
-            bail!("BFD sessions not up again:\n{}", e.diagnostics());
+            bail!("BFD not up again with every director:\n{}", e.diagnostics());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
