@@ -35,6 +35,12 @@ pub use netlink::{RouteSpec, RTPROT_XVS};
 pub enum RouteError {
     #[error("device name {0:?}: 1 to 15 bytes, no '/' or whitespace")]
     BadName(String),
+    #[error(
+        "an interface named {0} exists already: xvs must create it itself, so that it \
+         disappears with the process (another xvs running? a device left by `ip tuntap add`? \
+         remove it with `ip link del {0}` or choose announce.device)"
+    )]
+    Exists(String),
     #[error("cannot open /dev/net/tun: {0} (is the tun module loaded? xvs needs CAP_NET_ADMIN)")]
     OpenTun(std::io::Error),
     #[error(
@@ -75,6 +81,12 @@ impl RouteDevice {
     /// Create the device `name` (non-persistent), bring it up, and make
     /// routes in kernel table `table` with route protocol `protocol`.
     pub fn create(name: &str, table: u32, protocol: u8) -> Result<RouteDevice, RouteError> {
+        // TUNSETIFF on an existing persistent TUN device attaches to it
+        // instead of making a new one: its routes would then outlive xvs,
+        // the one thing this device is for.
+        if nix::net::if_::if_nametoindex(name).is_ok() {
+            return Err(RouteError::Exists(name.to_string()));
+        }
         let fd = tun::create(name)?;
         let ifindex = nix::net::if_::if_nametoindex(name).map_err(|source| RouteError::Index {
             name: name.to_string(),
