@@ -22,6 +22,9 @@ pkgs=(
     # the metrics endpoint: fetched with curl, its format checked by
     # promtool (Debian's prometheus package)
     curl prometheus
+    # BGP announcement of the VIPs (e2e_bgp): BIRD 2 in the lab's router
+    # and directors, each with its own config and control socket
+    bird2
 )
 
 missing=()
@@ -37,4 +40,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts the system BIRD on install (/etc/bird/bird.conf); the
+    # lab runs its own BIRDs and needs no other one on the machine.
+    if [[ " ${missing[*]} " == *" bird2 "* ]]; then
+        if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+            systemctl disable --now bird.service >/dev/null 2>&1 || true
+        elif command -v service >/dev/null; then
+            service bird stop >/dev/null 2>&1 || true
+        fi
+    fi
 fi

@@ -10,10 +10,12 @@
 //! - [`health_support`]: services with checkers, `xvs status --json`, a
 //!   background client that records which real server answered when.
 //! - [`vrrp_support`]: a VRRP pair of directors and their states.
+//! - [`bgp_support`]: three directors behind an ECMP router, BIRD in each.
 //!
 //! Run a suite with `cargo build -p xvs && cargo test -p xvs-e2e --test
 //! e2e_sync` (root, or it skips loudly); `scripts/test.sh` runs them all.
 
+pub mod bgp_support;
 pub mod health_support;
 pub mod support;
 pub mod vrrp_support;

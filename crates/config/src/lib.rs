@@ -6,6 +6,7 @@
 //! Layer: config (depends on nothing but serde and the YAML parsers). See
 //! DESIGN.md. Entry points: [`load_file`] and [`load_str`].
 
+pub mod announce;
 pub mod conn_sync;
 pub mod edit;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod text;
 pub mod types;
 pub mod vrrp;
 
+pub use announce::Announce;
 pub use conn_sync::{ConnSync, SyncMode, DEFAULT_SYNC_PORT};
 pub use error::{ConfigError, ErrorStage, Location};
 pub use health::*;

@@ -315,6 +315,8 @@ pub struct Snapshot {
     pub vrrp_sync_groups: Vec<crate::vrrp::VrrpSyncGroup>,
     /// `sync:`: connection sync with other directors.
     pub sync: Option<crate::conn_sync::ConnSync>,
+    /// `announce:`: the VIPs announced over BGP through BIRD.
+    pub announce: Option<crate::announce::Announce>,
     /// Runtime state, never read from a file: the addresses of VRRP
     /// instances this director is not master of (sorted). The workers
     /// drop and count traffic to these VIPs; the control thread does not

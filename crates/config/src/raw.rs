@@ -41,6 +41,19 @@ pub struct RawConfig {
     #[serde(default)]
     pub vrrp_sync_groups: Vec<RawSyncGroup>,
     pub sync: Option<RawConnSync>,
+    pub announce: Option<RawAnnounce>,
+}
+
+/// `announce:` (BGP announcement of the VIPs through BIRD).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnounce {
+    pub enabled: Option<bool>,
+    pub device: Option<String>,
+    pub table: Option<u64>,
+    pub protocol: Option<u64>,
+    pub drain_time: Option<f64>,
+    pub vips: Option<Vec<Parsed<IpAddr>>>,
 }
 
 /// `sync:` (connection sync; ipvsadm --start-daemon's options and xvs's).

@@ -182,6 +182,11 @@ impl Lab {
             .collect()
     }
 
+    /// The upstream router's namespace (an ECMP lab, `directors: 3`).
+    pub fn ns_router(&self) -> String {
+        self.names.router()
+    }
+
     pub fn ns_switch(&self) -> String {
         self.names.switch()
     }
@@ -195,6 +200,9 @@ impl Lab {
     /// servers.
     pub fn namespaces(&self) -> Vec<String> {
         let mut all = vec![self.ns_client()];
+        if self.spec.is_ecmp() {
+            all.push(self.ns_router());
+        }
         all.extend(self.ns_directors());
         all.push(self.ns_switch());
         all.extend((1..=self.spec.real_servers).map(|i| self.ns_rs(i)));
@@ -245,16 +253,27 @@ impl Lab {
 
     /// The client's main addresses.
     pub fn client_addr4(&self) -> Ipv4Addr {
-        CLIENT4
+        if self.spec.is_ecmp() {
+            crate::ecmp::ECMP_CLIENT4
+        } else {
+            CLIENT4
+        }
     }
 
     pub fn client_addr6(&self) -> Ipv6Addr {
-        CLIENT6
+        if self.spec.is_ecmp() {
+            crate::ecmp::ECMP_CLIENT6
+        } else {
+            CLIENT6
+        }
     }
 
     /// The extra client addresses 198.18.0.11 ..= 198.18.0.20 (usable as
     /// `src` in the client calls).
     pub fn client_extra4(&self) -> Vec<Ipv4Addr> {
+        if self.spec.is_ecmp() {
+            return crate::ecmp::ecmp_client_extra4();
+        }
         CLIENT4_EXTRA
             .map(|h| Ipv4Addr::new(198, 18, 0, h))
             .collect()

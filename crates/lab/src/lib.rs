@@ -33,6 +33,10 @@
 //!                          (virtual: on no interface)
 //! ```
 //!
+//! With `directors: 3` three directors stand behind an upstream router
+//! that spreads flows over them with multipath routes (crate::ecmp draws
+//! it); the test runs BIRD in the router and directors.
+//!
 //! [`Lab::start_keepalived`] runs a real keepalived (VRRP only) in either
 //! director, and [`keepalived_conf`] writes its configuration.
 //!
@@ -55,6 +59,7 @@
 
 mod backends;
 mod client;
+pub mod ecmp;
 mod error;
 mod extra;
 mod faults;

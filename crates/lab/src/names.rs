@@ -6,8 +6,9 @@
 //! ```text
 //! {p}cl   client          eth0
 //! {p}dir  director        {p}c (client side), {p}r (real-server side)
-//! {p}dir2 director 2      {p}c, {p}r (a VRRP pair only)
-//! {p}dir3 director 3      {p}c, {p}r (a test may add it to a pair)
+//! {p}dir2 director 2      {p}c, {p}r (a VRRP pair or ECMP)
+//! {p}dir3 director 3      {p}c, {p}r (ECMP, or a test adds it to a pair)
+//! {p}rt   router          eth0 (client), eth1 (br1), eth2 (br0) (ECMP only)
 //! {p}sw   switch          br0, ports "dir" and "rs1".."rsN"
 //!                         a pair: br0 also "dir2"; br1 "cl", "dirc", "dir2c"
 //! {p}rsI  real server I   eth0
@@ -79,6 +80,11 @@ impl Names {
         }
     }
 
+    /// The upstream router of an ECMP lab (`directors: 3`).
+    pub fn router(&self) -> String {
+        format!("{}rt", self.prefix)
+    }
+
     pub fn switch(&self) -> String {
         format!("{}sw", self.prefix)
     }
@@ -126,6 +132,7 @@ impl Names {
             // Only the names director_n makes: "dir1" is never one.
             "dir2" => Some(Role::Director(2)),
             "dir3" => Some(Role::Director(3)),
+            "rt" => Some(Role::Router),
             _ => {
                 let digits = rest.strip_prefix("rs")?;
                 // "rs01" is not a name we make; refusing it keeps the match
@@ -143,7 +150,9 @@ impl Names {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Client,
-    /// Director `i` (1-based; 2 only in a pair).
+    /// The upstream router of an ECMP lab.
+    Router,
+    /// Director `i` (1-based; 2 in a pair, 3 in an ECMP lab).
     Director(usize),
     Switch,
     RealServer(usize),
@@ -216,11 +225,13 @@ mod tests {
         assert_eq!(n.role_of("adir"), Some(Role::Director(1)));
         assert_eq!(n.role_of("adir2"), Some(Role::Director(2)));
         assert_eq!(n.role_of("adir3"), Some(Role::Director(3)));
+        assert_eq!(n.role_of("art"), Some(Role::Router));
         assert_eq!(n.role_of("asw"), Some(Role::Switch));
         assert_eq!(n.role_of("ars12"), Some(Role::RealServer(12)));
         // Namespaces of other prefixes that start with "a".
         for other in [
             "arcl", "ars0", "arsw", "ab", "a", "ars", "ars1x", "bcl", "adir1", "adir4", "adir2x",
+            "art1",
         ] {
             assert_eq!(n.role_of(other), None, "{other}");
         }

@@ -49,8 +49,9 @@ pub const SERVER_GW6: Ipv6Addr = DIR_SERVER6;
 /// 198.18.0.0/24).
 pub const CLIENT_GW4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const CLIENT_GW6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 1);
-/// How many directors a lab may have: one, or a VRRP pair.
-pub const MAX_DIRECTORS: usize = 2;
+/// How many directors a lab may have: one, a VRRP pair, or three behind
+/// an ECMP router (crate::ecmp).
+pub const MAX_DIRECTORS: usize = 3;
 /// Default VIPs.
 pub const DEFAULT_VIP4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 pub const DEFAULT_VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, 0x100);
@@ -197,8 +198,8 @@ pub struct LabSpec {
     pub local6: Vec<Ipv6Addr>,
     /// Start lab-backend.py on every real server.
     pub backends: bool,
-    /// 1, or 2 for a VRRP pair on shared segments (the crate docs draw
-    /// both topologies).
+    /// 1, 2 for a VRRP pair on shared segments, or 3 behind an upstream
+    /// ECMP router (the crate docs and crate::ecmp draw the topologies).
     pub directors: usize,
 }
 
@@ -245,7 +246,7 @@ impl LabSpec {
         }
         if self.directors == 0 || self.directors > MAX_DIRECTORS {
             return Err(LabError::Spec(format!(
-                "directors must be 1..={MAX_DIRECTORS} (2 is a VRRP pair), got {}",
+                "directors must be 1..={MAX_DIRECTORS} (2 is a VRRP pair, 3 ECMP), got {}",
                 self.directors
             )));
         }
@@ -271,6 +272,15 @@ impl LabSpec {
                     "{addr} is already a client, director or real-server address of the lab"
                 )));
             }
+            let on_directors_segment = match addr {
+                IpAddr::V4(a) => a.octets()[..3] == crate::ecmp::DIRECTORS_NET4.octets()[..3],
+                IpAddr::V6(a) => a.segments()[..4] == [0xfd00, 0, 0, 1],
+            };
+            if self.is_ecmp() && on_directors_segment {
+                return Err(LabError::Spec(format!(
+                    "{addr} is on the directors' segment: behind an ECMP router a VIP must be off every segment (e.g. 198.18.3.0/24), or ARP, not the routes, would pick the director"
+                )));
+            }
             if in_extra_pool(addr) {
                 return Err(LabError::Spec(format!(
                     "{addr} is in {EXTRA_POOL4}/{EXTRA_POOL4_LEN}, kept for extra real-server addresses"
@@ -283,6 +293,11 @@ impl LabSpec {
     /// True for a VRRP pair (two directors).
     pub fn is_pair(&self) -> bool {
         self.directors == 2
+    }
+
+    /// True for three directors behind an ECMP router (crate::ecmp).
+    pub fn is_ecmp(&self) -> bool {
+        self.directors == 3
     }
 
     /// Director `i`'s (1-based) interface addresses, `None` when the lab
@@ -310,6 +325,16 @@ impl LabSpec {
                 server4: DIR2_SERVER4,
                 server6: DIR2_SERVER6,
             }),
+            // ECMP: director i is .(1+i) on both segments, the router .1.
+            (3, 1..=3) => {
+                let h = 1 + i as u8;
+                Some(DirectorAddrs {
+                    client4: Ipv4Addr::new(198, 18, 0, h),
+                    client6: Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, u16::from(h)),
+                    server4: Ipv4Addr::new(198, 18, 1, h),
+                    server6: Ipv6Addr::new(0xfd00, 0, 0, 2, 0, 0, 0, u16::from(h)),
+                })
+            }
             _ => None,
         }
     }
@@ -325,6 +350,18 @@ impl LabSpec {
                 d.server4.into(),
                 d.server6.into(),
             ]);
+        }
+        if self.is_ecmp() {
+            use crate::ecmp::*;
+            fixed.extend::<[IpAddr; 6]>([
+                ECMP_CLIENT4.into(),
+                ECMP_CLIENT6.into(),
+                ROUTER_CLIENT4.into(),
+                ROUTER_CLIENT6.into(),
+                ROUTER_DIRECTORS4.into(),
+                ROUTER_DIRECTORS6.into(),
+            ]);
+            fixed.extend(ecmp_client_extra4().into_iter().map(IpAddr::V4));
         }
         if self.is_pair() {
             fixed.extend::<[IpAddr; 4]>([

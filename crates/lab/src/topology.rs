@@ -39,7 +39,7 @@ pub(crate) fn sysctl(ns: &str, settings: &[String]) -> Result<(), LabError> {
 /// packet stays an skb; an XDP program or AF_XDP socket on the other end
 /// sees the raw bytes, so a forwarder like xvs would pass on packets with
 /// unfinished checksums. Real NICs deliver complete checksums to XDP.
-fn full_checksums(ns: &str, iface: &str) -> Result<(), LabError> {
+pub(crate) fn full_checksums(ns: &str, iface: &str) -> Result<(), LabError> {
     run(&[
         "ip", "netns", "exec", ns, "ethtool", "-K", iface, "tx", "off",
     ])
@@ -76,6 +76,9 @@ pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
         .map(|i| names.real_server(i))
         .collect();
     let mut all = vec![client.clone()];
+    if spec.is_ecmp() {
+        all.push(names.router());
+    }
     all.extend((1..=spec.directors).map(|i| names.director_n(i)));
     all.push(switch.clone());
     all.extend(servers.iter().cloned());
@@ -110,20 +113,31 @@ pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
         // The client's eth0 plugs into the switch instead of a director.
         veth(&switch, "cl", "eth0", &client, spec.queues)?;
     }
-    build_client(names, spec)?;
+    if spec.is_ecmp() {
+        crate::ecmp::build_router(names, spec)?;
+        crate::ecmp::build_client(names)?;
+    } else {
+        build_client(names, spec)?;
+    }
     bridge(&switch, "br0")?;
     for i in 1..=spec.directors {
         let port = names.switch_server_port(i);
         ip(&switch, &["link", "set", &port, "master", "br0", "up"])?;
     }
-    if spec.is_pair() {
-        // The client segment: the client and both directors' {p}c.
+    if spec.directors >= 2 {
+        // The client segment (a pair: the client and both directors'
+        // {p}c; ECMP: the router and every director's {p}c).
         bridge(&switch, "br1")?;
-        let ports = std::iter::once("cl".to_owned())
+        let first = if spec.is_ecmp() { "rt" } else { "cl" };
+        let ports = std::iter::once(first.to_owned())
             .chain((1..=spec.directors).map(|i| names.switch_client_port(i)));
         for port in ports {
             ip(&switch, &["link", "set", &port, "master", "br1", "up"])?;
         }
+    }
+    if spec.is_ecmp() {
+        // The router is the real servers' gateway.
+        ip(&switch, &["link", "set", "rts", "master", "br0", "up"])?;
     }
     for (i, ns) in servers.iter().enumerate() {
         build_real_server(names, spec, i + 1, ns)?;
@@ -133,7 +147,7 @@ pub(crate) fn build(names: &Names, spec: &LabSpec) -> Result<(), LabError> {
             build_kernel_nat(names, spec, i)?;
         }
     }
-    if spec.is_pair() {
+    if spec.directors >= 2 {
         wait_links_up(&all)?;
     }
     Ok(())
@@ -206,7 +220,13 @@ fn bridge(switch: &str, name: &str) -> Result<(), LabError> {
 
 /// A veth pair from `ns` (`local`) to `peer_ns` (`peer`), both ends with
 /// `queues` RX and TX queues.
-fn veth(ns: &str, local: &str, peer: &str, peer_ns: &str, queues: u32) -> Result<(), LabError> {
+pub(crate) fn veth(
+    ns: &str,
+    local: &str,
+    peer: &str,
+    peer_ns: &str,
+    queues: u32,
+) -> Result<(), LabError> {
     let q = queues.to_string();
     let queues = ["numtxqueues", q.as_str(), "numrxqueues", q.as_str()];
     let mut args = vec!["link", "add", local];
@@ -236,7 +256,7 @@ fn build_director(names: &Names, spec: &LabSpec, i: usize) -> Result<(), LabErro
             "net.ipv4.conf.default.send_redirects=0",
         ]),
     )?;
-    let (client_peer, client_peer_ns) = if spec.is_pair() {
+    let (client_peer, client_peer_ns) = if spec.directors >= 2 {
         (names.switch_client_port(i), names.switch())
     } else {
         ("eth0".to_owned(), names.client())
@@ -270,7 +290,7 @@ fn build_director(names: &Names, spec: &LabSpec, i: usize) -> Result<(), LabErro
         )?;
         ip(&dir, &["link", "set", ifname, "up"])?;
     }
-    if spec.is_pair() {
+    if spec.directors >= 2 {
         // In a pair the directors also talk to each other through the
         // switch (VRRP, connection sync): what one director's kernel sends
         // must reach the other's XDP program with finished checksums too.

@@ -4,7 +4,9 @@
 //! neighbour table and the plan to the workers, reloads the configuration
 //! on SIGHUP (a bad file is rejected and the running plan stays), folds the
 //! health checker's verdicts into the plan, records counters in the
-//! metrics facade, and tells systemd about reloads and the stop.
+//! metrics facade, and tells systemd about reloads and the stop. With
+//! `announce:` it also drives the BGP announcement of the VIPs
+//! (crate::announce) and answers `xvs drain` / `xvs undrain`.
 //!
 //! The plan the workers run is always `xvs_health::apply(file, view)`: the
 //! configuration file as last loaded, with what health checking makes of
@@ -84,6 +86,8 @@ pub struct Control<L: PlanListener> {
     vrrp: Option<VrrpDriver>,
     /// Connection sync, when the configuration has a `sync:` section.
     sync: Option<SyncDriver>,
+    /// BGP announcement, when the configuration has an `announce:` section.
+    announce: Option<crate::announce::AnnounceDriver>,
     /// Requests from the API (reload, runtime changes, save, diff).
     calls: Option<Receiver<ControlCall>>,
     /// The running configuration as a document runtime changes edit (the
@@ -133,6 +137,7 @@ impl<L: PlanListener> Control<L> {
             health: None,
             vrrp,
             sync: None,
+            announce: None,
             calls: None,
             running: None,
             last_vrrp_status_ms: 0,
@@ -168,6 +173,36 @@ impl<L: PlanListener> Control<L> {
             v.hold_preemption(sync.holds_preemption());
         }
         self.sync = Some(sync);
+    }
+
+    /// Announce the VIPs over BGP from this thread. A stop signal then
+    /// withdraws them and drains before the loop ends.
+    pub fn attach_announce(&mut self, announce: crate::announce::AnnounceDriver) {
+        self.announce = Some(announce);
+        self.run_announce();
+    }
+
+    /// Feed the announcer and carry out what it says; once the stop's
+    /// drain time is over, set the stop flag that ends the loop (and the
+    /// workers).
+    fn run_announce(&mut self) {
+        let Some(a) = self.announce.as_mut() else {
+            return;
+        };
+        let was_stopping = a.stopping();
+        a.run(&self.file_snapshot, &self.health_view, Instant::now());
+        if a.stopping() && !was_stopping {
+            // The signal's wake-up byte: read it, or every poll during
+            // the drain returns at once.
+            if let Some(w) = self.wake.as_mut() {
+                use std::io::Read;
+                let mut b = [0u8; 64];
+                while matches!(w.read(&mut b), Ok(n) if n > 0) {}
+            }
+        }
+        if a.exit() {
+            self.shared.stop.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Answer the API's requests from this thread; `running` is the
@@ -305,6 +340,9 @@ impl<L: PlanListener> Control<L> {
         let deadlines = [
             self.vrrp.as_ref().and_then(VrrpDriver::deadline),
             self.sync.as_ref().and_then(SyncDriver::deadline),
+            self.announce
+                .as_ref()
+                .and_then(crate::announce::AnnounceDriver::deadline),
         ];
         for at in deadlines.into_iter().flatten() {
             wait = wait.min(at.saturating_duration_since(Instant::now()));
@@ -406,6 +444,7 @@ impl<L: PlanListener> Control<L> {
                 self.health_view = view;
                 self.publish("health");
             }
+            self.run_announce();
             self.cache.poll_probes(now, &mut probes);
             let plan = self.shared.plan.load_full();
             for &(iface, target) in &probes {
@@ -467,6 +506,9 @@ impl<L: PlanListener> Control<L> {
                 if let Some(s) = &self.sync {
                     self.shared.sync.store(Some(Arc::new(s.status(now))));
                 }
+                if let Some(a) = &self.announce {
+                    self.shared.announce.store(Some(Arc::new(a.status())));
+                }
             }
         }
         tracing::info!("stopping");
@@ -481,6 +523,9 @@ impl<L: PlanListener> Control<L> {
         crate::export::record(&self.shared, &entries);
         if let Some(s) = &self.sync {
             crate::export::record_sync(s);
+        }
+        if let Some(a) = &self.announce {
+            a.record();
         }
     }
 
@@ -536,6 +581,17 @@ impl<L: PlanListener> Control<L> {
                 .map(xvs_config::edit::RunningConfig::to_yaml)
                 .ok_or_else(|| "no running configuration".to_string()),
             ControlRequest::Diff => self.diff(),
+            ControlRequest::Drain(on) => match self.announce.as_mut() {
+                Some(a) => {
+                    let text = a.drain(on, Instant::now());
+                    self.shared.announce.store(Some(Arc::new(a.status())));
+                    Ok(text)
+                }
+                None => Err(
+                    "this director announces no VIPs (no announce: section); nothing to drain"
+                        .into(),
+                ),
+            },
         }
     }
 

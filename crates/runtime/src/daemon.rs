@@ -11,7 +11,9 @@
 //!    `index(q) % workers` — registered in the steering program's XSKMAP.
 //! 5. Start the pinned workers, the control-socket thread, the health-check
 //!    thread, tell systemd `READY=1` (sd_notify), and run the control thread
-//!    until SIGINT/SIGTERM; SIGHUP reloads.
+//!    until SIGINT/SIGTERM; SIGHUP reloads. With `announce:` the signal
+//!    first withdraws the VIPs from the routers and the director forwards
+//!    for the drain time before stopping (crate::announce).
 //! 6. On the way out: stop and join the workers (their sockets close), detach
 //!    the XDP programs, remove the control socket.
 
@@ -173,6 +175,19 @@ pub fn check_reload_compatible(current: &Snapshot, new: &mut Snapshot) -> Result
     }
     if new.sync != current.sync {
         return Err("sync needs a restart".into());
+    }
+    // The route device is made at start; which VIPs and the drain time
+    // follow a reload.
+    let device = |s: &Snapshot| {
+        s.announce
+            .as_ref()
+            .map(|a| (a.device.clone(), a.table, a.protocol))
+    };
+    if device(new) != device(current) {
+        return Err(
+            "turning announce: on or off, or changing its device, table or protocol, needs a restart"
+                .into(),
+        );
     }
     // The SYN proxy's per-connection records are sized with the table at
     // start, and only when a service uses it.
@@ -402,10 +417,20 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             what: "signal pipe".into(),
             source,
         })?;
+    // With `announce:`, a stop signal first withdraws the VIPs and drains
+    // (crate::announce), which then sets `stop`.
+    let stop_requested = Arc::new(AtomicBool::new(false));
+    let signal_flag = if snap.announce.is_some() {
+        &stop_requested
+    } else {
+        &stop
+    };
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|source| RunError::Io {
-            what: "signal handler".into(),
-            source,
+        signal_hook::flag::register(sig, Arc::clone(signal_flag)).map_err(|source| {
+            RunError::Io {
+                what: "signal handler".into(),
+                source,
+            }
         })?;
         let w = stop_write.try_clone().map_err(|source| RunError::Io {
             what: "signal pipe".into(),
@@ -440,6 +465,7 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         health: crate::shared::HealthDesk::default(),
         vrrp: crate::shared::VrrpDesk::default(),
         sync: arc_swap::ArcSwapOption::empty(),
+        announce: arc_swap::ArcSwapOption::empty(),
         calls: calls_tx,
         steering: steering.iter().map(Steering::counter_reader).collect(),
     });
@@ -544,12 +570,16 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
         .all(|s| s.sock.is_zero_copy());
 
     let mut handles = Vec::new();
+    // How many workers run: a VIP is announced only while one does.
+    let workers_running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for l in loops {
         let core = snap.global.workers.get(l.id).copied();
         let idle = l.idle;
+        let running = Arc::clone(&workers_running);
         let h = std::thread::Builder::new()
             .name(format!("xvs-worker-{}", l.id))
             .spawn(move || {
+                let _alive = crate::announce::WorkerAlive::enter(&running);
                 if let Some(id) = core {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id })
                         && idle == IdlePolicy::Busy
@@ -633,6 +663,23 @@ pub fn run(opts: &RunOptions) -> Result<(), RunError> {
             }
         );
         control.attach_sync(driver);
+    }
+    if let Some(cfg) = &snap.announce {
+        let driver = crate::announce::AnnounceDriver::start(
+            cfg,
+            Arc::clone(&workers_running),
+            Arc::clone(&stop_requested),
+        )
+        .map_err(|e| RunError::Setup(format!("announce: route device {}: {e}", cfg.device)))?;
+        tracing::info!(
+            "announcing {} VIP(s) through routes on {} (table {}, proto {}) for BIRD; drain time {:?}",
+            cfg.vips.len(),
+            cfg.device,
+            cfg.table,
+            cfg.protocol,
+            cfg.drain_time
+        );
+        control.attach_announce(driver);
     }
     // VRRP's timers run here: never behind a busy-polling worker.
     if let Err(e) = crate::health::keep_off_cores(&snap.global.workers) {

@@ -7,6 +7,7 @@
 //! Layer: runtime (uses every other crate). No `unsafe` here: the socket
 //! and XDP code it drives lives in the driver crates.
 
+pub mod announce;
 pub mod api;
 pub mod control;
 pub mod daemon;

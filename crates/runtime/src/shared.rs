@@ -62,6 +62,9 @@ pub struct Shared {
     /// `sync:` section), refreshed every
     /// [`crate::control::VRRP_STATUS_EVERY_MS`].
     pub sync: ArcSwapOption<crate::sync::SyncStatus>,
+    /// BGP announcement as the control thread last saw it (None: no
+    /// `announce:` section), refreshed like `sync`.
+    pub announce: ArcSwapOption<xvs_announce::Status>,
     /// Requests that change the running configuration, for the control
     /// thread (which answers each on its `reply`).
     pub calls: crossbeam::channel::Sender<ControlCall>,
@@ -82,6 +85,9 @@ pub enum ControlRequest {
     Save,
     /// What the running configuration changes from the file, one line each.
     Diff,
+    /// `xvs drain` (true) / `xvs undrain` (false): withdraw every VIP
+    /// from the routers while forwarding on, or announce them again.
+    Drain(bool),
 }
 
 /// A request and where its answer goes: `Ok(text)` on success (a summary,

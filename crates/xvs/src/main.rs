@@ -97,6 +97,12 @@ enum Command {
     RealServer(edit::RealServerCommand),
     /// Show what the running configuration changes from the file.
     Diff(control::Socket),
+    /// Withdraw every VIP from the routers (BGP, `announce:`) while
+    /// forwarding on: new flows go to the other directors, established
+    /// ones finish here. Lasts until `xvs undrain` or a restart.
+    Drain(control::Socket),
+    /// Announce the VIPs again after `xvs drain` (those that can be served).
+    Undrain(control::Socket),
     /// Print (or write with -o) the running configuration as YAML that
     /// `xvs check` accepts.
     Save(control::SaveArgs),
@@ -143,6 +149,8 @@ fn main() -> ExitCode {
         Command::Service(c) => edit::service(&c),
         Command::RealServer(c) => edit::real_server(&c),
         Command::Diff(s) => control::text(&s, "diff"),
+        Command::Drain(s) => control::text(&s, "drain"),
+        Command::Undrain(s) => control::text(&s, "undrain"),
         Command::Save(a) => control::save(&a),
         Command::Decap {
             iface,

@@ -37,7 +37,7 @@ pub fn diff(file: &Snapshot, running: &Snapshot) -> Vec<String> {
             }
         }
     }
-    let sections: [(&str, bool); 7] = [
+    let sections: [(&str, bool); 8] = [
         ("global", file.global != running.global),
         ("interfaces", file.interfaces != running.interfaces),
         ("local_pools", file.local_pools != running.local_pools),
@@ -48,6 +48,7 @@ pub fn diff(file: &Snapshot, running: &Snapshot) -> Vec<String> {
             file.vrrp_sync_groups != running.vrrp_sync_groups,
         ),
         ("sync", file.sync != running.sync),
+        ("announce", file.announce != running.announce),
     ];
     for (section, differs) in sections {
         if differs {

@@ -10,6 +10,7 @@
 //! checks what the sections say about each other (workers against queues,
 //! one address in two roles).
 
+mod announce;
 mod conflicts;
 mod conn_sync;
 mod global;
@@ -73,6 +74,10 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
         .as_ref()
         .map(|s| conn_sync::resolve_sync(s, &interfaces, ctx))
         .transpose()?;
+    let announce = match &raw.announce {
+        Some(a) => announce::resolve_announce(a, &services, ctx)?,
+        None => None,
+    };
     Ok(Snapshot {
         version: 0,
         global,
@@ -83,6 +88,7 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Snapshot> {
         vrrp_scripts,
         vrrp_sync_groups,
         sync,
+        announce,
         // Runtime state: no key of the file sets it.
         standby: Vec::new(),
     })

@@ -105,6 +105,10 @@ impl Daemon {
             out.push('\n');
             out.push_str(&s.render_text());
         }
+        if let Some(a) = shared.announce.load_full() {
+            out.push('\n');
+            out.push_str(&crate::announce::render_text(&a));
+        }
         out
     }
 
@@ -121,6 +125,9 @@ impl Daemon {
             }
             if let Some(s) = shared.sync.load_full() {
                 map.insert("sync".into(), to_value(&*s)?);
+            }
+            if let Some(a) = shared.announce.load_full() {
+                map.insert("announce".into(), to_value(&*a)?);
             }
         }
         Ok(value)

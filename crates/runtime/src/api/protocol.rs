@@ -21,7 +21,7 @@ use crate::shared::ControlRequest;
 pub const VERSION: u32 = 1;
 
 /// Every command, as the error for an unknown one lists them.
-pub const COMMANDS: [&str; 9] = [
+pub const COMMANDS: [&str; 11] = [
     "list",
     "conns",
     "status",
@@ -31,6 +31,8 @@ pub const COMMANDS: [&str; 9] = [
     "real_server",
     "diff",
     "save",
+    "drain",
+    "undrain",
 ];
 
 /// A request line as sent.
@@ -153,12 +155,14 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
             let a: StatusArgs = serde_json::from_value(args).map_err(bad)?;
             Ok(Request::Status { text: a.text })
         }
-        "metrics" | "reload" | "diff" | "save" => {
+        "metrics" | "reload" | "diff" | "save" | "drain" | "undrain" => {
             let _: NoArgs = serde_json::from_value(args).map_err(bad)?;
             Ok(match command {
                 "metrics" => Request::Metrics,
                 "reload" => Request::Control(ControlRequest::Reload),
                 "diff" => Request::Control(ControlRequest::Diff),
+                "drain" => Request::Control(ControlRequest::Drain(true)),
+                "undrain" => Request::Control(ControlRequest::Drain(false)),
                 _ => Request::Control(ControlRequest::Save),
             })
         }
@@ -366,7 +370,7 @@ mod tests {
         let err = parse(json!({"version": 1, "command": "flush"})).expect_err("unknown");
         assert_eq!(
             err,
-            "unknown command \"flush\"; supported: list, conns, status, metrics, reload, service, real_server, diff, save"
+            "unknown command \"flush\"; supported: list, conns, status, metrics, reload, service, real_server, diff, save, drain, undrain"
         );
     }
 
@@ -394,7 +398,13 @@ mod tests {
 
     #[test]
     fn control_requests() {
-        for (command, want) in [("reload", "Reload"), ("diff", "Diff"), ("save", "Save")] {
+        for (command, want) in [
+            ("reload", "Reload"),
+            ("diff", "Diff"),
+            ("save", "Save"),
+            ("drain", "Drain(true)"),
+            ("undrain", "Drain(false)"),
+        ] {
             let r = parse(json!({"version": 1, "command": command})).expect("valid");
             assert_eq!(format!("{r:?}"), format!("Control({want})"));
         }
