@@ -22,6 +22,9 @@ pkgs=(
     # the metrics endpoint: fetched with curl, its format checked by
     # promtool (Debian's prometheus package)
     curl prometheus
+    # bench/connrate: HAProxy in TCP mode is one of the baselines of the
+    # new-connection bench (started by the bench, never as a service)
+    haproxy
 )
 
 missing=()
@@ -35,6 +38,31 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Packages with a daemon (haproxy, keepalived) must not start it: on a
+    # director a stray haproxy or keepalived would hold addresses and
+    # ports. policy-rc.d answering 101 ("action forbidden") is how Debian
+    # lets an installer say so (invoke-rc.d(8)); ours is removed after.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
+    rc=0
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    [ -n "$own_policy" ] && rm -f "$policy"
+    [ "$rc" -eq 0 ] || exit "$rc"
+fi
+
+# A haproxy service left running (installed before this script, or by
+# hand) would answer on the lab's ports in the root namespace and take
+# CPU from the benches: stop it and keep it from starting at boot.
+if [ "$(id -u)" -eq 0 ] && [ -x /etc/init.d/haproxy ]; then
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now haproxy >/dev/null 2>&1 || true
+    else
+        /etc/init.d/haproxy stop >/dev/null 2>&1 || true
+        command -v update-rc.d >/dev/null && update-rc.d haproxy disable >/dev/null 2>&1 || true
+    fi
 fi
