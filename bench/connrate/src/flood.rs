@@ -61,6 +61,12 @@ struct Outcome {
     entries_in_flood: f64,
     evictions: f64,
     synproxy_syn_acks: f64,
+    /// Frames the director's sockets could not take (it fell behind).
+    xsk_rx_dropped: f64,
+    /// Frames the pipeline dropped, all reasons.
+    dropped: f64,
+    /// The drop and eviction counters by reason.
+    reasons: Vec<String>,
 }
 
 fn options(config: &str, capacity: usize) -> Result<XvsOptions> {
@@ -166,6 +172,10 @@ fn one(
     let clients = rig::load_of(&mut clients)?;
     let evictions = rig::xvs_metric(rig, xvs, "xvs_conn_evictions_total");
     let synproxy_syn_acks = rig::xvs_metric(rig, xvs, "xvs_synproxy_syn_acks_total");
+    let xsk_rx_dropped = rig::xvs_metric(rig, xvs, "xvs_xsk_rx_dropped_total");
+    let dropped = rig::xvs_metric(rig, xvs, "xvs_dropped_packets_total");
+    let mut reasons = rig::xvs_metric_lines(rig, xvs, "xvs_dropped_packets_total");
+    reasons.extend(rig::xvs_metric_lines(rig, xvs, "xvs_conn_evictions_total"));
     drop(director);
     eprintln!(
         "conn-flood: {config}: flood {:.0} SYN/s, streams {} bytes, clients {}/{} completed",
@@ -185,6 +195,9 @@ fn one(
         entries_in_flood,
         evictions,
         synproxy_syn_acks,
+        xsk_rx_dropped,
+        dropped,
+        reasons,
     })
 }
 
@@ -202,7 +215,7 @@ fn report(a: &FloodArgs, outcomes: &[Outcome]) -> String {
     let during = a.before..a.before + a.flood;
     let after = a.before + a.flood..a.before + a.flood + a.after;
     let mut t = String::from(
-        "| Configuration | Flood, SYN/s sent | Table entries in the flood | Evictions | SYN proxy SYN-ACKs | Streams before, Mbit/s | during | after | Clients' connections completed before | during | after | of which slow (> 1 s) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| Configuration | Flood, SYN/s sent | Table entries in the flood | Evictions | SYN proxy SYN-ACKs | Frames the director dropped / its sockets missed | Streams before, Mbit/s | during | after | Clients' connections completed before | during | after | of which slow (> 1 s) |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let pct = |(opened, done): (u64, u64)| {
         if opened == 0 {
@@ -226,11 +239,13 @@ fn report(a: &FloodArgs, outcomes: &[Outcome]) -> String {
             _ => "defences off (evict, short_timeouts: false)",
         };
         t.push_str(&format!(
-            "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
             o.flood["tx_pps"].as_f64().unwrap_or(f64::NAN),
             o.entries_in_flood,
             o.evictions,
             o.synproxy_syn_acks,
+            o.dropped,
+            o.xsk_rx_dropped,
             mbit(before.clone()),
             mbit(during.clone()),
             mbit(after.clone()),
@@ -243,13 +258,15 @@ fn report(a: &FloodArgs, outcomes: &[Outcome]) -> String {
     let mut raw = String::new();
     for o in outcomes {
         raw.push_str(&format!(
-            "{} streams: {}\n{} clients: {}\n{} flood: {}\n",
+            "{} streams: {}\n{} clients: {}\n{} flood: {}\n{} counters: {}\n",
             o.config,
             o.streams.to_json(),
             o.config,
             o.clients.to_json(),
             o.config,
-            o.flood
+            o.flood,
+            o.config,
+            o.reasons.join(", ")
         ));
     }
     format!(

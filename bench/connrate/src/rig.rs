@@ -395,6 +395,24 @@ pub fn xvs_metric(rig: &Rig, xvs: &Path, prefix: &str) -> f64 {
         .sum()
 }
 
+/// The nonzero `xvs metrics` lines that start with `prefix`.
+pub fn xvs_metric_lines(rig: &Rig, xvs: &Path, prefix: &str) -> Vec<String> {
+    let sock = rig.dir().join("xvs.sock");
+    let Ok(out) = Command::new(xvs)
+        .args(["metrics", "--control"])
+        .arg(&sock)
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) != Some(0.0))
+        .map(str::to_owned)
+        .collect()
+}
+
 pub fn haproxy_config() -> String {
     let mut y = format!(
         "global\n    nbthread 1\n    maxconn 8000\n\n\
