@@ -445,12 +445,16 @@ pub fn run_streams(spec: &StreamSpec) -> io::Result<StreamReport> {
     let mut ready = Vec::new();
     let mut next_sample = start + Duration::from_secs(1);
     let mut last_acked = 0u64;
-    let acked = |conns: &[Option<(OwnedFd, bool, u64)>]| -> u64 {
-        conns
-            .iter()
-            .flatten()
-            .map(|(fd, _, written)| written.saturating_sub(sys::unacked(fd).unwrap_or(0)))
-            .sum()
+    // Bytes of streams that failed, counted as written: what the peer
+    // had acknowledged is no longer readable once the socket is gone.
+    let mut retired = 0u64;
+    let acked = |conns: &[Option<(OwnedFd, bool, u64)>], retired: u64| -> u64 {
+        retired
+            + conns
+                .iter()
+                .flatten()
+                .map(|(fd, _, written)| written.saturating_sub(sys::unacked(fd).unwrap_or(0)))
+                .sum::<u64>()
     };
     while Instant::now() < end {
         ep.wait(10, &mut ready)?;
@@ -480,8 +484,7 @@ pub fn run_streams(spec: &StreamSpec) -> io::Result<StreamReport> {
                         report
                             .first_error
                             .get_or_insert_with(|| format!("write: {e}"));
-                        // Keep what was acknowledged before the error.
-                        report.acked_bytes += *written;
+                        retired += *written;
                         conns[i] = None;
                         break;
                     }
@@ -491,12 +494,12 @@ pub fn run_streams(spec: &StreamSpec) -> io::Result<StreamReport> {
         let now = Instant::now();
         if now >= next_sample {
             next_sample += Duration::from_secs(1);
-            let a = acked(&conns);
+            let a = acked(&conns, retired);
             report.per_second.push(a.saturating_sub(last_acked));
             last_acked = a;
         }
     }
     report.elapsed_s = start.elapsed().as_secs_f64();
-    report.acked_bytes += acked(&conns);
+    report.acked_bytes = acked(&conns, retired);
     Ok(report)
 }
