@@ -25,6 +25,9 @@ pkgs=(
     # BGP announcement of the VIPs (e2e_bgp): BIRD 2 in the lab's router
     # and directors, each with its own config and control socket
     bird2
+    # bench/connrate: HAProxy in TCP mode is one of the baselines of the
+    # new-connection bench (started by the bench, never as a service)
+    haproxy
 )
 
 missing=()
@@ -38,15 +41,36 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # Debian starts the system BIRD on install (/etc/bird/bird.conf); the
-    # lab runs its own BIRDs and needs no other one on the machine.
-    if [[ " ${missing[*]} " == *" bird2 "* ]]; then
-        if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-            systemctl disable --now bird.service >/dev/null 2>&1 || true
-        elif command -v service >/dev/null; then
-            service bird stop >/dev/null 2>&1 || true
+    # Packages with a daemon (haproxy, keepalived, bird2) must not start
+    # it: on a director a stray haproxy or keepalived would hold addresses
+    # and ports, and the lab runs its own BIRDs. policy-rc.d answering 101
+    # ("action forbidden") is how Debian lets an installer say so
+    # (invoke-rc.d(8)); ours is removed after.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
+    rc=0
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    [ -n "$own_policy" ] && rm -f "$policy"
+    [ "$rc" -eq 0 ] || exit "$rc"
+fi
+
+# A haproxy or bird service left running (installed before this script,
+# or by hand) would answer on the lab's ports in the root namespace, peer
+# with nothing and take CPU from the benches: stop it and keep it from
+# starting at boot.
+for svc in haproxy bird; do
+    [ "$(id -u)" -eq 0 ] && [ -x /etc/init.d/$svc ] || continue
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now $svc >/dev/null 2>&1 || true
+    else
+        /etc/init.d/$svc stop >/dev/null 2>&1 || true
+        if command -v update-rc.d >/dev/null; then
+            update-rc.d $svc disable >/dev/null 2>&1 || true
         fi
     fi
-fi
+done
