@@ -1,9 +1,9 @@
 //! Frames a worker sends besides the one it was handed.
 //!
 //! - The second and later fragments of a tunnelled IPv4 packet whose
-//!   outer packet exceeds the egress MTU. The kernel's tunnel transmit (ip_vs_tunnel_xmit() with
-//! ip_local_out()) fragments such an outer packet when its DF is clear —
-//! the inner packet's DF is clear (every fragment's is), or pmtu_disc is
+//!   outer packet exceeds the egress MTU. The kernel's tunnel transmit
+//!   (ip_vs_tunnel_xmit() with ip_local_out()) fragments such an outer packet when its DF is clear —
+//!   the inner packet's DF is clear (every fragment's is), or pmtu_disc is
 //!   off so DF is not copied — instead of dropping it (REFERENCE §5 MTU).
 //! - The SYN proxy's window update: the real server's SYN-ACK becomes
 //!   both the ACK that completes the server's handshake (the received
