@@ -7,7 +7,8 @@
 //! flows to it:
 //! - no worker is running (they all stopped or died);
 //! - a service on the VIP lost its health quorum (keepalived's
-//!   `quorum_state_up` false: too few live real servers);
+//!   `quorum_state_up` false: too few live real servers) and has no sorry
+//!   server (the runtime decides that; here a VIP is servable or not);
 //! - the operator drained the director (`xvs drain`);
 //! - `xvs run` is stopping: every VIP is withdrawn first, the director
 //!   keeps forwarding for `drain_time` so that the routers move new flows

@@ -196,12 +196,21 @@ pub fn servable(file: &Snapshot, view: &HealthView) -> BTreeMap<IpAddr, bool> {
             .iter()
             .filter(|s| cfg.vips.contains(&s.vip))
             .map(|s| {
-                let up = view
+                let quorum = view
                     .service(&xvs_health::service_key(s))
-                    .is_none_or(|v| v.quorum_up);
-                (s.vip, up)
+                    .map(|v| v.quorum_up);
+                (s.vip, service_servable(s, quorum))
             }),
     )
+}
+
+/// Whether a service can take its VIP's traffic: its quorum holds (or the
+/// health checker has not said yet), or it has a sorry server, which
+/// keepalived puts in when the quorum is lost — withdrawing then would
+/// send every flow elsewhere, or nowhere when every director sees the
+/// same real servers fail, instead of to the sorry server.
+fn service_servable(s: &xvs_config::VirtualService, quorum_up: Option<bool>) -> bool {
+    quorum_up.unwrap_or(true) || s.health.sorry_server.is_some()
 }
 
 /// `xvs status`: the announcement state, one line per VIP.
@@ -247,6 +256,25 @@ mod tests {
         assert!(servable(&gone, &HealthView::default()).is_empty());
         gone.announce = None;
         assert!(servable(&gone, &HealthView::default()).is_empty());
+    }
+
+    #[test]
+    fn a_service_with_a_sorry_server_stays_servable_without_quorum() {
+        let snap = xvs_config::load_str(
+            "services:\n  - vip: 198.18.0.100\n    port: 80\n    real_servers: [{address: 198.18.1.11}]\n\
+             \x20 - vip: 198.18.0.101\n    port: 80\n    real_servers: [{address: 198.18.1.11}]\n\
+             \x20   sorry_server: {address: 198.18.1.99}\n",
+            "t.yaml",
+        )
+        .expect("valid");
+        let (plain, sorry) = (&snap.services[0], &snap.services[1]);
+        assert!(service_servable(plain, None), "no verdict yet");
+        assert!(service_servable(plain, Some(true)));
+        assert!(!service_servable(plain, Some(false)), "quorum lost");
+        assert!(
+            service_servable(sorry, Some(false)),
+            "the sorry server serves"
+        );
     }
 
     #[test]
