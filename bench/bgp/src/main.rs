@@ -131,14 +131,15 @@ fn one(e: &mut Ecmp, kind: &str) -> Result<Sample> {
     let all = e.hops_without(None);
     e.wait_next_hops(&all, 60, "director 3 announced again");
     // BGP may be back before BFD: a failure then would only be seen by
-    // the hold time. Start the next run with BFD up with every director.
+    // the hold time. Start the next run with BFD up with every director
+    // (one session per family).
     let t = Instant::now();
     while e
         .router
         .ctl(&e.lab, &["show", "bfd", "s"])
         .matches(" Up ")
         .count()
-        < 3
+        < 6
     {
         if t.elapsed() > Duration::from_secs(30) {
             bail!("BFD not up again with every director:\n{}", e.diagnostics());
