@@ -48,7 +48,7 @@ fn flows_spread_and_a_killed_director_is_withdrawn() {
         return;
     };
     // BFD runs between the router's BIRD and each director's (it may
-    // come up a moment after BGP).
+    // come up a moment after BGP), one session per family: six.
     wait_until(
         30,
         "BFD up between the router and all three directors",
@@ -57,7 +57,7 @@ fn flows_spread_and_a_killed_director_is_withdrawn() {
                 .ctl(&e.lab, &["show", "bfd", "s"])
                 .matches(" Up ")
                 .count()
-                == 3
+                == 6
         },
         || e.router.ctl(&e.lab, &["show", "bfd", "s"]),
     );

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use xvs_lab::ecmp::{ROUTER_DIRECTORS4, ROUTER_DIRECTORS_IF};
+use xvs_lab::ecmp::{ROUTER_DIRECTORS4, ROUTER_DIRECTORS6, ROUTER_DIRECTORS_IF};
 use xvs_lab::{Lab, LabProcess, LabSpec, Method};
 
 use crate::support::{launch, Director};
@@ -22,6 +22,8 @@ use crate::support::{launch, Director};
 /// The VIP behind the router: off every lab segment, so only the routes
 /// the router learns over BGP reach it.
 pub const BGP_VIP: &str = "198.18.3.100";
+/// The IPv6 VIP, likewise off every lab segment (fd00:0:0:1..3::/64).
+pub const BGP_VIP6: &str = "fd00:0:0:5::100";
 /// The BIRD binary (Debian bird2).
 pub const BIRD: &str = "/usr/sbin/bird";
 pub const BIRDC: &str = "/usr/sbin/birdc";
@@ -72,6 +74,8 @@ pub struct Node {
     pub bird: Bird,
     /// Its address on the router's segment (the router's next hop).
     pub addr: String,
+    /// Its IPv6 address there (the next hop of the IPv6 VIP).
+    pub addr6: String,
 }
 
 /// Start BIRD with `conf` in `ns`, files named after `tag`.
@@ -115,47 +119,58 @@ pub fn start_bird(lab: &Lab, ns: &str, tag: &str, conf: &str) -> Bird {
     bird
 }
 
-/// The router's BIRD: BGP with BFD to each director, every
-/// learnt VIP into the kernel's main table with ECMP.
-pub fn router_conf(directors: &[String]) -> String {
+/// The router's BIRD: BGP with BFD to each director (one session per
+/// family, `directors` holding each director's IPv4 and IPv6 address),
+/// every learnt VIP into the kernel's main tables with ECMP.
+pub fn router_conf(directors: &[(String, String)]) -> String {
     let mut c = format!(
         concat!(
             "log stderr all;\n",
             "router id {rt};\n",
             "protocol device {{ scan time 10; }}\n",
             "protocol kernel {{\n  merge paths on;\n  ipv4 {{ import none; export all; }};\n}}\n",
+            "protocol kernel {{\n  merge paths on;\n  ipv6 {{ import none; export all; }};\n}}\n",
             "protocol bfd {{\n  interface \"{rif}\" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }};\n}}\n",
             "template bgp director {{\n  local {rt} as 65000;\n  bfd on;\n  hold time 9;\n",
             "  keepalive time 3;\n  connect delay time 1;\n  connect retry time 2;\n  error wait time 1, 10;\n",
             "  ipv4 {{ import all; export none; }};\n}}\n",
+            "template bgp director6 {{\n  local {rt6} as 65000;\n  bfd on;\n  hold time 9;\n",
+            "  keepalive time 3;\n  connect delay time 1;\n  connect retry time 2;\n  error wait time 1, 10;\n",
+            "  ipv6 {{ import all; export none; }};\n}}\n",
         ),
         rt = ROUTER_DIRECTORS4,
+        rt6 = ROUTER_DIRECTORS6,
         rif = ROUTER_DIRECTORS_IF,
     );
-    for (i, d) in directors.iter().enumerate() {
+    for (i, (d, d6)) in directors.iter().enumerate() {
         c.push_str(&format!(
-            "protocol bgp dir{} from director {{ neighbor {d} as 65001; }}\n",
-            i + 1
+            "protocol bgp dir{n} from director {{ neighbor {d} as 65001; }}\n\
+             protocol bgp dir{n}_6 from director6 {{ neighbor {d6} as 65001; }}\n",
+            n = i + 1
         ));
     }
     c
 }
 
-/// config/bird-director.conf for the director at `addr`: its address in
-/// place of the template's example, the log on stderr.
-pub fn director_conf(addr: &str) -> String {
+/// config/bird-director.conf for the director at `addr` and `addr6`: its
+/// addresses in place of the template's examples, the log on stderr.
+pub fn director_conf(addr: &str, addr6: &str) -> String {
     let template = std::fs::read_to_string(director_template()).expect("read the template");
     assert!(template.contains("198.18.0.2") && template.contains("neighbor 198.18.0.1 as"));
+    assert!(template.contains("local fd00:0:0:1::2 as"));
+    assert!(template.contains(&format!("neighbor {ROUTER_DIRECTORS6} as")));
     template
         .replace("log syslog all;", "log stderr all;")
         .replace("198.18.0.2", addr)
+        .replace("fd00:0:0:1::2", addr6)
 }
 
 /// `xvs run` for director `i` (1-based): DR with Maglev hashing (the same
 /// on every director, so a flow ECMP moves keeps its real server) and
 /// sloppy TCP (a director creates the entry of a flow it sees mid-way),
 /// the web service (80) with HTTP checks and the hold service (9000),
-/// announced through the template's defaults.
+/// announced through the template's defaults; and web6, the IPv6 VIP's
+/// port 80 (DR, mh, no checks), announced the same way.
 pub fn director_yaml(lab: &Lab, i: usize) -> String {
     let (c, r) = lab.director_ifaces();
     let a = lab.director_addrs(i).expect("director exists");
@@ -175,8 +190,8 @@ pub fn director_yaml(lab: &Lab, i: usize) -> String {
             "  umem_frames: 4096\n  ring_size: 1024\n",
             "  tunables: {{sloppy_tcp: true}}\n",
             "interfaces:\n",
-            "  - name: {c}\n    addresses: [{ca}/24]\n    queues: [0]\n",
-            "  - name: {r}\n    addresses: [{ra}/24]\n    queues: [0]\n",
+            "  - name: {c}\n    addresses: [{ca}/24, {ca6}/64]\n    queues: [0]\n",
+            "  - name: {r}\n    addresses: [{ra}/24, {ra6}/64]\n    queues: [0]\n",
             "services:\n",
             "  - name: web\n    vip: {vip}\n    port: 80\n    protocol: tcp\n",
             "    scheduler: mh\n    flags: [mh-port]\n    method: dr\n",
@@ -185,13 +200,22 @@ pub fn director_yaml(lab: &Lab, i: usize) -> String {
             "  - name: hold\n    vip: {vip}\n    port: 9000\n    protocol: tcp\n",
             "    scheduler: mh\n    flags: [mh-port]\n    method: dr\n",
             "    real_servers:\n{hold}",
+            "  - name: web6\n    vip: {vip6}\n    port: 80\n    protocol: tcp\n",
+            "    scheduler: mh\n    flags: [mh-port]\n    method: dr\n",
+            "    real_servers:\n{web6}",
             "announce:\n  drain_time: 2\n",
         ),
         c = c,
         r = r,
         ca = a.client4,
         ra = a.server4,
+        ca6 = a.client6,
+        ra6 = a.server6,
         vip = BGP_VIP,
+        vip6 = BGP_VIP6,
+        web6 = (1..=lab.spec().real_servers)
+            .map(|k| format!("      - {{address: \"{}\", port: 80}}\n", lab.rs_addr6(k)))
+            .collect::<String>(),
         web = servers(80, ", health: {type: http, path: /health}"),
         hold = servers(9000, ""),
     )
@@ -200,10 +224,21 @@ pub fn director_yaml(lab: &Lab, i: usize) -> String {
 /// Start director `i`: its BIRD, then `xvs run`.
 pub fn start_director(lab: &Lab, i: usize) -> Node {
     let ns = lab.ns_director_n(i);
-    let addr = lab.director_addrs(i).expect("director").client4.to_string();
-    let bird = start_bird(lab, &ns, &format!("bird-dir{i}"), &director_conf(&addr));
+    let a = lab.director_addrs(i).expect("director");
+    let (addr, addr6) = (a.client4.to_string(), a.client6.to_string());
+    let bird = start_bird(
+        lab,
+        &ns,
+        &format!("bird-dir{i}"),
+        &director_conf(&addr, &addr6),
+    );
     let xvs = launch(lab, &ns, &format!("xvs-dir{i}"), &director_yaml(lab, i));
-    Node { xvs, bird, addr }
+    Node {
+        xvs,
+        bird,
+        addr,
+        addr6,
+    }
 }
 
 /// The ECMP lab with everything running and the VIP's route at the
@@ -228,14 +263,20 @@ pub fn ecmp_lab(test: &str) -> Option<(MutexGuard<'static, ()>, Ecmp)> {
     let spec = LabSpec {
         directors: 3,
         vips4: vec![BGP_VIP.parse().unwrap()],
-        vips6: vec![],
+        vips6: vec![BGP_VIP6.parse().unwrap()],
         ..LabSpec::new(Method::Dr)
     };
     let lab = Lab::build(spec).expect("ECMP lab builds");
     let addrs: Vec<String> = (1..=3)
         .map(|i| lab.director_addrs(i).unwrap().client4.to_string())
         .collect();
-    let router = start_bird(&lab, &lab.ns_router(), "bird-router", &router_conf(&addrs));
+    let both: Vec<(String, String)> = (1..=3)
+        .map(|i| {
+            let a = lab.director_addrs(i).unwrap();
+            (a.client4.to_string(), a.client6.to_string())
+        })
+        .collect();
+    let router = start_bird(&lab, &lab.ns_router(), "bird-router", &router_conf(&both));
     let directors: Vec<Node> = (1..=3).map(|i| start_director(&lab, i)).collect();
     let e = Ecmp {
         lab,
@@ -263,6 +304,35 @@ impl Ecmp {
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
         parse_next_hops(&out)
+    }
+
+    /// The next hops of the router's route to the IPv6 VIP.
+    pub fn next_hops6(&self) -> BTreeSet<String> {
+        let out = self
+            .lab
+            .exec(
+                &self.lab.ns_router(),
+                &["ip", "-6", "route", "show", BGP_VIP6],
+            )
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        parse_next_hops(&out)
+    }
+
+    /// Wait until the IPv6 VIP's next hops at the router are exactly `want`.
+    pub fn wait_next_hops6(&self, want: &BTreeSet<String>, secs: u64, what: &str) {
+        crate::support::wait_until(
+            secs,
+            what,
+            || self.next_hops6() == *want,
+            || {
+                format!(
+                    "IPv6 next hops: {:?}\n{}",
+                    self.next_hops6(),
+                    self.diagnostics()
+                )
+            },
+        );
     }
 
     /// Wait until the VIP's next hops at the router are exactly `want`.
@@ -374,10 +444,13 @@ mod tests {
 
     #[test]
     fn the_template_is_put_in_place_for_each_director() {
-        let c = director_conf("198.18.0.4");
+        let c = director_conf("198.18.0.4", "fd00:0:0:1::4");
         assert!(c.contains("router id 198.18.0.4;"));
         assert!(c.contains("local 198.18.0.4 as 65001;"));
         assert!(c.contains("neighbor 198.18.0.1 as 65000;"));
         assert!(!c.contains("198.18.0.2"));
+        assert!(c.contains("local fd00:0:0:1::4 as 65001;"));
+        assert!(c.contains("neighbor fd00:0:0:1::1 as 65000;"));
+        assert!(!c.contains("fd00:0:0:1::2 "));
     }
 }

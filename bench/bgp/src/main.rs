@@ -115,6 +115,13 @@ fn one(e: &mut Ecmp, kind: &str) -> Result<Sample> {
     match kind {
         "link" => {
             run(&["ip", "-n", &ns, "link", "set", &c, "up"])?;
+            // The kernel drops an interface's IPv6 addresses when its link
+            // goes down (keep_addr_on_down is 0): put the director's back,
+            // or its IPv6 BGP session never comes up again.
+            let addr6 = format!("{}/{}", e.directors[2].addr6, xvs_lab::PREFIX_LEN6);
+            run(&[
+                "ip", "-n", &ns, "addr", "replace", &addr6, "dev", &c, "nodad",
+            ])?;
         }
         _ => {
             let mut xvs = e.directors[2].xvs.xvs.wait_timeout(Duration::from_secs(20));
@@ -131,14 +138,15 @@ fn one(e: &mut Ecmp, kind: &str) -> Result<Sample> {
     let all = e.hops_without(None);
     e.wait_next_hops(&all, 60, "director 3 announced again");
     // BGP may be back before BFD: a failure then would only be seen by
-    // the hold time. Start the next run with BFD up with every director.
+    // the hold time. Start the next run with BFD up with every director
+    // (one session per family).
     let t = Instant::now();
     while e
         .router
         .ctl(&e.lab, &["show", "bfd", "s"])
         .matches(" Up ")
         .count()
-        < 3
+        < 6
     {
         if t.elapsed() > Duration::from_secs(30) {
             bail!("BFD not up again with every director:\n{}", e.diagnostics());
