@@ -215,14 +215,7 @@ impl SynProxy {
     /// state before either).
     pub fn synced_delta(&self, id: ConnId) -> Option<SynproxyDelta> {
         let s = self.load(id).filter(|s| s.established)?;
-        Some(SynproxyDelta {
-            seq: s.shift.seq,
-            ts: s.shift.ts,
-            server_scale: s.shift.server_scale,
-            client_sees_scale: s.shift.client_sees_scale,
-            client_scale: s.shift.client_scale,
-            server_sees_scale: s.shift.server_sees_scale,
-        })
+        Some(s.shift.into())
     }
 
     /// Δseq (server ISN − cookie) of proxied entry `id` once established.
@@ -245,14 +238,7 @@ impl SynProxy {
             client_ws: None,
             mss: 0,
             established: true,
-            shift: Shift {
-                seq: d.seq,
-                ts: d.ts,
-                server_scale: d.server_scale,
-                client_sees_scale: d.client_sees_scale,
-                client_scale: d.client_scale,
-                server_sees_scale: d.server_sees_scale,
-            },
+            shift: Shift::from(*d),
         };
         self.store(id, &state)
     }
