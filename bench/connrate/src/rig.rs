@@ -344,38 +344,50 @@ pub fn start_xvs(rig: &Rig, xvs: &Path, o: &XvsOptions) -> Result<Director> {
     std::fs::write(&cfg, xvs_config(rig, o))?;
     let sock = dir.join("xvs.sock");
     let _ = std::fs::remove_file(&sock);
-    // The whole process on the director's core: its control thread is
-    // the director's too.
-    let mut proc = rig.lab.spawn(
-        &rig.lab.ns_director(),
-        &[
-            "taskset",
-            "-c",
-            &rig.cores.director.to_string(),
-            &xvs.to_string_lossy(),
-            "run",
-            "-c",
-            &cfg.to_string_lossy(),
-            "--control",
-            &sock.to_string_lossy(),
-        ],
-    )?;
-    let t0 = Instant::now();
-    loop {
-        let ok = Command::new(xvs)
+    let args = [
+        "run",
+        "-c",
+        &cfg.to_string_lossy(),
+        "--control",
+        &sock.to_string_lossy(),
+    ];
+    let answers = || {
+        Ok(Command::new(xvs)
             .args(["list", "--control"])
             .arg(&sock)
             .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            break;
-        }
-        if !proc.is_running() || t0.elapsed() > Duration::from_secs(15) {
-            bail!("xvs run did not start:\n{}", proc.log());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .is_ok_and(|o| o.status.success()))
+    };
+    let proc = start_director(rig, "xvs run", xvs, &args, 15, 100, answers)?;
     Ok(Director::Xvs { proc })
+}
+
+/// Start `program args` in the director's namespace, the whole process on
+/// the director's core (its control thread is the director's too), and
+/// poll `ready` every `poll_ms` until it holds; fail with the process's
+/// log, naming it `what`, if it exits or `secs` pass first.
+fn start_director(
+    rig: &Rig,
+    what: &str,
+    program: &Path,
+    args: &[&str],
+    secs: u64,
+    poll_ms: u64,
+    mut ready: impl FnMut() -> Result<bool>,
+) -> Result<LabProcess> {
+    let core = rig.cores.director.to_string();
+    let program = program.to_string_lossy();
+    let mut argv = vec!["taskset", "-c", &core, &program];
+    argv.extend_from_slice(args);
+    let mut proc = rig.lab.spawn(&rig.lab.ns_director(), &argv)?;
+    let t0 = Instant::now();
+    while !ready()? {
+        if !proc.is_running() || t0.elapsed() > Duration::from_secs(secs) {
+            bail!("{what} did not start:\n{}", proc.log());
+        }
+        std::thread::sleep(Duration::from_millis(poll_ms));
+    }
+    Ok(proc)
 }
 
 /// `xvs metrics` of a running director, the lines that start with `prefix`.
@@ -441,30 +453,13 @@ pub fn haproxy_config() -> String {
 pub fn start_haproxy(rig: &Rig, haproxy: &Path) -> Result<Director> {
     let cfg = rig.dir().join("haproxy.cfg");
     std::fs::write(&cfg, haproxy_config())?;
-    let mut proc = rig.lab.spawn(
-        &rig.lab.ns_director(),
-        &[
-            "taskset",
-            "-c",
-            &rig.cores.director.to_string(),
-            &haproxy.to_string_lossy(),
-            "-db",
-            "-f",
-            &cfg.to_string_lossy(),
-        ],
-    )?;
     // Listening once `ss` in the director's namespace shows the VIP's port.
-    let t0 = Instant::now();
-    loop {
+    let listening = || {
         let out = rig.lab.exec(&rig.lab.ns_director(), &["ss", "-Htln"])?;
-        if String::from_utf8_lossy(&out.stdout).contains(&format!("{DEFAULT_VIP4}:{PORT}")) {
-            break;
-        }
-        if !proc.is_running() || t0.elapsed() > Duration::from_secs(10) {
-            bail!("haproxy did not start:\n{}", proc.log());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("{DEFAULT_VIP4}:{PORT}")))
+    };
+    let args = ["-db", "-f", &cfg.to_string_lossy()];
+    let proc = start_director(rig, "haproxy", haproxy, &args, 10, 50, listening)?;
     Ok(Director::Haproxy { proc })
 }
 
