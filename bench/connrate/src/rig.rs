@@ -390,18 +390,24 @@ fn start_director(
     Ok(proc)
 }
 
-/// `xvs metrics` of a running director, the lines that start with `prefix`.
-pub fn xvs_metric(rig: &Rig, xvs: &Path, prefix: &str) -> f64 {
+/// What `xvs metrics` prints for the running director; None if it could
+/// not be run.
+fn xvs_metrics(rig: &Rig, xvs: &Path) -> Option<String> {
     let sock = rig.dir().join("xvs.sock");
-    let Ok(out) = Command::new(xvs)
+    let out = Command::new(xvs)
         .args(["metrics", "--control"])
         .arg(&sock)
         .output()
-    else {
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `xvs metrics` of a running director, the lines that start with `prefix`.
+pub fn xvs_metric(rig: &Rig, xvs: &Path, prefix: &str) -> f64 {
+    let Some(text) = xvs_metrics(rig, xvs) else {
         return f64::NAN;
     };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    text.lines()
         .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
@@ -409,16 +415,10 @@ pub fn xvs_metric(rig: &Rig, xvs: &Path, prefix: &str) -> f64 {
 
 /// The nonzero `xvs metrics` lines that start with `prefix`.
 pub fn xvs_metric_lines(rig: &Rig, xvs: &Path, prefix: &str) -> Vec<String> {
-    let sock = rig.dir().join("xvs.sock");
-    let Ok(out) = Command::new(xvs)
-        .args(["metrics", "--control"])
-        .arg(&sock)
-        .output()
-    else {
+    let Some(text) = xvs_metrics(rig, xvs) else {
         return Vec::new();
     };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    text.lines()
         .filter(|l| l.starts_with(prefix))
         .filter(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) != Some(0.0))
         .map(str::to_owned)
