@@ -13,7 +13,9 @@
 
 use std::time::{Duration, Instant};
 
-use xvs_e2e::support::{ask, launch, metric_in, wait_until, Director};
+use xvs_e2e::support::{
+    ask, launch, metric_in, metrics, sync_counter, wait_installed, wait_until, Director,
+};
 use xvs_e2e::vrrp_support::{node_addrs, serial, wait_state};
 use xvs_lab::{HoldReport, Lab, LabSpec, Method};
 
@@ -90,15 +92,15 @@ fn start(lab: &Lab, index: usize, priority: u8) -> Director {
     )
 }
 
-/// A sync counter of `d` (`xvs_sync_total{counter="name"}`).
-fn sync_counter(d: &Director, name: &str) -> u64 {
-    ask(&d.sock, "metrics")
-        .map(|m| metric_in(&m, "xvs_sync_total", &[&format!("counter=\"{name}\"")]))
-        .unwrap_or(0)
-}
-
-fn metrics(d: &Director) -> String {
-    ask(&d.sock, "metrics").unwrap_or_default()
+/// Wait until backup `d` asked for the master's table and received it
+/// whole.
+fn wait_bulk_done(d: &Director) {
+    wait_until(
+        10,
+        "the backup's bulk transfer completes",
+        || metric_in(&metrics(d), "xvs_sync_bulk_state", &[]) == 2,
+        || format!("{}\n{}", metrics(d), d.xvs.log()),
+    );
 }
 
 /// The ten extra client addresses (198.18.0.11-20): sh spreads them.
@@ -141,21 +143,15 @@ fn established_connections_survive_kill_and_preempt_back() {
     let d2 = start(&lab, 2, 100);
     wait_state(&d2, &BOTH, "backup", 10);
     // The backup asked for the master's table before anything else.
-    wait_until(
-        10,
-        "the backup's bulk transfer completes",
-        || metric_in(&metrics(&d2), "xvs_sync_bulk_state", &[]) == 2,
-        || format!("{}\n{}", metrics(&d2), d2.xvs.log()),
-    );
+    wait_bulk_done(&d2);
 
     // Phase 1: connections opened on director 1, synced to director 2.
     let first = open_all(&lab);
     let want = (3 * PER_METHOD) as u64;
-    wait_until(
-        20,
+    wait_installed(
+        &d2,
+        want,
         "the backup installed every established connection",
-        || sync_counter(&d2, "installed") >= want,
-        || metrics(&d2),
     );
     std::thread::sleep(Duration::from_secs(1));
     d1.xvs.signal("KILL").unwrap();
@@ -379,12 +375,7 @@ fn active_active_syncs_both_ways_at_once() {
         (&d1, "B's connections from director 2"),
         (&d2, "A's from director 1"),
     ] {
-        wait_until(
-            20,
-            &format!("installed {what}"),
-            || sync_counter(d, "installed") >= n as u64,
-            || metrics(d),
-        );
+        wait_installed(d, n as u64, &format!("installed {what}"));
     }
 
     // Director 1 dies: director 2 serves both groups.
@@ -449,11 +440,10 @@ fn multicast_sync_keeps_connections_through_a_kill() {
             )
         })
         .collect();
-    wait_until(
-        20,
+    wait_installed(
+        &d2,
+        (3 * n) as u64,
         "the backup installed what the master multicast",
-        || sync_counter(&d2, "installed") >= (3 * n) as u64,
-        || metrics(&d2),
     );
     d1.xvs.signal("KILL").unwrap();
     wait_state(&d2, &BOTH, "master", 10);
@@ -496,20 +486,14 @@ fn proxied_connections_survive_a_failover() {
     wait_state(&d1, &BOTH, "master", 15);
     let d2 = proxied(2, 100);
     wait_state(&d2, &BOTH, "backup", 10);
-    wait_until(
-        10,
-        "the backup's bulk transfer completes",
-        || metric_in(&metrics(&d2), "xvs_sync_bulk_state", &[]) == 2,
-        || format!("{}\n{}", metrics(&d2), d2.xvs.log()),
-    );
+    wait_bulk_done(&d2);
 
     let holds = open_all(&lab);
     let want = (3 * PER_METHOD) as u64;
-    wait_until(
-        20,
+    wait_installed(
+        &d2,
+        want,
         "the backup installed every established connection",
-        || sync_counter(&d2, "installed") >= want,
-        || metrics(&d2),
     );
     let m1 = metrics(&d1);
     let cookies = metric_in(&m1, "xvs_synproxy_syn_acks_total", &[]);

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use xvs_e2e::support::{ask, launch, metric_in, wait_until, Director};
+use xvs_e2e::support::{launch, metrics, sync_counter, wait_installed};
 use xvs_e2e::vrrp_support::serial;
 use xvs_lab::{Lab, LabSpec, Method};
 
@@ -109,16 +109,6 @@ fn yaml(lab: &Lab, i: usize) -> String {
     y
 }
 
-fn sync_counter(d: &Director, name: &str) -> u64 {
-    ask(&d.sock, "metrics")
-        .map(|m| metric_in(&m, "xvs_sync_total", &[&format!("counter=\"{name}\"")]))
-        .unwrap_or(0)
-}
-
-fn metrics(d: &Director) -> String {
-    ask(&d.sock, "metrics").unwrap_or_default()
-}
-
 /// Send the client's traffic to the VIP, and the real servers' replies,
 /// through director `i`: the client routes the VIP via its client-side
 /// address, the real servers their default route via its server-side one.
@@ -182,11 +172,10 @@ fn connections_continue_through_another_director_after_a_path_move() {
         .hold_start(&format!("{VIP}:9000"), HELD, &src, 10.0)
         .expect("connections open through director A");
     for (d, name) in [(&b, "B"), (&c, "C")] {
-        wait_until(
-            20,
+        wait_installed(
+            d,
+            HELD as u64,
             &format!("director {name} installed A's connections"),
-            || sync_counter(d, "installed") >= HELD as u64,
-            || metrics(d),
         );
     }
 

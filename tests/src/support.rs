@@ -413,6 +413,31 @@ pub fn metric_in(text: &str, name: &str, labels: &[&str]) -> u64 {
         .sum()
 }
 
+/// The Prometheus text of director `d`; empty if it did not answer.
+pub fn metrics(d: &Director) -> String {
+    ask(&d.sock, "metrics").unwrap_or_default()
+}
+
+/// A sync counter of `d` (`xvs_sync_total{counter="name"}`).
+pub fn sync_counter(d: &Director, name: &str) -> u64 {
+    metric_in(
+        &metrics(d),
+        "xvs_sync_total",
+        &[&format!("counter=\"{name}\"")],
+    )
+}
+
+/// Wait up to 20 s until director `d` installed at least `want` synced
+/// connections; `what` names them in the failure.
+pub fn wait_installed(d: &Director, want: u64, what: &str) {
+    wait_until(
+        20,
+        what,
+        || sync_counter(d, "installed") >= want,
+        || metrics(d),
+    );
+}
+
 /// Run `xvs decap` for both VIPs on every real server (TUN mode), and
 /// scripts/lab-ipip-rx.py for the IPv4 VIP: the lab kernel has no ipip
 /// module, and the XDP decap cannot take an outer packet the director

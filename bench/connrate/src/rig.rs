@@ -344,52 +344,70 @@ pub fn start_xvs(rig: &Rig, xvs: &Path, o: &XvsOptions) -> Result<Director> {
     std::fs::write(&cfg, xvs_config(rig, o))?;
     let sock = dir.join("xvs.sock");
     let _ = std::fs::remove_file(&sock);
-    // The whole process on the director's core: its control thread is
-    // the director's too.
-    let mut proc = rig.lab.spawn(
-        &rig.lab.ns_director(),
-        &[
-            "taskset",
-            "-c",
-            &rig.cores.director.to_string(),
-            &xvs.to_string_lossy(),
-            "run",
-            "-c",
-            &cfg.to_string_lossy(),
-            "--control",
-            &sock.to_string_lossy(),
-        ],
-    )?;
-    let t0 = Instant::now();
-    loop {
-        let ok = Command::new(xvs)
+    let args = [
+        "run",
+        "-c",
+        &cfg.to_string_lossy(),
+        "--control",
+        &sock.to_string_lossy(),
+    ];
+    let answers = || {
+        Ok(Command::new(xvs)
             .args(["list", "--control"])
             .arg(&sock)
             .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            break;
-        }
-        if !proc.is_running() || t0.elapsed() > Duration::from_secs(15) {
-            bail!("xvs run did not start:\n{}", proc.log());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .is_ok_and(|o| o.status.success()))
+    };
+    let proc = start_director(rig, "xvs run", xvs, &args, 15, 100, answers)?;
     Ok(Director::Xvs { proc })
+}
+
+/// Start `program args` in the director's namespace, the whole process on
+/// the director's core (its control thread is the director's too), and
+/// poll `ready` every `poll_ms` until it holds; fail with the process's
+/// log, naming it `what`, if it exits or `secs` pass first.
+fn start_director(
+    rig: &Rig,
+    what: &str,
+    program: &Path,
+    args: &[&str],
+    secs: u64,
+    poll_ms: u64,
+    mut ready: impl FnMut() -> Result<bool>,
+) -> Result<LabProcess> {
+    let core = rig.cores.director.to_string();
+    let program = program.to_string_lossy();
+    let mut argv = vec!["taskset", "-c", &core, &program];
+    argv.extend_from_slice(args);
+    let mut proc = rig.lab.spawn(&rig.lab.ns_director(), &argv)?;
+    let t0 = Instant::now();
+    while !ready()? {
+        if !proc.is_running() || t0.elapsed() > Duration::from_secs(secs) {
+            bail!("{what} did not start:\n{}", proc.log());
+        }
+        std::thread::sleep(Duration::from_millis(poll_ms));
+    }
+    Ok(proc)
+}
+
+/// What `xvs metrics` prints for the running director; None if it could
+/// not be run.
+fn xvs_metrics(rig: &Rig, xvs: &Path) -> Option<String> {
+    let sock = rig.dir().join("xvs.sock");
+    let out = Command::new(xvs)
+        .args(["metrics", "--control"])
+        .arg(&sock)
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `xvs metrics` of a running director, the lines that start with `prefix`.
 pub fn xvs_metric(rig: &Rig, xvs: &Path, prefix: &str) -> f64 {
-    let sock = rig.dir().join("xvs.sock");
-    let Ok(out) = Command::new(xvs)
-        .args(["metrics", "--control"])
-        .arg(&sock)
-        .output()
-    else {
+    let Some(text) = xvs_metrics(rig, xvs) else {
         return f64::NAN;
     };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    text.lines()
         .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
@@ -397,16 +415,10 @@ pub fn xvs_metric(rig: &Rig, xvs: &Path, prefix: &str) -> f64 {
 
 /// The nonzero `xvs metrics` lines that start with `prefix`.
 pub fn xvs_metric_lines(rig: &Rig, xvs: &Path, prefix: &str) -> Vec<String> {
-    let sock = rig.dir().join("xvs.sock");
-    let Ok(out) = Command::new(xvs)
-        .args(["metrics", "--control"])
-        .arg(&sock)
-        .output()
-    else {
+    let Some(text) = xvs_metrics(rig, xvs) else {
         return Vec::new();
     };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    text.lines()
         .filter(|l| l.starts_with(prefix))
         .filter(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) != Some(0.0))
         .map(str::to_owned)
@@ -441,30 +453,13 @@ pub fn haproxy_config() -> String {
 pub fn start_haproxy(rig: &Rig, haproxy: &Path) -> Result<Director> {
     let cfg = rig.dir().join("haproxy.cfg");
     std::fs::write(&cfg, haproxy_config())?;
-    let mut proc = rig.lab.spawn(
-        &rig.lab.ns_director(),
-        &[
-            "taskset",
-            "-c",
-            &rig.cores.director.to_string(),
-            &haproxy.to_string_lossy(),
-            "-db",
-            "-f",
-            &cfg.to_string_lossy(),
-        ],
-    )?;
     // Listening once `ss` in the director's namespace shows the VIP's port.
-    let t0 = Instant::now();
-    loop {
+    let listening = || {
         let out = rig.lab.exec(&rig.lab.ns_director(), &["ss", "-Htln"])?;
-        if String::from_utf8_lossy(&out.stdout).contains(&format!("{DEFAULT_VIP4}:{PORT}")) {
-            break;
-        }
-        if !proc.is_running() || t0.elapsed() > Duration::from_secs(10) {
-            bail!("haproxy did not start:\n{}", proc.log());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("{DEFAULT_VIP4}:{PORT}")))
+    };
+    let args = ["-db", "-f", &cfg.to_string_lossy()];
+    let proc = start_director(rig, "haproxy", haproxy, &args, 10, 50, listening)?;
     Ok(Director::Haproxy { proc })
 }
 

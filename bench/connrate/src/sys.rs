@@ -182,14 +182,7 @@ pub fn accept(listener: &OwnedFd) -> io::Result<Option<OwnedFd>> {
 pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     // SAFETY: the buffer is live and writable for its length.
     let ret = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if ret < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
-            _ => Err(e),
-        };
-    }
-    Ok(Some(ret as usize))
+    transferred(ret)
 }
 
 /// send(2) without SIGPIPE; Ok(None) when it would block.
@@ -203,6 +196,13 @@ pub fn write(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
             libc::MSG_NOSIGNAL,
         )
     };
+    transferred(ret)
+}
+
+/// What a read(2) or send(2) returning `ret` moved: Ok(None) when it
+/// would have blocked or a signal interrupted it (the caller's loop tries
+/// again), else the byte count or the error.
+fn transferred(ret: isize) -> io::Result<Option<usize>> {
     if ret < 0 {
         let e = io::Error::last_os_error();
         return match e.raw_os_error() {

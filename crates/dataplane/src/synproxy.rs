@@ -215,14 +215,7 @@ impl SynProxy {
     /// state before either).
     pub fn synced_delta(&self, id: ConnId) -> Option<SynproxyDelta> {
         let s = self.load(id).filter(|s| s.established)?;
-        Some(SynproxyDelta {
-            seq: s.shift.seq,
-            ts: s.shift.ts,
-            server_scale: s.shift.server_scale,
-            client_sees_scale: s.shift.client_sees_scale,
-            client_scale: s.shift.client_scale,
-            server_sees_scale: s.shift.server_sees_scale,
-        })
+        Some(s.shift.into())
     }
 
     /// Δseq (server ISN − cookie) of proxied entry `id` once established.
@@ -245,14 +238,7 @@ impl SynProxy {
             client_ws: None,
             mss: 0,
             established: true,
-            shift: Shift {
-                seq: d.seq,
-                ts: d.ts,
-                server_scale: d.server_scale,
-                client_sees_scale: d.client_sees_scale,
-                client_scale: d.client_scale,
-                server_sees_scale: d.server_sees_scale,
-            },
+            shift: Shift::from(*d),
         };
         self.store(id, &state)
     }
@@ -290,6 +276,25 @@ struct Segment<'a> {
     flags: u8,
     window: u16,
     options: &'a [u8],
+}
+
+impl<'a> Segment<'a> {
+    /// A segment from the VIP to the client of `e` once its cookie was
+    /// accepted: the proxy's ISN was the cookie, so seq cookie + 1,
+    /// acknowledging the client's SYN.
+    fn to_client(e: &ConnEntry, state: &State, flags: u8, window: u16, options: &'a [u8]) -> Self {
+        Segment {
+            src: e.vaddr,
+            sport: e.vport,
+            dst: e.caddr,
+            dport: e.cport,
+            seq: state.cookie.wrapping_add(1),
+            ack: state.client_isn.wrapping_add(1),
+            flags,
+            window,
+            options,
+        }
+    }
 }
 
 /// Replace the frame's IP addresses and TCP segment with `seg` (no
@@ -615,17 +620,7 @@ impl Worker {
             // The real server refused: tell the client, which believes it
             // is connected (RFC 9293 §3.5.2: in-window seq, the cookie + 1).
             self.conns.expire_now(e.id);
-            let seg = Segment {
-                src: e.vaddr,
-                sport: e.vport,
-                dst: e.caddr,
-                dport: e.cport,
-                seq: state.cookie.wrapping_add(1),
-                ack: state.client_isn.wrapping_add(1),
-                flags: tcp::flags::RST | tcp::flags::ACK,
-                window: 0,
-                options: &[],
-            };
+            let seg = Segment::to_client(e, &state, tcp::flags::RST | tcp::flags::ACK, 0, &[]);
             let Some(mut out) = rewrite_segment(pkt, info, &seg) else {
                 return Some(Verdict::Drop(DropReason::NoHeadroom));
             };
@@ -725,21 +720,9 @@ impl Worker {
                 .filter(|_| state.has_ts)
                 .map(|val| (val.wrapping_sub(state.shift.ts), state.client_ts));
             let n = options::ack(&mut opts, ts);
-            let seg = Segment {
-                src: e.vaddr,
-                sport: e.vport,
-                dst: e.caddr,
-                dport: e.cport,
-                seq: state.cookie.wrapping_add(1),
-                ack: state.client_isn.wrapping_add(1),
-                flags: tcp::flags::ACK,
-                window: xvs_synproxy::shift::rescale(
-                    server_window,
-                    0,
-                    state.shift.client_sees_scale,
-                ),
-                options: &opts[..n],
-            };
+            let window =
+                xvs_synproxy::shift::rescale(server_window, 0, state.shift.client_sees_scale);
+            let seg = Segment::to_client(e, state, tcp::flags::ACK, window, &opts[..n]);
             if let Some(mut fb) = FrameBuf::new(&mut buf, at, len) {
                 let verdict = match rewrite_segment(&mut fb, info, &seg) {
                     Some(mut out) => self.send_to_client(ctx, &mut fb, &mut out),

@@ -5,6 +5,7 @@
 //! with every checksum computed from scratch.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use etherparse::{PacketBuilder, SlicedPacket, TcpHeader, TransportSlice};
@@ -145,6 +146,18 @@ impl Seg {
         out
     }
 
+    /// This segment carrying `payload`.
+    fn with_payload(mut self, payload: &[u8]) -> Seg {
+        self.payload = payload.to_vec();
+        self
+    }
+
+    /// The TSval of a segment whose timestamps option follows an MSS and
+    /// a SACK-permitted option (the layout of the proxy's SYN-ACK).
+    fn tsval(&self) -> u32 {
+        u32::from_be_bytes(self.options[8..12].try_into().unwrap())
+    }
+
     /// The segment a frame carries (to read what the proxy chose).
     fn read(frame: &[u8]) -> Seg {
         let p = SlicedPacket::from_ethernet(frame).expect("parses");
@@ -205,13 +218,20 @@ fn ts(val: u32, ecr: u32, lead: &[u8]) -> Vec<u8> {
     o
 }
 
+/// SYN options laid out as Linux writes them: MSS, SACK-permitted,
+/// timestamps, NOP, window scale.
+fn syn_options(mss: u16, tsval: u32, tsecr: u32, wscale: u8) -> Vec<u8> {
+    let mut o = vec![2, 4];
+    o.extend(mss.to_be_bytes());
+    o.extend(ts(tsval, tsecr, &[4, 2]));
+    o.extend([1, 3, 3, wscale]);
+    o
+}
+
 /// A Linux client's SYN options: MSS 1460, SACK-permitted, timestamps,
 /// NOP, window scale 7.
 fn linux_syn_options(tsval: u32) -> Vec<u8> {
-    let mut o = vec![2, 4, 0x05, 0xb4];
-    o.extend(ts(tsval, 0, &[4, 2]));
-    o.extend([1, 3, 3, 7]);
-    o
+    syn_options(1460, tsval, 0, 7)
 }
 
 /// A client segment arriving from the gateway.
@@ -265,25 +285,17 @@ fn open(
     assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
     let got = Seg::read(&out);
     let cookie = got.seq;
-    let tsval = u32::from_be_bytes(got.options[8..12].try_into().unwrap());
+    let tsval = got.tsval();
     // The client's window scale (7) and SACK-permitted (0x10) ride in the
     // low six bits of the timestamp.
     assert_eq!(tsval & 0x3f, 7 | 0x10);
-    let mut opts = vec![2, 4];
-    opts.extend(c.mss().to_be_bytes());
-    opts.extend(ts(tsval, 12345, &[4, 2]));
-    opts.extend([1, 3, 3, 7]);
+    let opts = syn_options(c.mss(), tsval, 12345, 7);
     // Window zero: the client sends nothing until the real server is
     // connected and the proxy opens it.
     let expected = to_client(c, cookie, CLIENT_ISN + 1, SYN | ACK, 0, opts);
     assert_eq!(out, expected.frame(), "cookie SYN-ACK");
     assert_eq!(table.len(), 0, "a SYN costs no entry");
-    assert_eq!(
-        w.counters()
-            .synproxy_syn_acks
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_eq!(w.counters().synproxy_syn_acks.load(Relaxed), 1);
 
     // A wrong cookie, and the right one too late, open nothing.
     let bad = from_client(
@@ -379,6 +391,34 @@ fn from_server(
     }
 }
 
+/// The real server's SYN-ACK to the SYN the proxy sent it.
+fn server_syn_ack(c: &Case, syn: &Seg, window: u16, options: Vec<u8>) -> Seg {
+    from_server(
+        c,
+        syn,
+        SERVER_ISN,
+        CLIENT_ISN + 1,
+        SYN | ACK,
+        window,
+        options,
+    )
+}
+
+/// The real server's first data ("hello", window 100 at its scale 9)
+/// once its handshake with the proxy is done.
+fn server_hello(c: &Case, syn: &Seg) -> Seg {
+    from_server(
+        c,
+        syn,
+        SERVER_ISN + 1,
+        CLIENT_ISN + 1,
+        ACK | PSH,
+        100,
+        ts(800, 12410, &[1, 1]),
+    )
+    .with_payload(b"hello")
+}
+
 fn cases() -> Vec<Case> {
     let mut v = Vec::new();
     for method in [Method::Nat, Method::FullNat] {
@@ -397,53 +437,32 @@ fn handshake_and_translation_both_ways() {
 
         // The client's request arrives before the real server answered:
         // its data is dropped (counted) and the SYN goes again.
-        let mut early = from_client(
+        let early = from_client(
             &c,
             CLIENT_ISN + 1,
             cookie + 1,
             ACK | PSH,
             502,
             ts(12410, tsval, &[1, 1]),
-        );
-        early.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        )
+        .with_payload(b"GET / HTTP/1.0\r\n\r\n");
         let (v, out) = run(&mut w, &plan, &n, NOW + 5, CLIENT_IF, &early.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         let mut again = syn.clone();
         again.options = linux_syn_options(12410);
         assert_eq!(out, again.frame(), "SYN sent again for early data");
-        assert_eq!(
-            w.counters()
-                .synproxy_early_data
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
+        assert_eq!(w.counters().synproxy_early_data.load(Relaxed), 1);
 
         // The real server's SYN-ACK (window scale 9) becomes the ACK of
         // its handshake; the client sees nothing.
-        let mut sopts = vec![2, 4, 0x05, 0xb4];
-        sopts.extend(ts(777, 12410, &[4, 2]));
-        sopts.extend([1, 3, 3, 9]);
+        let syn_ack = server_syn_ack(&c, &syn, 65160, syn_options(1460, 777, 12410, 9));
         // One that does not acknowledge the SYN the proxy sent is dropped.
-        let stray = from_server(
-            &c,
-            &syn,
-            SERVER_ISN,
-            CLIENT_ISN + 5,
-            SYN | ACK,
-            65160,
-            sopts.clone(),
-        );
+        let stray = Seg {
+            ack: CLIENT_ISN + 5,
+            ..syn_ack.clone()
+        };
         let (v, _) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &stray.frame());
         assert_eq!(v, Verdict::Drop(DropReason::SynproxyHandshake));
-        let syn_ack = from_server(
-            &c,
-            &syn,
-            SERVER_ISN,
-            CLIENT_ISN + 1,
-            SYN | ACK,
-            65160,
-            sopts,
-        );
         let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         let ack = Seg {
@@ -472,27 +491,18 @@ fn handshake_and_translation_both_ways() {
         assert!(take_extra(&mut w).is_none(), "taken once");
 
         // Server → client: seq − Δseq, TSval − Δts, window from scale 9 to 7.
-        let mut data = from_server(
-            &c,
-            &syn,
-            SERVER_ISN + 1,
-            CLIENT_ISN + 1,
-            ACK | PSH,
-            100,
-            ts(800, 12410, &[1, 1]),
-        );
-        data.payload = b"hello".to_vec();
+        let data = server_hello(&c, &syn);
         let (v, out) = run(&mut w, &plan, &n, NOW + 6, SERVER_IF, &data.frame());
         assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
-        let mut reply = to_client(
+        let reply = to_client(
             &c,
             cookie + 1,
             CLIENT_ISN + 1,
             ACK | PSH,
             400,
             ts(tsval + 23, 12410, &[1, 1]),
-        );
-        reply.payload = b"hello".to_vec();
+        )
+        .with_payload(b"hello");
         assert_eq!(out, reply.frame(), "server data to the client");
 
         // Client → server: ack + Δseq, TSecr + Δts, SACK edges + Δseq.
@@ -500,8 +510,8 @@ fn handshake_and_translation_both_ways() {
         opts.extend([1, 1, 5, 10]);
         opts.extend((cookie + 3).to_be_bytes());
         opts.extend((cookie + 6).to_be_bytes());
-        let mut req = from_client(&c, CLIENT_ISN + 1, cookie + 6, ACK | PSH, 1000, opts);
-        req.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        let req = from_client(&c, CLIENT_ISN + 1, cookie + 6, ACK | PSH, 1000, opts)
+            .with_payload(b"GET / HTTP/1.0\r\n\r\n");
         let (v, out) = run(&mut w, &plan, &n, NOW + 6, CLIENT_IF, &req.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         let mut opts = ts(12500, 800, &[1, 1]);
@@ -533,18 +543,7 @@ fn the_first_request_follows_the_window_update_without_loss() {
         let (plan, table, mut w, n) = setup();
         let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
         assert!(take_extra(&mut w).is_none(), "no second frame before");
-        let mut sopts = vec![2, 4, 0x05, 0xb4];
-        sopts.extend(ts(5000, 12400, &[4, 2]));
-        sopts.extend([1, 3, 3, 7]);
-        let syn_ack = from_server(
-            &c,
-            &syn,
-            SERVER_ISN,
-            CLIENT_ISN + 1,
-            SYN | ACK,
-            64000,
-            sopts,
-        );
+        let syn_ack = server_syn_ack(&c, &syn, 64000, syn_options(1460, 5000, 12400, 7));
         let (v, out) = run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         assert_eq!(
@@ -560,15 +559,15 @@ fn the_first_request_follows_the_window_update_without_loss() {
             (cookie + 1, CLIENT_ISN + 1, ACK, 64000 >> 7)
         );
         // The request, sent on the window update: straight to the server.
-        let mut req = from_client(
+        let req = from_client(
             &c,
             CLIENT_ISN + 1,
             cookie + 1,
             ACK | PSH,
             502,
             ts(12420, tsval, &[1, 1]),
-        );
-        req.payload = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        )
+        .with_payload(b"GET / HTTP/1.0\r\n\r\n");
         let (v, out) = run(&mut w, &plan, &n, NOW + 5, CLIENT_IF, &req.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         let sent = Seg::read(&out);
@@ -581,16 +580,8 @@ fn the_first_request_follows_the_window_update_without_loss() {
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         assert!(take_extra(&mut w).is_none(), "one window update");
         let c = w.counters();
-        assert_eq!(
-            c.synproxy_early_data
-                .load(std::sync::atomic::Ordering::Relaxed),
-            0
-        );
-        assert_eq!(
-            c.synproxy_window_updates
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
+        assert_eq!(c.synproxy_early_data.load(Relaxed), 0);
+        assert_eq!(c.synproxy_window_updates.load(Relaxed), 1);
     }
 }
 
@@ -606,8 +597,8 @@ fn directors_sharing_a_key_accept_each_others_cookies() {
         let syn = from_client(&c, CLIENT_ISN, 0, SYN, 64240, linux_syn_options(1));
         let (v, out) = run(&mut a, &plan, &n, NOW, CLIENT_IF, &syn.frame());
         assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
-        let cookie = Seg::read(&out).seq;
-        let tsval = u32::from_be_bytes(Seg::read(&out).options[8..12].try_into().unwrap());
+        let got = Seg::read(&out);
+        let (cookie, tsval) = (got.seq, got.tsval());
         let ack = from_client(
             &c,
             CLIENT_ISN + 1,
@@ -655,18 +646,7 @@ fn a_synced_proxied_connection_is_translated_on_the_backup() {
             None,
             "nothing to sync before the server answers"
         );
-        let mut sopts = vec![2, 4, 0x05, 0xb4];
-        sopts.extend(ts(777, 12400, &[4, 2]));
-        sopts.extend([1, 3, 3, 9]);
-        let syn_ack = from_server(
-            &c,
-            &syn,
-            SERVER_ISN,
-            CLIENT_ISN + 1,
-            SYN | ACK,
-            65160,
-            sopts,
-        );
+        let syn_ack = server_syn_ack(&c, &syn, 65160, syn_options(1460, 777, 12400, 9));
         run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
         let e = table.get(id).expect("entry");
         let delta = sp.synced_delta(id).expect("established: a translation");
@@ -727,26 +707,12 @@ fn a_synced_proxied_connection_is_translated_on_the_backup() {
         backup.set_sync(Some(Arc::clone(&link)));
         assert!(link.worker(0).installs.push(install).is_ok());
         backup.housekeeping(&bplan, NOW + 6, 64);
-        assert_eq!(
-            link.worker(0)
-                .installed
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
+        assert_eq!(link.worker(0).installed.load(Relaxed), 1);
         assert_eq!(btable.len(), 1);
 
         // After the failover, both directions come out of the backup as
         // they would have out of the master.
-        let mut data = from_server(
-            &c,
-            &syn,
-            SERVER_ISN + 1,
-            CLIENT_ISN + 1,
-            ACK | PSH,
-            100,
-            ts(800, 12410, &[1, 1]),
-        );
-        data.payload = b"hello".to_vec();
+        let data = server_hello(&c, &syn);
         let (v, out) = run(&mut backup, &bplan, &bn, NOW + 7, SERVER_IF, &data.frame());
         assert_eq!(v, Verdict::Forward { iface: CLIENT_IF });
         assert_eq!(
@@ -758,15 +724,15 @@ fn a_synced_proxied_connection_is_translated_on_the_backup() {
             (cookie + 1, 400),
             "shifted into the client's space, rescaled"
         );
-        let mut req = from_client(
+        let req = from_client(
             &c,
             CLIENT_ISN + 1,
             cookie + 6,
             ACK | PSH,
             1000,
             ts(12500, tsval + 23, &[1, 1]),
-        );
-        req.payload = b"more".to_vec();
+        )
+        .with_payload(b"more");
         let (v, out) = run(&mut backup, &bplan, &bn, NOW + 7, CLIENT_IF, &req.frame());
         assert_eq!(v, Verdict::Forward { iface: SERVER_IF });
         assert_eq!(
@@ -806,27 +772,19 @@ fn icmp_errors_about_a_proxied_flow_quote_the_receivers_sequence_numbers() {
     for c in cases() {
         let (plan, table, mut w, n) = setup();
         let (cookie, tsval, syn) = open(&c, &plan, &mut w, &n, &table);
-        let syn_ack = from_server(
-            &c,
-            &syn,
-            SERVER_ISN,
-            CLIENT_ISN + 1,
-            SYN | ACK,
-            65160,
-            Vec::new(),
-        );
+        let syn_ack = server_syn_ack(&c, &syn, 65160, Vec::new());
         run(&mut w, &plan, &n, NOW + 5, SERVER_IF, &syn_ack.frame());
 
         // From the client's side, about a reply the director sent.
-        let mut reply = to_client(
+        let reply = to_client(
             &c,
             cookie + 6,
             CLIENT_ISN + 1,
             ACK | PSH,
             400,
             ts(9, 8, &[1, 1]),
-        );
-        reply.payload = vec![b'x'; 100];
+        )
+        .with_payload(&[b'x'; 100]);
         let err = icmp_error_frame(
             GW_MAC,
             DIR_CLIENT_MAC,

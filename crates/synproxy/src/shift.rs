@@ -15,6 +15,7 @@
 //! are the NAT rewrite's business, not this one's.
 
 use xvs_wire::checksum;
+use xvs_wire::sync::SynproxyDelta;
 use xvs_wire::tcp::{field, flags};
 
 use crate::options::{locate, MAX_WINDOW_SCALE};
@@ -38,6 +39,35 @@ pub struct Shift {
     /// Window scale the server applies to the client's windows: the
     /// client's if the server agreed to scaling, else 0.
     pub server_sees_scale: u8,
+}
+
+/// Connection sync carries a translation as it is (the xvs sync option
+/// 0x46): the same six numbers, so a backup translates exactly as the
+/// master did.
+impl From<Shift> for SynproxyDelta {
+    fn from(s: Shift) -> SynproxyDelta {
+        SynproxyDelta {
+            seq: s.seq,
+            ts: s.ts,
+            server_scale: s.server_scale,
+            client_sees_scale: s.client_sees_scale,
+            client_scale: s.client_scale,
+            server_sees_scale: s.server_sees_scale,
+        }
+    }
+}
+
+impl From<SynproxyDelta> for Shift {
+    fn from(d: SynproxyDelta) -> Shift {
+        Shift {
+            seq: d.seq,
+            ts: d.ts,
+            server_scale: d.server_scale,
+            client_sees_scale: d.client_sees_scale,
+            client_scale: d.client_scale,
+            server_sees_scale: d.server_sees_scale,
+        }
+    }
 }
 
 impl Shift {

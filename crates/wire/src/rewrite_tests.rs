@@ -169,30 +169,34 @@ fn mismatches_are_errors_not_panics() {
     );
 }
 
+/// A TCP reply `src:sport -> CIP4:40000` as an IPv4 packet (what an ICMP
+/// error quotes).
+fn reply4(src: [u8; 4], sport: u16, seq: u32, ack: u32) -> Vec<u8> {
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(src, CIP4, 63)
+        .tcp(sport, 40000, seq, 1000)
+        .ack(ack)
+        .write(&mut p, b"response body")
+        .unwrap();
+    p
+}
+
+/// A router's port-unreachable about `pkt`, in an Ethernet frame.
+fn unreachable4(pkt: &[u8]) -> Vec<u8> {
+    let router = Ipv4Addr::new(203, 0, 113, 1);
+    let mut buf = [0u8; 600];
+    let n = icmp::build_error(&mut buf, icmp::ErrorKind::PortUnreachable, router, 3, pkt).unwrap();
+    eth(0x0800, &buf[..n])
+}
+
 /// Inbound NAT of an ICMP error (ip_vs_nat_icmp): a router tells the VIP
 /// that the reply VIP:80 -> CIP:40000 could not be delivered. After the
 /// rewrite the real server must receive exactly the error it would have
 /// got about the packet it really sent (RIP:8080 -> CIP:40000).
 #[test]
 fn icmp4_error_inbound_nat() {
-    let router = Ipv4Addr::new(203, 0, 113, 1);
-    let sent_by = |src: [u8; 4], sport: u16| {
-        let mut p = Vec::new();
-        PacketBuilder::ipv4(src, CIP4, 63)
-            .tcp(sport, 40000, 77, 1000)
-            .ack(5)
-            .write(&mut p, b"response body")
-            .unwrap();
-        p
-    };
-    let error_about = |pkt: &[u8]| {
-        let mut buf = [0u8; 600];
-        let n =
-            icmp::build_error(&mut buf, icmp::ErrorKind::PortUnreachable, router, 3, pkt).unwrap();
-        eth(0x0800, &buf[..n])
-    };
-    let mut f = error_about(&sent_by(VIP4, 80));
-    let want = error_about(&sent_by(RIP4, 8080));
+    let mut f = unreachable4(&reply4(VIP4, 80, 77, 5));
+    let want = unreachable4(&reply4(RIP4, 8080, 77, 5));
     let mut info = parse_frame(&f).unwrap();
     let mut err = parse_icmp_error(&f, &info).unwrap().unwrap();
     set_dst(&mut f, &mut info, RIP4.into(), 0).unwrap();
@@ -317,22 +321,8 @@ proptest! {
 /// ICMP checksum still right; UDP quotes are left alone.
 #[test]
 fn icmp_inner_tcp_shift() {
-    let router = Ipv4Addr::new(203, 0, 113, 1);
-    let segment = |seq: u32, ack: u32| {
-        let mut p = Vec::new();
-        PacketBuilder::ipv4(VIP4, CIP4, 63)
-            .tcp(80, 40000, seq, 1000)
-            .ack(ack)
-            .write(&mut p, b"response body")
-            .unwrap();
-        p
-    };
-    let error_about = |pkt: &[u8]| {
-        let mut buf = [0u8; 600];
-        let n =
-            icmp::build_error(&mut buf, icmp::ErrorKind::PortUnreachable, router, 3, pkt).unwrap();
-        eth(0x0800, &buf[..n])
-    };
+    let segment = |seq: u32, ack: u32| reply4(VIP4, 80, seq, ack);
+    let error_about = unreachable4;
     let mut f = error_about(&segment(0xffff_fff0, 5));
     let info = parse_frame(&f).unwrap();
     let err = parse_icmp_error(&f, &info).unwrap().unwrap();
