@@ -589,8 +589,9 @@ mod tests {
     use xvs_conn::ConnState;
     use xvs_dataplane::DestRegistry;
 
-    /// NAT and FullNAT services on two VIPs; `standby` lists the VIPs this
-    /// director does not serve (VRRP backup of them).
+    /// A NAT and two FullNAT services (one pool each) on three VIPs;
+    /// `standby` lists the VIPs this director does not serve (VRRP backup
+    /// of them).
     fn plan(standby: &[&str]) -> Plan {
         let yaml = "\
 interfaces:
