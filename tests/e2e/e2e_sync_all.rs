@@ -201,3 +201,108 @@ fn connections_continue_through_another_director_after_a_path_move() {
     // of the entries it received on (master_backup would send them all).
     assert_eq!(sync_counter(&c, "sent_entries"), 0, "{}", metrics(&c));
 }
+
+/// Director `i`'s FullNAT local address: one pool per director, so no two
+/// directors ever hand out the same local port.
+fn lip(i: usize) -> String {
+    format!("198.18.1.{}", 200 + i)
+}
+
+/// Director `i` of three: FullNAT rr to the three real servers from its
+/// own local address, sync with the other two in all_to_all mode.
+fn yaml_fullnat(lab: &Lab, i: usize) -> String {
+    let (c, r) = lab.director_ifaces();
+    let (ca, ra) = addrs(i);
+    let peers: Vec<String> = (1..=3).filter(|&j| j != i).map(|j| addrs(j).1).collect();
+    let mut y = format!(
+        "global:\n  workers: [0]\n  idle: adaptive\n  conn_capacity: 65536\n  umem_frames: 4096\n  ring_size: 1024\n\
+         interfaces:\n  - name: {c}\n    addresses: [{ca}/24]\n    queues: [0]\n  - name: {r}\n    addresses: [{ra}/24]\n    queues: [0]\n\
+         local_pools:\n  - name: lip\n    addresses: [{}]\n    ports: 1024-65535\n\
+         services:\n  - name: full\n    vip: {VIP}\n    port: 9000\n    protocol: tcp\n    scheduler: rr\n    method: fullnat\n    local_pool: lip\n    real_servers:\n",
+        lip(i)
+    );
+    for rs in 11..=13 {
+        y.push_str(&format!("      - {{address: 198.18.1.{rs}, port: 9000}}\n"));
+    }
+    y.push_str(&format!(
+        "sync:\n  interface: {r}\n  peers: [{}]\n  sync_id: 7\n  mode: all_to_all\n",
+        peers.join(", ")
+    ));
+    y
+}
+
+/// FullNAT across active directors: the client's path moves from A to B
+/// while A lives. B has A's entries and forwards with A's local address
+/// and port, so the real servers' replies still go to A, which still has
+/// its entries and translates them back to the client. (Were A killed,
+/// its local address would die with it: see the README.)
+#[test]
+fn fullnat_connections_continue_through_another_director_while_the_first_lives() {
+    if !xvs_lab::require_root(
+        "fullnat_connections_continue_through_another_director_while_the_first_lives",
+    ) {
+        return;
+    }
+    let _serial = serial();
+    let spec = LabSpec {
+        directors: 2,
+        vips4: vec![VIP.parse().unwrap()],
+        ..LabSpec::new(Method::Nat)
+    };
+    let lab = Lab::build(spec).expect("pair lab builds");
+    add_third_director(&lab);
+    let ns = |i: usize| {
+        if i == 3 {
+            format!("{}dir3", lab.prefix())
+        } else {
+            lab.ns_director_n(i)
+        }
+    };
+    let a = launch(&lab, &ns(1), "xvs1", &yaml_fullnat(&lab, 1));
+    let b = launch(&lab, &ns(2), "xvs2", &yaml_fullnat(&lab, 2));
+    let c = launch(&lab, &ns(3), "xvs3", &yaml_fullnat(&lab, 3));
+    route_through(&lab, 1);
+
+    let src: Vec<String> = xvs_lab::CLIENT4_EXTRA
+        .map(|h| format!("198.18.0.{h}"))
+        .collect();
+    let src: Vec<&str> = src.iter().map(String::as_str).collect();
+    let hold = lab
+        .hold_start(&format!("{VIP}:9000"), HELD, &src, 10.0)
+        .expect("connections open through director A");
+    for (d, name) in [(&b, "B"), (&c, "C")] {
+        wait_until(
+            20,
+            &format!("director {name} installed A's connections"),
+            || sync_counter(d, "installed") >= HELD as u64,
+            || metrics(d),
+        );
+    }
+
+    // ECMP moves the client's flows to B; A stays up, and the real
+    // servers reach A's local address on their own segment as before.
+    route_through(&lab, 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let r = hold.finish().expect("hold report");
+    eprintln!("moved to B, A alive: {}", r.summary());
+    assert!(
+        r.opened == HELD && r.continued == HELD,
+        "every connection continues through B with A's local address: {}\n{}",
+        r.summary(),
+        metrics(&b)
+    );
+    assert!(
+        r.by_server.len() > 1,
+        "rr spread them over several real servers: {:?}",
+        r.by_server
+    );
+    for (d, name) in [(&b, "B"), (&c, "C")] {
+        assert_eq!(
+            sync_counter(d, "dropped_local_address_not_in_pool"),
+            0,
+            "director {name} refused none of A's local addresses\n{}",
+            metrics(d)
+        );
+    }
+    drop(a);
+}

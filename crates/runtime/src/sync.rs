@@ -455,7 +455,9 @@ fn serves(plan: &Plan, vrrp: bool, vip: IpAddr) -> bool {
 /// service and real server must be configured, and its VIP not served by
 /// this director (a master keeps its own connections) unless every
 /// director serves every VIP (`all_to_all`). The forwarding method is the
-/// local real server's, as IPVS takes it.
+/// local real server's, as IPVS takes it. A FullNAT entry keeps the
+/// sender's local address: from this service's pool (a shared pool that
+/// moves with VRRP), or in `all_to_all` another director's own address.
 fn resolve(plan: &Plan, vrrp: bool, mode: SyncMode, s: &Synced) -> Result<NewConn, &'static str> {
     let served_here = vrrp && plan.vip_standby(s.vaddr) == Some(false);
     if !mode::installs(mode, served_here) {
@@ -491,7 +493,7 @@ fn resolve(plan: &Plan, vrrp: bool, mode: SyncMode, s: &Synced) -> Result<NewCon
             .local_pool
             .and_then(|p| plan.pools.get(p))
             .ok_or("dropped_no_local_pool")?;
-        if !pool.addresses.contains(&la) {
+        if !pool.addresses.contains(&la) && !foreign_local_address(plan, mode, la) {
             return Err("dropped_local_address_not_in_pool");
         }
         (la, lp)
@@ -514,6 +516,20 @@ fn resolve(plan: &Plan, vrrp: bool, mode: SyncMode, s: &Synced) -> Result<NewCon
         state: s.state,
         timeout_secs: s.timeout_secs,
     })
+}
+
+/// all_to_all: whether `la` is another director's FullNAT local address,
+/// which this director may forward with. Every active director has its own
+/// pool (shared pools would hand out the same ports twice), so a flow ECMP
+/// moves here keeps the sender's LIP:lport: the real server's replies go to
+/// that address, hence to the director that owns it and still has the
+/// entry. This director never claims those replies (it answers only for
+/// its own pools' addresses) and never allocates from that address (only
+/// from its own pool). An address in any of this director's own pools is
+/// not foreign: in another service's pool its ports are handed out by that
+/// service, so accepting it could give one ⟨RIP, LIP, lport⟩ to two flows.
+fn foreign_local_address(plan: &Plan, mode: SyncMode, la: IpAddr) -> bool {
+    mode == SyncMode::AllToAll && !plan.is_local_address(la)
 }
 
 /// A UDP socket on the sync interface bound to `addr`:port.
@@ -573,8 +589,9 @@ mod tests {
     use xvs_conn::ConnState;
     use xvs_dataplane::DestRegistry;
 
-    /// NAT and FullNAT services on two VIPs; `standby` lists the VIPs this
-    /// director does not serve (VRRP backup of them).
+    /// A NAT and two FullNAT services (one pool each) on three VIPs;
+    /// `standby` lists the VIPs this director does not serve (VRRP backup
+    /// of them).
     fn plan(standby: &[&str]) -> Plan {
         let yaml = "\
 interfaces:
@@ -585,6 +602,8 @@ interfaces:
 local_pools:
   - name: lip
     addresses: [198.18.1.200]
+  - name: other
+    addresses: [198.18.1.210]
 services:
   - name: nat
     vip: 198.18.0.100
@@ -598,6 +617,13 @@ services:
     protocol: tcp
     method: fullnat
     local_pool: lip
+    real_servers: [{address: 198.18.1.11, port: 80}]
+  - name: full2
+    vip: 198.18.0.102
+    port: 80
+    protocol: tcp
+    method: fullnat
+    local_pool: other
     real_servers: [{address: 198.18.1.11, port: 80}]
 ";
         let mut snap = xvs_config::load_str(yaml, "t.yaml").expect("config");
@@ -669,6 +695,41 @@ services:
         let c = resolve(&p, true, SyncMode::MasterBackup, &s).unwrap();
         assert_eq!((c.laddr, c.lport), (ip("198.18.1.200"), 2000));
         assert_eq!(ConnFlags(c.flags.bits() & 7), ConnFlags::FWD_FULLNAT);
+    }
+
+    #[test]
+    fn all_to_all_fullnat_keeps_another_directors_local_address() {
+        let p = plan(&[]);
+        let mut s = synced("198.18.0.101", "198.18.1.11", 80);
+        // Director A's LIP, in none of this director's pools: ECMP moved
+        // the client here, the replies still go to A.
+        s.local = Some((ip("198.18.1.250"), 2000));
+        let c = resolve(&p, false, SyncMode::AllToAll, &s).unwrap();
+        assert_eq!((c.laddr, c.lport), (ip("198.18.1.250"), 2000));
+        assert_eq!(ConnFlags(c.flags.bits() & 7), ConnFlags::FWD_FULLNAT);
+        assert!(!c.flags.contains(ConnFlags::NOOUTPUT));
+        // master_backup shares one pool: a foreign address is an error.
+        assert_eq!(
+            resolve(&p, false, SyncMode::MasterBackup, &s),
+            Err("dropped_local_address_not_in_pool")
+        );
+        // This director's own address of another service's pool: that
+        // service hands out its ports, so it is never taken as foreign.
+        s.local = Some((ip("198.18.1.210"), 2000));
+        assert_eq!(
+            resolve(&p, false, SyncMode::AllToAll, &s),
+            Err("dropped_local_address_not_in_pool")
+        );
+        // Its own pool's address (its own entry coming back) is kept.
+        s.local = Some((ip("198.18.1.200"), 2000));
+        let c = resolve(&p, false, SyncMode::AllToAll, &s).unwrap();
+        assert_eq!((c.laddr, c.lport), (ip("198.18.1.200"), 2000));
+        // The service must still have a pool, and the entry a LIP.
+        s.local = None;
+        assert_eq!(
+            resolve(&p, false, SyncMode::AllToAll, &s),
+            Err("dropped_no_local_address")
+        );
     }
 
     #[test]
