@@ -4,7 +4,10 @@
 //! lands on another real server (DR, TUN) or is not recognised (NAT,
 //! FullNAT). This module compares loaded configurations and lists every
 //! such difference; what is per director (interfaces, addresses, workers,
-//! VRRP, local address pools, sync peers) is not compared.
+//! VRRP, local address pools, sync peers) is not compared, except that
+//! directors syncing `all_to_all` must not share a FullNAT local address
+//! (two of them would hand out the same local port to two flows, and each
+//! installs the other's entries).
 //!
 //! Layer: the `xvs` binary; [`differences`] is a pure function of the
 //! loaded snapshots, [`run`] loads the files and prints.
@@ -15,7 +18,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use xvs_config::{Protocol, RealServer, SchedulerKind, Snapshot, VirtualService};
+use xvs_config::{Protocol, RealServer, SchedulerKind, Snapshot, SyncMode, VirtualService};
 
 /// Exit status when the configurations disagree.
 const EXIT_DIFFER: u8 = 1;
@@ -57,7 +60,45 @@ pub fn differences(configs: &[&Snapshot]) -> Vec<Difference> {
         d.global(first, other);
         d.services(first, other);
     }
+    shared_local_addresses(configs, &mut out);
     out
+}
+
+/// Every FullNAT local address that two `all_to_all` directors both have
+/// in a pool (every pair, not only against the first).
+fn shared_local_addresses(configs: &[&Snapshot], out: &mut Vec<Difference>) {
+    let all_to_all = |s: &Snapshot| {
+        s.sync
+            .as_ref()
+            .is_some_and(|c| c.mode == SyncMode::AllToAll)
+    };
+    let pools = |s: &Snapshot| -> BTreeMap<IpAddr, String> {
+        s.local_pools
+            .iter()
+            .flat_map(|p| p.addresses.iter().map(|&a| (a, p.name.clone())))
+            .collect()
+    };
+    for (i, a) in configs.iter().enumerate().filter(|(_, s)| all_to_all(s)) {
+        let pa = pools(a);
+        for (j, b) in configs
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .filter(|(_, s)| all_to_all(s))
+        {
+            for (addr, pool_b) in pools(b) {
+                if let Some(pool_a) = pa.get(&addr) {
+                    out.push(Difference {
+                        base: i,
+                        other: j,
+                        scope: format!("local address {addr}"),
+                        field: "in the pools of both (all_to_all needs one pool per director)",
+                        values: (pool_a.clone(), pool_b),
+                    });
+                }
+            }
+        }
+    }
 }
 
 struct Diff<'a> {
@@ -333,6 +374,54 @@ services:
             .into_iter()
             .map(|d| (d.scope, d.field))
             .collect()
+    }
+
+    /// A director syncing `all_to_all` with a FullNAT pool of `lips`.
+    fn fullnat_director(own: u8, lips: &str, mode: &str) -> Snapshot {
+        let yaml = format!(
+            "
+interfaces:
+  - name: eth{own}
+    addresses: [198.18.0.{own}/24]
+local_pools:
+  - name: lip
+    addresses: [{lips}]
+sync:
+  interface: eth{own}
+  peers: [198.18.0.{peer}]
+  mode: {mode}
+services:
+  - vip: 198.18.0.100
+    port: 80
+    method: fullnat
+    local_pool: lip
+    real_servers: [{{address: 198.18.0.11}}]
+",
+            peer = own + 10
+        );
+        xvs_config::load_str(&yaml, "t.yaml").expect("config")
+    }
+
+    #[test]
+    fn all_to_all_directors_sharing_a_local_address_are_reported() {
+        let a = fullnat_director(2, "198.18.1.201", "all_to_all");
+        let b = fullnat_director(3, "198.18.1.202", "all_to_all");
+        let c = fullnat_director(4, "198.18.1.203, 198.18.1.202", "all_to_all");
+        assert_eq!(differences(&[&a, &b]), []);
+        let d = differences(&[&a, &b, &c]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            (d[0].base, d[0].other),
+            (1, 2),
+            "every pair, not only against the first"
+        );
+        assert_eq!(d[0].scope, "local address 198.18.1.202");
+        // A master/backup pair shares its pool by design.
+        let (m, bk) = (
+            fullnat_director(2, "198.18.1.201", "master_backup"),
+            fullnat_director(3, "198.18.1.201", "master_backup"),
+        );
+        assert_eq!(differences(&[&m, &bk]), []);
     }
 
     #[test]
