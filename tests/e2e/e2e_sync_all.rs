@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
-use xvs_e2e::support::{launch, metrics, sync_counter, wait_installed};
+use xvs_e2e::support::{launch, metrics, sync_counter, wait_installed, Director};
 use xvs_e2e::vrrp_support::serial;
-use xvs_lab::{Lab, LabSpec, Method};
+use xvs_lab::{Hold, Lab, LabSpec, Method};
 
 const VIP: &str = "198.18.0.100";
 /// Connections held through the move.
@@ -139,12 +139,17 @@ fn route_through(lab: &Lab, i: usize) {
     }
 }
 
-#[test]
-fn connections_continue_through_another_director_after_a_path_move() {
-    if !xvs_lab::require_root("connections_continue_through_another_director_after_a_path_move") {
-        return;
-    }
-    let _serial = serial();
+/// Three all_to_all directors (A, B, C), each configured by `yaml`, with
+/// `HELD` connections opened through A and installed on B and C.
+struct Opened {
+    lab: Lab,
+    a: Director,
+    b: Director,
+    c: Director,
+    hold: Hold,
+}
+
+fn open_through_a(yaml: fn(&Lab, usize) -> String) -> Opened {
     let spec = LabSpec {
         directors: 2,
         vips4: vec![VIP.parse().unwrap()],
@@ -159,7 +164,7 @@ fn connections_continue_through_another_director_after_a_path_move() {
             lab.ns_director_n(i)
         }
     };
-    let mut a = launch(&lab, &ns(1), "xvs1", &yaml(&lab, 1));
+    let a = launch(&lab, &ns(1), "xvs1", &yaml(&lab, 1));
     let b = launch(&lab, &ns(2), "xvs2", &yaml(&lab, 2));
     let c = launch(&lab, &ns(3), "xvs3", &yaml(&lab, 3));
     route_through(&lab, 1);
@@ -178,6 +183,22 @@ fn connections_continue_through_another_director_after_a_path_move() {
             &format!("director {name} installed A's connections"),
         );
     }
+    Opened { lab, a, b, c, hold }
+}
+
+#[test]
+fn connections_continue_through_another_director_after_a_path_move() {
+    if !xvs_lab::require_root("connections_continue_through_another_director_after_a_path_move") {
+        return;
+    }
+    let _serial = serial();
+    let Opened {
+        lab,
+        mut a,
+        b,
+        c,
+        hold,
+    } = open_through_a(yaml);
 
     // ECMP moves the flows to B; A leaves for good.
     route_through(&lab, 2);
@@ -244,40 +265,7 @@ fn fullnat_connections_continue_through_another_director_while_the_first_lives()
         return;
     }
     let _serial = serial();
-    let spec = LabSpec {
-        directors: 2,
-        vips4: vec![VIP.parse().unwrap()],
-        ..LabSpec::new(Method::Nat)
-    };
-    let lab = Lab::build(spec).expect("pair lab builds");
-    add_third_director(&lab);
-    let ns = |i: usize| {
-        if i == 3 {
-            format!("{}dir3", lab.prefix())
-        } else {
-            lab.ns_director_n(i)
-        }
-    };
-    let a = launch(&lab, &ns(1), "xvs1", &yaml_fullnat(&lab, 1));
-    let b = launch(&lab, &ns(2), "xvs2", &yaml_fullnat(&lab, 2));
-    let c = launch(&lab, &ns(3), "xvs3", &yaml_fullnat(&lab, 3));
-    route_through(&lab, 1);
-
-    let src: Vec<String> = xvs_lab::CLIENT4_EXTRA
-        .map(|h| format!("198.18.0.{h}"))
-        .collect();
-    let src: Vec<&str> = src.iter().map(String::as_str).collect();
-    let hold = lab
-        .hold_start(&format!("{VIP}:9000"), HELD, &src, 10.0)
-        .expect("connections open through director A");
-    for (d, name) in [(&b, "B"), (&c, "C")] {
-        wait_until(
-            20,
-            &format!("director {name} installed A's connections"),
-            || sync_counter(d, "installed") >= HELD as u64,
-            || metrics(d),
-        );
-    }
+    let Opened { lab, a, b, c, hold } = open_through_a(yaml_fullnat);
 
     // ECMP moves the client's flows to B; A stays up, and the real
     // servers reach A's local address on their own segment as before.
