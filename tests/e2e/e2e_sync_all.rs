@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use xvs_e2e::support::{launch, metrics, sync_counter, wait_installed, Director};
 use xvs_e2e::vrrp_support::serial;
-use xvs_lab::{Hold, Lab, LabSpec, Method};
+use xvs_lab::{Hold, HoldReport, Lab, LabSpec, Method};
 
 const VIP: &str = "198.18.0.100";
 /// Connections held through the move.
@@ -186,6 +186,22 @@ fn open_through_a(yaml: fn(&Lab, usize) -> String) -> Opened {
     Opened { lab, a, b, c, hold }
 }
 
+/// Every held connection continued through B (`how`), spread by rr over
+/// several real servers.
+fn assert_all_continued(r: &HoldReport, b: &Director, how: &str) {
+    assert!(
+        r.opened == HELD && r.continued == HELD,
+        "every connection continues through B{how}: {}\n{}",
+        r.summary(),
+        metrics(b)
+    );
+    assert!(
+        r.by_server.len() > 1,
+        "rr spread them over several real servers: {:?}",
+        r.by_server
+    );
+}
+
 #[test]
 fn connections_continue_through_another_director_after_a_path_move() {
     if !xvs_lab::require_root("connections_continue_through_another_director_after_a_path_move") {
@@ -207,17 +223,7 @@ fn connections_continue_through_another_director_after_a_path_move() {
     let r = hold.finish().expect("hold report");
     eprintln!("moved to B: {}", r.summary());
     let _ = a.xvs.wait_timeout(Duration::from_secs(2));
-    assert!(
-        r.opened == HELD && r.continued == HELD,
-        "every connection continues through B: {}\n{}",
-        r.summary(),
-        metrics(&b)
-    );
-    assert!(
-        r.by_server.len() > 1,
-        "rr spread them over several real servers: {:?}",
-        r.by_server
-    );
+    assert_all_continued(&r, &b, "");
     // C carried no traffic: through every sweep of the test it sent none
     // of the entries it received on (master_backup would send them all).
     assert_eq!(sync_counter(&c, "sent_entries"), 0, "{}", metrics(&c));
@@ -273,17 +279,7 @@ fn fullnat_connections_continue_through_another_director_while_the_first_lives()
     std::thread::sleep(Duration::from_secs(3));
     let r = hold.finish().expect("hold report");
     eprintln!("moved to B, A alive: {}", r.summary());
-    assert!(
-        r.opened == HELD && r.continued == HELD,
-        "every connection continues through B with A's local address: {}\n{}",
-        r.summary(),
-        metrics(&b)
-    );
-    assert!(
-        r.by_server.len() > 1,
-        "rr spread them over several real servers: {:?}",
-        r.by_server
-    );
+    assert_all_continued(&r, &b, " with A's local address");
     for (d, name) in [(&b, "B"), (&c, "C")] {
         assert_eq!(
             sync_counter(d, "dropped_local_address_not_in_pool"),

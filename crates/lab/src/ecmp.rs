@@ -33,7 +33,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::names::Names;
 use crate::spec::{LabSpec, PREFIX_LEN4, PREFIX_LEN6};
-use crate::topology::{full_checksums, ip, sysctl, veth};
+use crate::topology::{addresses_up, full_checksums, ip, sysctl, veth};
 use crate::LabError;
 
 /// The ECMP client's addresses (its own segment behind the router).
@@ -92,22 +92,7 @@ pub(crate) fn build_router(names: &Names, spec: &LabSpec) -> Result<(), LabError
             crate::spec::SERVER_GW6,
         ),
     ] {
-        ip(
-            &rt,
-            &["addr", "add", &format!("{a4}/{PREFIX_LEN4}"), "dev", ifname],
-        )?;
-        ip(
-            &rt,
-            &[
-                "addr",
-                "add",
-                &format!("{a6}/{PREFIX_LEN6}"),
-                "dev",
-                ifname,
-                "nodad",
-            ],
-        )?;
-        ip(&rt, &["link", "set", ifname, "up"])?;
+        addresses_up(&rt, ifname, a4, a6)?;
         // Its BGP and BFD packets reach the directors' XDP programs.
         full_checksums(&rt, ifname)?;
     }

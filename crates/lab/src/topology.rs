@@ -25,6 +25,33 @@ pub(crate) fn ip(ns: &str, args: &[&str]) -> Result<(), LabError> {
     run(&full).map(drop)
 }
 
+/// Give `ifname` in `ns` its IPv4 and IPv6 address (no duplicate address
+/// detection: the lab's addresses are unique and DAD would delay them) and
+/// bring it up.
+pub(crate) fn addresses_up(
+    ns: &str,
+    ifname: &str,
+    a4: impl std::fmt::Display,
+    a6: impl std::fmt::Display,
+) -> Result<(), LabError> {
+    ip(
+        ns,
+        &["addr", "add", &format!("{a4}/{PREFIX_LEN4}"), "dev", ifname],
+    )?;
+    ip(
+        ns,
+        &[
+            "addr",
+            "add",
+            &format!("{a6}/{PREFIX_LEN6}"),
+            "dev",
+            ifname,
+            "nodad",
+        ],
+    )?;
+    ip(ns, &["link", "set", ifname, "up"])
+}
+
 /// `ip netns exec NS sysctl -q -w K=V ...`: sysctls under net.* are per
 /// namespace.
 pub(crate) fn sysctl(ns: &str, settings: &[String]) -> Result<(), LabError> {
@@ -273,22 +300,7 @@ fn build_director(names: &Names, spec: &LabSpec, i: usize) -> Result<(), LabErro
         (&cif, addrs.client4, addrs.client6),
         (&rif, addrs.server4, addrs.server6),
     ] {
-        ip(
-            &dir,
-            &["addr", "add", &format!("{a4}/{PREFIX_LEN4}"), "dev", ifname],
-        )?;
-        ip(
-            &dir,
-            &[
-                "addr",
-                "add",
-                &format!("{a6}/{PREFIX_LEN6}"),
-                "dev",
-                ifname,
-                "nodad",
-            ],
-        )?;
-        ip(&dir, &["link", "set", ifname, "up"])?;
+        addresses_up(&dir, ifname, a4, a6)?;
     }
     if spec.directors >= 2 {
         // In a pair the directors also talk to each other through the
